@@ -1,0 +1,233 @@
+package diag
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+)
+
+// The operating systems a report distinguishes.
+const (
+	OSLinux   = "linux"
+	OSWindows = "windows"
+)
+
+// Thresholds are the limits above which a metric counts as saturated, in
+// percent, and the metric window looked at.
+type Thresholds struct {
+	CPUPercent       float64
+	MemoryPercent    float64
+	BandwidthPercent float64
+	DiskPercent      float64
+	Window           time.Duration
+}
+
+// DefaultThresholds are 90% over the last 10 minutes, disk 95%.
+var DefaultThresholds = Thresholds{CPUPercent: 90, MemoryPercent: 90, BandwidthPercent: 90, DiskPercent: 95, Window: 10 * time.Minute}
+
+// Dialer opens the TCP connection of the port probe. *net.Dialer is one;
+// the simulator supplies one that maps scenario addresses to loopback.
+type Dialer interface {
+	DialContext(ctx context.Context, network, address string) (net.Conn, error)
+}
+
+// Options configure a Diagnoser. Zero durations take the defaults noted.
+type Options struct {
+	Region       string        // default region; required
+	Regions      []string      // searched concurrently when the target is not in Region
+	Timeout      time.Duration // whole diagnosis; default 30s
+	CheckTimeout time.Duration // one check; default 10s
+	PortProbe    bool          // probe the login port from this host
+	ProbeTimeout time.Duration // default 3s
+	GuestChecks  bool          // run read-only in-guest checks through TAT
+	GuestTimeout time.Duration // default 20s
+	GuestPoll    time.Duration // first TAT poll interval; default 300ms
+	Thresholds   Thresholds    // zero fields take DefaultThresholds
+	Dialer       Dialer        // nil: a net.Dialer
+	Now          func() time.Time
+	Logger       *slog.Logger
+}
+
+// Request is one diagnosis to run.
+type Request struct {
+	Target Target
+	Region string // overrides Options.Region when set
+	Port   int    // login port; 0: 22 on Linux, 3389 on Windows (or the instance's DefaultLoginPort)
+	// OnFinding, when set, is called with each finding as soon as it is known,
+	// one call at a time.
+	OnFinding func(Finding)
+}
+
+// Diagnoser runs the check catalogue against a cloud. It is safe for
+// concurrent use.
+type Diagnoser struct {
+	cloud Cloud
+	opts  Options
+}
+
+// NewDiagnoser returns a Diagnoser reading from cloud.
+func NewDiagnoser(cloud Cloud, opts Options) *Diagnoser {
+	opts.Timeout = orDefault(opts.Timeout, 30*time.Second)
+	opts.CheckTimeout = orDefault(opts.CheckTimeout, 10*time.Second)
+	opts.ProbeTimeout = orDefault(opts.ProbeTimeout, 3*time.Second)
+	opts.GuestTimeout = orDefault(opts.GuestTimeout, 20*time.Second)
+	opts.GuestPoll = orDefault(opts.GuestPoll, 300*time.Millisecond)
+	opts.Thresholds = opts.Thresholds.withDefaults()
+	if opts.Dialer == nil {
+		opts.Dialer = &net.Dialer{}
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Diagnoser{cloud: cloud, opts: opts}
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}
+
+func (t Thresholds) withDefaults() Thresholds {
+	def := DefaultThresholds
+	pick := func(v, d float64) float64 {
+		if v <= 0 {
+			return d
+		}
+		return v
+	}
+	return Thresholds{
+		CPUPercent:       pick(t.CPUPercent, def.CPUPercent),
+		MemoryPercent:    pick(t.MemoryPercent, def.MemoryPercent),
+		BandwidthPercent: pick(t.BandwidthPercent, def.BandwidthPercent),
+		DiskPercent:      pick(t.DiskPercent, def.DiskPercent),
+		Window:           orDefault(t.Window, def.Window),
+	}
+}
+
+// Diagnose runs every check for req and returns the report. The report always
+// has one finding per check ID. The error is non-nil (wrapping ErrCouldNotRun)
+// only when the instance lookup itself failed, e.g. credentials were rejected
+// or the API was unreachable; the report then explains it in instance.found.
+func (d *Diagnoser) Diagnose(ctx context.Context, req Request) (*Report, error) {
+	started := d.opts.Now()
+	ctx, cancel := context.WithTimeout(ctx, d.opts.Timeout)
+	defer cancel()
+	calls := &CallLog{}
+	ctx = WithCallLog(ctx, calls)
+
+	region := req.Region
+	if region == "" {
+		region = d.opts.Region
+	}
+	run := &run{d: d, ctx: ctx, req: req, region: region, emit: serialize(req.OnFinding)}
+	run.balance = fetch(run, d.cloud.AccountBalance)
+	run.balance.start() // independent of the instance: overlap it with the lookup
+
+	found, err := run.resolve()
+	report := &Report{Target: req.Target.Raw, Region: run.region, StartedAt: started.UTC()}
+	if run.inst != nil {
+		report.Instance = run.summary()
+	}
+	report.Findings = run.runChecks(found)
+	report.APICalls = calls.Calls()
+	report.DurationMS = d.opts.Now().Sub(started).Milliseconds()
+	report.finish()
+	d.opts.Logger.Info("diagnosis finished", "target", req.Target.Raw, "region", run.region,
+		"fail", report.Summary.Fail, "unknown", report.Summary.Unknown, "duration_ms", report.DurationMS)
+	return report, err
+}
+
+// serialize wraps fn so that concurrent callers take turns.
+func serialize(fn func(Finding)) func(Finding) {
+	if fn == nil {
+		return func(Finding) {}
+	}
+	var mu sync.Mutex
+	return func(f Finding) {
+		mu.Lock()
+		defer mu.Unlock()
+		fn(f)
+	}
+}
+
+// runChecks runs the catalogue as a dependency graph: a check starts when its
+// parents are done, and is skipped unless every parent is ok.
+func (r *run) runChecks(found Finding) []Finding {
+	done := make(map[CheckID]chan struct{}, len(catalogue))
+	results := make(map[CheckID]*Finding, len(catalogue))
+	for _, c := range catalogue {
+		done[c.id] = make(chan struct{})
+		results[c.id] = &Finding{}
+	}
+	*results[CheckInstanceFound] = found
+	close(done[CheckInstanceFound])
+	r.emit(found)
+
+	var wg sync.WaitGroup
+	for _, c := range catalogue[1:] {
+		wg.Go(func() {
+			defer close(done[c.id])
+			for _, p := range c.dependsOn {
+				<-done[p]
+			}
+			f := r.runOne(c, results)
+			*results[c.id] = f
+			r.emit(f)
+		})
+	}
+	wg.Wait()
+	findings := make([]Finding, 0, len(catalogue))
+	for _, c := range catalogue {
+		findings = append(findings, *results[c.id])
+	}
+	return findings
+}
+
+// runOne runs c if its parents allow it, within the per-check deadline.
+func (r *run) runOne(c check, results map[CheckID]*Finding) Finding {
+	for _, p := range c.dependsOn {
+		if parent := results[p]; parent.Status != StatusOK {
+			return skipped(c, fmt.Sprintf("%s is %s: %s", p, parent.Status, parent.Title))
+		}
+	}
+	if reason := c.disabledReason(r); reason != "" {
+		return skipped(c, reason)
+	}
+	ctx, cancel := context.WithTimeout(r.ctx, r.d.opts.CheckTimeout)
+	defer cancel()
+	start := time.Now()
+	f := c.run(ctx, r)
+	f.Check = c.id
+	f.DurationMS = time.Since(start).Milliseconds()
+	if f.Status == StatusUnknown && ctx.Err() != nil && f.Detail == "" {
+		f.Detail = "the check did not finish within its deadline"
+	}
+	return f.normalized()
+}
+
+func skipped(c check, reason string) Finding {
+	return Finding{Check: c.id, Status: StatusSkipped, Severity: SeverityInfo,
+		Title: c.title + ": skipped", Detail: reason}.normalized()
+}
+
+// normalized fills nil collections so the JSON has [] and {} rather than null.
+func (f Finding) normalized() Finding {
+	if f.Fixes == nil {
+		f.Fixes = []FixAction{}
+	}
+	if f.Evidence == nil {
+		f.Evidence = map[string]any{}
+	}
+	if f.Severity == "" {
+		f.Severity = SeverityInfo
+	}
+	return f
+}
