@@ -139,8 +139,8 @@ func (d *Diagnoser) Diagnose(ctx context.Context, req Request) (*Report, error) 
 	report.Findings = run.runChecks(found)
 	report.APICalls = calls.Calls()
 	report.DurationMS = d.opts.Now().Sub(started).Milliseconds()
-	report.finish()
-	d.opts.Logger.Info("diagnosis finished", "target", req.Target.Raw, "region", run.region,
+	report.Finish()
+	d.opts.Logger.Debug("diagnosis finished", "target", req.Target.Raw, "region", run.region,
 		"fail", report.Summary.Fail, "unknown", report.Summary.Unknown, "duration_ms", report.DurationMS)
 	return report, err
 }

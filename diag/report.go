@@ -56,9 +56,9 @@ func (r *Report) Finding(id CheckID) (Finding, bool) {
 // Failed reports whether any finding has status fail.
 func (r *Report) Failed() bool { return r.Summary.Fail > 0 }
 
-// finish sorts the findings into catalogue order and fills Summary and
+// Finish sorts the findings into catalogue order and fills Summary and
 // LikelyCause.
-func (r *Report) finish() {
+func (r *Report) Finish() {
 	slices.SortStableFunc(r.Findings, func(a, b Finding) int {
 		return slices.Index(CheckIDs, a.Check) - slices.Index(CheckIDs, b.Check)
 	})

@@ -1,0 +1,391 @@
+package bot
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/slack-go/slack"
+
+	"github.com/cvmlogin/cvmlogin/diag"
+)
+
+// ReportView is what the report message shows: a report, finished or still
+// running, and the buttons it offers.
+type ReportView struct {
+	Report *diag.Report
+	// Requester is the Slack user ID of whoever asked for the diagnosis.
+	Requester string
+	// Final is false while checks are still running.
+	Final bool
+	// Pending lists the checks not finished yet, when !Final.
+	Pending []diag.CheckID
+	// Buttons maps an action ID to the opaque value its button carries; only
+	// actions present here get a button, and only in the final view.
+	Buttons map[string]string
+	// Note is an optional context line in mrkdwn, e.g. "Re-diagnosis after
+	// opening port 22, approved by <@U…>". The caller escapes any text in it
+	// that comes from users or reports.
+	Note string
+}
+
+// The block IDs of the report message. Findings use "finding.<check id>".
+const (
+	blockHeader   = "report.header"
+	blockContext  = "report.context"
+	blockNote     = "report.note"
+	blockProgress = "report.progress"
+	blockVerdict  = "report.verdict"
+	blockMore     = "report.more"
+	blockPassed   = "report.passed"
+	blockMetrics  = "report.metrics"
+	blockFooter   = "report.footer"
+	blockActions  = "report.actions"
+)
+
+// Budgets of the report message's parts, in characters, chosen so that a
+// finding's section stays below maxSectionText whatever the report holds.
+const (
+	maxTitleLen       = 200
+	maxDetailLen      = 500
+	maxRemediationLen = 1000
+	maxDocURLLen      = 1000
+	maxNoteLen        = 500
+	maxListedTitles   = 20
+)
+
+// maxFindingSections leaves room, within maxBlocks, for the blocks every
+// final report has.
+const maxFindingSections = maxBlocks - 10
+
+// RenderReport renders the report message of v as Block Kit blocks within
+// Slack's limits (see ValidateBlocks). While checks run (!v.Final) it shows
+// progress and no buttons; the final view shows the verdict, one section per
+// finding that needs attention, the passed and skipped checks on one line,
+// metric sparklines, and the buttons of v.Buttons. It returns nil when
+// v.Report is nil.
+func RenderReport(v ReportView) []slack.Block {
+	if v.Report == nil {
+		return nil
+	}
+	if !v.Final {
+		return renderProgress(v)
+	}
+	return renderFinal(v)
+}
+
+func renderProgress(v ReportView) []slack.Block {
+	r := v.Report
+	blocks := []slack.Block{
+		headerBlock("Diagnosing " + instanceLabel(r)),
+		contextBlock(blockContext, progressContext(r.Region, v.Requester)),
+	}
+	blocks = appendNote(blocks, v.Note)
+	return append(blocks, sectionBlock(blockProgress, progressText(r, v.Pending)))
+}
+
+// progressText is the body of the in-progress view: how far the diagnosis
+// got, what it found wrong so far and what it is waiting for.
+func progressText(r *diag.Report, pending []diag.CheckID) string {
+	done := 0
+	var lines []string
+	for _, f := range r.Findings {
+		if slices.Contains(pending, f.Check) {
+			continue
+		}
+		done++
+		if needsAttention(f.Status) && len(lines) < maxListedTitles {
+			lines = append(lines, statusEmoji(f.Status)+" *"+clip(findingTitle(f), maxTitleLen)+"*")
+		}
+	}
+	text := fmt.Sprintf(":hourglass_flowing_sand: *%d of %d checks done*", done, len(diag.CheckIDs))
+	if len(lines) > 0 {
+		text += "\n" + strings.Join(lines, "\n")
+	}
+	if len(pending) > 0 {
+		text += "\nWaiting for: " + escapeMrkdwn(joinChecks(pending))
+	}
+	return text
+}
+
+func renderFinal(v ReportView) []slack.Block {
+	r := v.Report
+	blocks := []slack.Block{
+		headerBlock(instanceLabel(r)),
+		contextBlock(blockContext, instanceFacts(r)),
+	}
+	blocks = appendNote(blocks, v.Note)
+	blocks = append(blocks, sectionBlock(blockVerdict, verdict(r)))
+	blocks = append(blocks, findingBlocks(r)...)
+	if passed := passedLine(r); passed != "" {
+		blocks = append(blocks, contextBlock(blockPassed, passed))
+	}
+	if lines := metricLines(r); len(lines) > 0 {
+		blocks = append(blocks, contextBlock(blockMetrics, lines...))
+	}
+	blocks = append(blocks, contextBlock(blockFooter, footer(r, v.Requester)))
+	if buttons := actionButtons(r, v.Buttons); len(buttons) > 0 {
+		blocks = append(blocks, slack.NewActionBlock(blockActions, buttons...))
+	}
+	return blocks
+}
+
+// instanceFacts is the context line under the header: region, OS, public IP,
+// login port, and the state when it is not RUNNING.
+func instanceFacts(r *diag.Report) string {
+	in := r.Instance
+	if in == nil {
+		return joinParts("Region *"+escapeMrkdwn(r.Region)+"*", "instance not found")
+	}
+	state := ""
+	if in.State != "" && in.State != "RUNNING" {
+		state = "state *" + escapeMrkdwn(in.State) + "*"
+	}
+	ip := ""
+	if len(in.PublicIPs) > 0 {
+		ip = "public IP " + escapeMrkdwn(in.PublicIPs[0])
+	}
+	port := ""
+	if in.LoginPort != 0 {
+		port = fmt.Sprintf("login port %d", in.LoginPort)
+	}
+	return joinParts("Region *"+escapeMrkdwn(r.Region)+"*", escapeMrkdwn(in.OSName), ip, port, state)
+}
+
+// verdict is the report's one-line conclusion.
+func verdict(r *diag.Report) string {
+	if r.LikelyCause != nil {
+		return ":rotating_light: *Likely cause:* " + escapeMrkdwn(likelyCauseTitle(r))
+	}
+	s := r.Summary
+	if s.Fail == 0 && s.Warn == 0 {
+		text := ":white_check_mark: *No problem found:* " + countsText(s) + "."
+		if s.Unknown > 0 {
+			text += " Some checks could not tell; see below."
+		}
+		return text + " If you still cannot log in, check the user name, key or password, and your own network."
+	}
+	return ":warning: *Summary:* " + countsText(s) + "."
+}
+
+func likelyCauseTitle(r *diag.Report) string {
+	if f, ok := r.Finding(*r.LikelyCause); ok {
+		return findingTitle(f)
+	}
+	return string(*r.LikelyCause)
+}
+
+// countsText says how many findings have each status: "11 ok, 1 failed,
+// 4 skipped".
+func countsText(s diag.Summary) string {
+	counts := []struct {
+		n     int
+		label string
+	}{{s.Fail, "failed"}, {s.Unknown, "unknown"}, {s.Warn, "warning"}, {s.OK, "ok"}, {s.Skipped, "skipped"}}
+	var parts []string
+	for _, c := range counts {
+		if c.n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", c.n, c.label))
+		}
+	}
+	if len(parts) == 0 {
+		return "no checks ran"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// attentionFindings returns the findings shown on their own: fail, then
+// unknown, then warn, each in report order.
+func attentionFindings(r *diag.Report) []diag.Finding {
+	var out []diag.Finding
+	for _, f := range r.Findings {
+		if needsAttention(f.Status) {
+			out = append(out, f)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b diag.Finding) int { return statusRank(a.Status) - statusRank(b.Status) })
+	return out
+}
+
+func findingBlocks(r *diag.Report) []slack.Block {
+	findings := attentionFindings(r)
+	var blocks []slack.Block
+	for i, f := range findings {
+		if i == maxFindingSections {
+			more := fmt.Sprintf("… and %d more findings (see thread)", len(findings)-i)
+			return append(blocks, contextBlock(blockMore, more))
+		}
+		blocks = append(blocks, sectionBlock("finding."+string(f.Check), findingText(f)))
+	}
+	return blocks
+}
+
+// findingText is one finding's section: status, title and check ID, the
+// first line of its detail, and the remediation with its doc link.
+func findingText(f diag.Finding) string {
+	text := fmt.Sprintf("%s *%s* · `%s`", statusEmoji(f.Status), clip(findingTitle(f), maxTitleLen), clip(string(f.Check), maxTitleLen))
+	if f.Severity != "" {
+		text += " · " + clip(string(f.Severity), maxTitleLen)
+	}
+	if detail := firstLine(f.Detail); detail != "" {
+		text += "\n" + clip(detail, maxDetailLen)
+	}
+	remedy := clip(strings.TrimSpace(f.Remediation), maxRemediationLen)
+	if link := docLink(f.DocURL); link != "" {
+		remedy = joinParts(remedy, link)
+	}
+	if remedy != "" {
+		text += "\n*Fix:* " + remedy
+	}
+	return text
+}
+
+// clip escapes s for mrkdwn and truncates it to max characters.
+func clip(s string, max int) string {
+	return truncateText(escapeMrkdwn(s), max, seeThread)
+}
+
+func findingTitle(f diag.Finding) string {
+	if f.Title != "" {
+		return f.Title
+	}
+	return string(f.Check)
+}
+
+// docLink returns a mrkdwn link to url labelled "Tencent docs", or "" when
+// url is not a plain http(s) URL that fits in a link.
+func docLink(url string) string {
+	if !(strings.HasPrefix(url, "https://") || strings.HasPrefix(url, "http://")) ||
+		len(url) > maxDocURLLen || strings.ContainsAny(url, "|<> \t\r\n") {
+		return ""
+	}
+	return "<" + strings.ReplaceAll(url, "&", "&amp;") + "|Tencent docs>"
+}
+
+// passedLine folds the ok and skipped checks into one line: ":white_check_mark:
+// 11 ok: instance.state, … · :heavy_minus_sign: 2 skipped: guest.disk, …".
+func passedLine(r *diag.Report) string {
+	var ok, skipped []diag.CheckID
+	for _, f := range r.Findings {
+		switch f.Status {
+		case diag.StatusOK:
+			ok = append(ok, f.Check)
+		case diag.StatusSkipped:
+			skipped = append(skipped, f.Check)
+		}
+	}
+	var parts []string
+	if len(ok) > 0 {
+		parts = append(parts, fmt.Sprintf("%s %d ok: %s", statusEmoji(diag.StatusOK), len(ok), escapeMrkdwn(joinChecks(ok))))
+	}
+	if len(skipped) > 0 {
+		parts = append(parts, fmt.Sprintf("%s %d skipped: %s", statusEmoji(diag.StatusSkipped), len(skipped), escapeMrkdwn(joinChecks(skipped))))
+	}
+	return joinParts(parts...)
+}
+
+func joinChecks(ids []diag.CheckID) string {
+	names := make([]string, len(ids))
+	for i, id := range ids {
+		names[i] = string(id)
+	}
+	return strings.Join(names, ", ")
+}
+
+func footer(r *diag.Report, requester string) string {
+	requested := ""
+	if m := mention(requester); m != "" {
+		requested = "requested by " + m
+	}
+	return joinParts(fmt.Sprintf("Diagnosed in %d ms", r.DurationMS), requested, "details in thread")
+}
+
+// slackUserID matches the Slack user IDs a mention may carry.
+var slackUserID = regexp.MustCompile(`^[UW][A-Z0-9]{1,31}$`)
+
+// mention returns "<@U…>" for a Slack user ID, or "" for anything else.
+func mention(userID string) string {
+	if !slackUserID.MatchString(userID) {
+		return ""
+	}
+	return "<@" + userID + ">"
+}
+
+// progressContext is the in-progress view's context line: "in ap-guangzhou
+// for <@U…>".
+func progressContext(region, requester string) string {
+	text := "in *" + escapeMrkdwn(region) + "*"
+	if m := mention(requester); m != "" {
+		text += " for " + m
+	}
+	return text
+}
+
+// joinParts joins the non-empty parts with " · ".
+func joinParts(parts ...string) string {
+	return strings.Join(slices.DeleteFunc(parts, func(s string) bool { return s == "" }), " · ")
+}
+
+func appendNote(blocks []slack.Block, note string) []slack.Block {
+	if note = strings.TrimSpace(note); note == "" {
+		return blocks
+	}
+	return append(blocks, contextBlock(blockNote, truncateText(note, maxNoteLen, seeThread)))
+}
+
+// ReportFallbackText returns the notification text of the report message
+// (chat.postMessage's text): the instance and the verdict in one line, as
+// escaped mrkdwn of at most 300 characters.
+func ReportFallbackText(r *diag.Report) string {
+	if r == nil {
+		return ""
+	}
+	var outcome string
+	switch s := r.Summary; {
+	case r.LikelyCause != nil:
+		outcome = "likely cause: " + likelyCauseTitle(r)
+	case s.Fail == 0 && s.Warn == 0:
+		outcome = "no problem found (" + countsText(s) + ")"
+	default:
+		outcome = countsText(s)
+	}
+	return truncateText(escapeMrkdwn(instanceLabel(r)+": "+outcome), maxFallbackText, "…")
+}
+
+// ProgressFallbackText returns the notification text of the report message
+// while checks are still running: "Diagnosing web-1 (ins-…)…", escaped.
+func ProgressFallbackText(r *diag.Report) string {
+	if r == nil {
+		return ""
+	}
+	return truncateText(escapeMrkdwn("Diagnosing "+instanceLabel(r)+"…"), maxFallbackText, "…")
+}
+
+// maxFallbackText bounds the fallback texts; notifications show little more.
+const maxFallbackText = 300
+
+func plainText(s string) *slack.TextBlockObject {
+	return slack.NewTextBlockObject(slack.PlainTextType, s, true, false)
+}
+
+func mrkdwnText(s string) *slack.TextBlockObject {
+	return slack.NewTextBlockObject(slack.MarkdownType, s, false, false)
+}
+
+func headerBlock(text string) slack.Block {
+	return slack.NewHeaderBlock(plainText(truncateText(text, maxHeaderText, "…")), slack.HeaderBlockOptionBlockID(blockHeader))
+}
+
+func sectionBlock(id, text string) slack.Block {
+	return slack.NewSectionBlock(mrkdwnText(truncateText(text, maxSectionText, seeThread)), nil, nil, slack.SectionBlockOptionBlockID(id))
+}
+
+// contextBlock returns a context block with one mrkdwn element per text.
+func contextBlock(id string, texts ...string) slack.Block {
+	elements := make([]slack.MixedElement, 0, len(texts))
+	for _, t := range texts[:min(len(texts), maxContextElements)] {
+		elements = append(elements, mrkdwnText(truncateText(t, maxContextText, seeThread)))
+	}
+	return slack.NewContextBlock(id, elements...)
+}

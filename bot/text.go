@@ -1,0 +1,103 @@
+package bot
+
+import (
+	"strings"
+	"unicode/utf8"
+
+	"github.com/cvmlogin/cvmlogin/diag"
+)
+
+// seeThread ends text cut short in the channel message; the thread has it all.
+const seeThread = "… (see thread)"
+
+var mrkdwnEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+
+// escapeMrkdwn escapes the three characters Slack's mrkdwn gives meaning to,
+// so that text from a report or a user can never become a mention or a link.
+func escapeMrkdwn(s string) string { return mrkdwnEscaper.Replace(s) }
+
+// truncateText returns s if it has at most max characters, or else its start
+// followed by suffix, max characters in all. It never cuts an HTML entity
+// (&amp;) in two, and never returns invalid UTF-8.
+func truncateText(s string, max int, suffix string) string {
+	if utf8.RuneCountInString(s) <= max {
+		return s
+	}
+	keep := max - utf8.RuneCountInString(suffix)
+	if keep <= 0 {
+		return firstRunes(suffix, max)
+	}
+	cut := firstRunes(s, keep)
+	if amp := strings.LastIndexByte(cut, '&'); amp >= 0 && !strings.Contains(cut[amp:], ";") {
+		cut = cut[:amp]
+	}
+	return cut + suffix
+}
+
+// firstRunes returns the first n runes of s.
+func firstRunes(s string, n int) string {
+	for i := range s {
+		if n == 0 {
+			return s[:i]
+		}
+		n--
+	}
+	return s
+}
+
+// firstLine returns s up to its first line break, trimmed.
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
+	return strings.TrimSpace(line)
+}
+
+// statusEmoji is the Slack emoji shown for a status.
+func statusEmoji(s diag.Status) string {
+	switch s {
+	case diag.StatusOK:
+		return ":white_check_mark:"
+	case diag.StatusWarn:
+		return ":warning:"
+	case diag.StatusFail:
+		return ":x:"
+	case diag.StatusUnknown:
+		return ":grey_question:"
+	case diag.StatusSkipped:
+		return ":heavy_minus_sign:"
+	}
+	return ":grey_question:"
+}
+
+// statusRank orders findings for people: what blocks login first, then what
+// could not be checked, then warnings, then the rest.
+func statusRank(s diag.Status) int {
+	switch s {
+	case diag.StatusFail:
+		return 0
+	case diag.StatusUnknown:
+		return 1
+	case diag.StatusWarn:
+		return 2
+	case diag.StatusOK:
+		return 3
+	}
+	return 4
+}
+
+// needsAttention reports whether a finding with status s is shown on its own
+// rather than folded into the passed/skipped line.
+func needsAttention(s diag.Status) bool { return statusRank(s) < statusRank(diag.StatusOK) }
+
+// instanceLabel names the diagnosed instance for people: "name (ins-…)", the
+// ID alone, or the target as typed when no instance was found.
+func instanceLabel(r *diag.Report) string {
+	switch in := r.Instance; {
+	case in == nil:
+		return r.Target
+	case in.Name != "" && in.Name != in.ID:
+		return in.Name + " (" + in.ID + ")"
+	case in.ID != "":
+		return in.ID
+	}
+	return r.Target
+}

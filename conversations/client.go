@@ -1,0 +1,52 @@
+package conversations
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// ClientOptions says how to reach Redis (configuration keys redis.*).
+type ClientOptions struct {
+	// URL, when set, names a single server and takes precedence over Addrs:
+	// redis://[[user]:password@]host[:port][/db][?option=value] or rediss://
+	// for TLS; see redis.ParseURL.
+	URL string
+	// Addrs is one host:port for a single server, several for a Cluster, or
+	// the Sentinels when MasterName is set.
+	Addrs []string
+	// MasterName is the Sentinel master's name.
+	MasterName string
+	Password   string // also used for URL when the URL carries none
+	DB         int    // single server and Sentinel only; ignored with URL
+}
+
+// NewClient returns a client for the Redis that o describes: a single node,
+// a Cluster or a Sentinel-managed master. Errors never contain the password.
+func NewClient(o ClientOptions) (redis.UniversalClient, error) {
+	if o.URL != "" {
+		opts, err := redis.ParseURL(o.URL)
+		var urlErr *url.Error
+		if errors.As(err, &urlErr) {
+			return nil, errors.New("parsing redis.url: not a valid URL") // url.Error quotes the URL, password and all
+		}
+		if err != nil {
+			return nil, fmt.Errorf("parsing redis.url: %w", err)
+		}
+		if opts.Password == "" {
+			opts.Password = o.Password
+		}
+		return redis.NewClient(opts), nil
+	}
+	if len(o.Addrs) == 0 {
+		return nil, errors.New("no Redis address: set redis.addr or redis.url")
+	}
+	return redis.NewUniversalClient(&redis.UniversalOptions{
+		Addrs:      o.Addrs,
+		MasterName: o.MasterName,
+		Password:   o.Password,
+		DB:         o.DB,
+	}), nil
+}

@@ -1,0 +1,216 @@
+package conversations
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// The statuses of a conversation's diagnosis.
+const (
+	ConversationRunning = "running"
+	ConversationDone    = "done"
+	ConversationFailed  = "failed"
+)
+
+// Conversation is one diagnosis and the Slack messages that carry it.
+type Conversation struct {
+	ID        string // the diagnosis ID: random, URL-safe, 16 to 64 characters (see NewID)
+	Channel   string // the Slack channel
+	ThreadTS  string // the thread the report lives in, if it was asked for in one
+	MessageTS string // the report message, once posted
+	Requester string // the Slack user who asked
+	Target    string // what the user typed: instance ID, public IP or name
+	Region    string
+	Port      int // the login port asked for, 0 for the instance's default
+	CreatedAt time.Time
+	Status    string // ConversationRunning, ConversationDone or ConversationFailed
+}
+
+// threadRoot returns the timestamp of the Slack thread the conversation
+// lives in: the thread it was asked for in, or else its report message,
+// whose replies hold the details.
+func (c Conversation) threadRoot() string {
+	if c.ThreadTS != "" {
+		return c.ThreadTS
+	}
+	return c.MessageTS
+}
+
+func (c Conversation) fields() []any {
+	return []any{
+		"id", c.ID,
+		"channel", c.Channel,
+		"thread_ts", c.ThreadTS,
+		"message_ts", c.MessageTS,
+		"requester", c.Requester,
+		"target", c.Target,
+		"region", c.Region,
+		"port", c.Port,
+		"created_at", c.CreatedAt.UTC().Format(time.RFC3339Nano),
+		"status", c.Status,
+	}
+}
+
+func conversationFromFields(f map[string]string) (Conversation, error) {
+	c := Conversation{
+		ID:        f["id"],
+		Channel:   f["channel"],
+		ThreadTS:  f["thread_ts"],
+		MessageTS: f["message_ts"],
+		Requester: f["requester"],
+		Target:    f["target"],
+		Region:    f["region"],
+		Status:    f["status"],
+	}
+	var err error
+	if c.Port, err = strconv.Atoi(f["port"]); err != nil {
+		return Conversation{}, fmt.Errorf("decoding port: %w", err)
+	}
+	if c.CreatedAt, err = time.Parse(time.RFC3339Nano, f["created_at"]); err != nil {
+		return Conversation{}, fmt.Errorf("decoding created_at: %w", err)
+	}
+	return c, nil
+}
+
+// writeHash sets fields of the hash KEYS[1] and its TTL (ARGV[2], ms), but
+// only if the key's existence (0 or 1) is ARGV[1]; it returns 1 if it wrote.
+var writeHash = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) ~= tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1`)
+
+// writeConversation runs writeHash on conversation id; exists says whether
+// the conversation must already exist (an update) or must not (a creation).
+func (s *Store) writeConversation(ctx context.Context, id string, exists bool, fields ...any) (bool, error) {
+	flag := 0
+	if exists {
+		flag = 1
+	}
+	args := append([]any{flag, s.opts.TTL.Milliseconds()}, fields...)
+	n, err := writeHash.Run(ctx, s.rdb, []string{s.tagged("conv", id)}, args...).Int()
+	return n == 1, err
+}
+
+// CreateConversation stores a new conversation and, when it has a thread or
+// message timestamp, indexes it by channel and thread. c.ID must be set (use
+// NewID); a zero CreatedAt becomes now and an empty Status running. It
+// returns ErrConflict if a conversation with that ID exists.
+func (s *Store) CreateConversation(ctx context.Context, c Conversation) error {
+	if !validID(c.ID) {
+		return fmt.Errorf("creating conversation: invalid ID %q: use NewID", c.ID)
+	}
+	if c.CreatedAt.IsZero() {
+		c.CreatedAt = s.now()
+	}
+	if c.Status == "" {
+		c.Status = ConversationRunning
+	}
+	doing := "creating conversation " + c.ID
+	created, err := s.writeConversation(ctx, c.ID, false, c.fields()...)
+	if err != nil {
+		return wrap(doing, err)
+	}
+	if !created {
+		return fmt.Errorf("%s: %w: it exists", doing, ErrConflict)
+	}
+	return s.indexThread(ctx, doing, c.Channel, c.threadRoot(), c.ID)
+}
+
+// indexThread points channel + thread at conversation id; it does nothing
+// when there is no thread yet.
+func (s *Store) indexThread(ctx context.Context, doing, channel, threadTS, id string) error {
+	if channel == "" || threadTS == "" {
+		return nil
+	}
+	if err := s.rdb.Set(ctx, s.threadKey(channel, threadTS), id, s.opts.TTL).Err(); err != nil {
+		return wrap(doing+": indexing its thread", err)
+	}
+	return nil
+}
+
+func (s *Store) threadKey(channel, threadTS string) string {
+	return s.key("thread", keyPart(channel), keyPart(threadTS))
+}
+
+// Conversation returns conversation id. It returns ErrNotFound if there is
+// none.
+func (s *Store) Conversation(ctx context.Context, id string) (Conversation, error) {
+	doing := "reading conversation " + id
+	if !validID(id) {
+		return Conversation{}, fmt.Errorf("%s: %w", doing, ErrNotFound)
+	}
+	f, err := s.rdb.HGetAll(ctx, s.tagged("conv", id)).Result()
+	if err != nil {
+		return Conversation{}, wrap(doing, err)
+	}
+	if len(f) == 0 {
+		return Conversation{}, fmt.Errorf("%s: %w", doing, ErrNotFound)
+	}
+	c, err := conversationFromFields(f)
+	if err != nil {
+		return Conversation{}, fmt.Errorf("%s: %w", doing, err)
+	}
+	return c, nil
+}
+
+// SetMessage records where the conversation's report message was posted and
+// indexes the conversation by its thread: threadTS, or messageTS when the
+// message starts a thread of its own. It returns ErrNotFound if the
+// conversation does not exist.
+func (s *Store) SetMessage(ctx context.Context, id, channel, messageTS, threadTS string) error {
+	doing := "recording the message of conversation " + id
+	if err := s.update(ctx, doing, id, "channel", channel, "message_ts", messageTS, "thread_ts", threadTS); err != nil {
+		return err
+	}
+	c := Conversation{MessageTS: messageTS, ThreadTS: threadTS}
+	return s.indexThread(ctx, doing, channel, c.threadRoot(), id)
+}
+
+// SetStatus sets the conversation's status: ConversationRunning,
+// ConversationDone or ConversationFailed. It returns ErrNotFound if the
+// conversation does not exist.
+func (s *Store) SetStatus(ctx context.Context, id, status string) error {
+	doing := "setting the status of conversation " + id
+	switch status {
+	case ConversationRunning, ConversationDone, ConversationFailed:
+	default:
+		return fmt.Errorf("%s: unknown status %q", doing, status)
+	}
+	return s.update(ctx, doing, id, "status", status)
+}
+
+// update sets fields of an existing conversation and renews its TTL.
+func (s *Store) update(ctx context.Context, doing, id string, fields ...any) error {
+	if !validID(id) {
+		return fmt.Errorf("%s: %w", doing, ErrNotFound)
+	}
+	updated, err := s.writeConversation(ctx, id, true, fields...)
+	if err != nil {
+		return wrap(doing, err)
+	}
+	if !updated {
+		return fmt.Errorf("%s: %w", doing, ErrNotFound)
+	}
+	return nil
+}
+
+// ConversationByThread returns the conversation most recently started in, or
+// posted as the root of, the Slack thread threadTS of channel. It returns
+// ErrNotFound if there is none.
+func (s *Store) ConversationByThread(ctx context.Context, channel, threadTS string) (Conversation, error) {
+	doing := fmt.Sprintf("finding the conversation of thread %s in %s", threadTS, channel)
+	id, err := s.rdb.Get(ctx, s.threadKey(channel, threadTS)).Result()
+	if errors.Is(err, redis.Nil) {
+		return Conversation{}, fmt.Errorf("%s: %w", doing, ErrNotFound)
+	}
+	if err != nil {
+		return Conversation{}, wrap(doing, err)
+	}
+	return s.Conversation(ctx, id)
+}

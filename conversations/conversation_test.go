@@ -1,0 +1,219 @@
+package conversations
+
+import (
+	"errors"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/cvmlogin/cvmlogin/diag"
+)
+
+func sampleConversation() Conversation {
+	return Conversation{
+		ID:        NewID(),
+		Channel:   "C0123ABCD",
+		Requester: "U0123ABCD",
+		Target:    "ins-abc12345",
+		Region:    "ap-guangzhou",
+		Port:      2222,
+		CreatedAt: time.Date(2026, 11, 28, 4, 18, 31, 123456789, time.UTC),
+		Status:    ConversationRunning,
+	}
+}
+
+func TestConversationRoundTrip(t *testing.T) {
+	ctx := t.Context()
+	s, _ := newStore(t, Options{})
+	want := sampleConversation()
+	want.ThreadTS = "1712345678.000100"
+	must(t, s.CreateConversation(ctx, want))
+
+	got, err := s.Conversation(ctx, want.ID)
+	must(t, err)
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Conversation() = %+v\nwant %+v", got, want)
+	}
+	byThread, err := s.ConversationByThread(ctx, want.Channel, want.ThreadTS)
+	must(t, err)
+	if byThread.ID != want.ID {
+		t.Errorf("ConversationByThread() = %s, want %s", byThread.ID, want.ID)
+	}
+}
+
+func TestCreateConversationFillsDefaults(t *testing.T) {
+	ctx := t.Context()
+	clock := newFakeClock()
+	s, _ := newStore(t, Options{Now: clock.Now})
+	id := NewID()
+	must(t, s.CreateConversation(ctx, Conversation{ID: id}))
+	got, err := s.Conversation(ctx, id)
+	must(t, err)
+	if got.Status != ConversationRunning || !got.CreatedAt.Equal(clock.Now()) {
+		t.Errorf("got status %q created %v, want running at %v", got.Status, got.CreatedAt, clock.Now())
+	}
+}
+
+func TestCreateConversationRejects(t *testing.T) {
+	ctx := t.Context()
+	s, _ := newStore(t, Options{})
+	c := sampleConversation()
+	must(t, s.CreateConversation(ctx, c))
+	if err := s.CreateConversation(ctx, c); !errors.Is(err, ErrConflict) {
+		t.Errorf("creating it twice: err = %v, want ErrConflict", err)
+	}
+	for _, id := range []string{"", "short", "{tag}aaaaaaaaaaaaaaaa"} {
+		if err := s.CreateConversation(ctx, Conversation{ID: id}); err == nil {
+			t.Errorf("CreateConversation with ID %q succeeded", id)
+		}
+	}
+}
+
+func TestConversationNotFound(t *testing.T) {
+	ctx := t.Context()
+	s, c := newStore(t, Options{})
+	for _, id := range []string{NewID(), "not an id", ""} {
+		if _, err := s.Conversation(ctx, id); !errors.Is(err, ErrNotFound) {
+			t.Errorf("Conversation(%q): err = %v, want ErrNotFound", id, err)
+		}
+	}
+	if _, err := s.ConversationByThread(ctx, "C1", "1.1"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("ConversationByThread: err = %v, want ErrNotFound", err)
+	}
+	id := NewID()
+	if err := s.SetMessage(ctx, id, "C1", "1.2", ""); !errors.Is(err, ErrNotFound) {
+		t.Errorf("SetMessage: err = %v, want ErrNotFound", err)
+	}
+	if err := s.SetStatus(ctx, id, ConversationDone); !errors.Is(err, ErrNotFound) {
+		t.Errorf("SetStatus: err = %v, want ErrNotFound", err)
+	}
+	if n := c.Exists(ctx, s.tagged("conv", id)).Val(); n != 0 {
+		t.Error("updating a missing conversation created it")
+	}
+}
+
+func TestSetMessageIndexesTheThread(t *testing.T) {
+	tests := []struct {
+		name               string
+		threadTS, wantRoot string
+	}{
+		{"top-level report starts its own thread", "", "1712345678.000200"},
+		{"report in an incident thread", "1712345678.000100", "1712345678.000100"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := t.Context()
+			s, _ := newStore(t, Options{})
+			c := sampleConversation()
+			must(t, s.CreateConversation(ctx, c))
+			must(t, s.SetMessage(ctx, c.ID, c.Channel, "1712345678.000200", tt.threadTS))
+
+			got, err := s.ConversationByThread(ctx, c.Channel, tt.wantRoot)
+			must(t, err)
+			if got.ID != c.ID || got.MessageTS != "1712345678.000200" || got.ThreadTS != tt.threadTS {
+				t.Errorf("got %+v, want ID %s, message 1712345678.000200, thread %q", got, c.ID, tt.threadTS)
+			}
+			if _, err := s.ConversationByThread(ctx, "C0OTHER", tt.wantRoot); !errors.Is(err, ErrNotFound) {
+				t.Errorf("another channel's thread: err = %v, want ErrNotFound", err)
+			}
+		})
+	}
+}
+
+func TestConversationByThreadFindsTheLatest(t *testing.T) {
+	ctx := t.Context()
+	s, _ := newStore(t, Options{})
+	first, second := sampleConversation(), sampleConversation()
+	first.ThreadTS, second.ThreadTS = "1.1", "1.1"
+	must(t, s.CreateConversation(ctx, first))
+	must(t, s.CreateConversation(ctx, second))
+	got, err := s.ConversationByThread(ctx, first.Channel, "1.1")
+	must(t, err)
+	if got.ID != second.ID {
+		t.Errorf("got %s, want the latest conversation %s", got.ID, second.ID)
+	}
+}
+
+func TestSetStatus(t *testing.T) {
+	ctx := t.Context()
+	s, _ := newStore(t, Options{})
+	c := sampleConversation()
+	must(t, s.CreateConversation(ctx, c))
+	must(t, s.SetStatus(ctx, c.ID, ConversationDone))
+	got, err := s.Conversation(ctx, c.ID)
+	must(t, err)
+	if got.Status != ConversationDone {
+		t.Errorf("status = %q, want done", got.Status)
+	}
+	if err := s.SetStatus(ctx, c.ID, "approved"); err == nil {
+		t.Error(`SetStatus("approved") succeeded, want an error`)
+	}
+}
+
+func sampleReport(target string) *diag.Report {
+	cause := diag.CheckSGLoginPort
+	return &diag.Report{
+		Target: target,
+		Region: "ap-guangzhou",
+		Findings: []diag.Finding{{
+			Check: diag.CheckSGLoginPort, Status: diag.StatusFail, Severity: diag.SeverityCritical,
+			Title: "Security group blocks TCP 22", Fixes: []diag.FixAction{diag.FixOpenLoginPort},
+		}},
+		Summary:     diag.Summary{Fail: 1},
+		LikelyCause: &cause,
+		StartedAt:   time.Date(2026, 11, 28, 4, 18, 31, 0, time.UTC),
+		DurationMS:  412,
+	}
+}
+
+func TestSaveReportReturnsThePreviousOne(t *testing.T) {
+	ctx := t.Context()
+	s, _ := newStore(t, Options{})
+	id := NewID()
+	if _, err := s.Report(ctx, id); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Report before any: err = %v, want ErrNotFound", err)
+	}
+
+	before, after := sampleReport("ins-abc12345"), sampleReport("ins-abc12345")
+	after.Findings[0].Status = diag.StatusOK
+	after.Summary, after.LikelyCause = diag.Summary{OK: 1}, nil
+
+	prev, err := s.SaveReport(ctx, id, before)
+	must(t, err)
+	if prev != nil {
+		t.Errorf("first SaveReport returned previous %+v, want nil", prev)
+	}
+	prev, err = s.SaveReport(ctx, id, after)
+	must(t, err)
+	if !reflect.DeepEqual(prev, before) {
+		t.Errorf("second SaveReport returned previous %+v\nwant %+v", prev, before)
+	}
+	got, err := s.Report(ctx, id)
+	must(t, err)
+	if !reflect.DeepEqual(got, after) {
+		t.Errorf("Report() = %+v\nwant %+v", got, after)
+	}
+}
+
+func TestLogKeepsTheLatestEntriesInOrder(t *testing.T) {
+	ctx := t.Context()
+	clock := newFakeClock()
+	s, _ := newStore(t, Options{LogLimit: 3, Now: clock.Now})
+	id := NewID()
+	empty, err := s.Log(ctx, id)
+	must(t, err)
+	if len(empty) != 0 {
+		t.Errorf("Log of a new conversation = %v, want empty", empty)
+	}
+	var want []LogEntry
+	for _, text := range []string{"one", "two", "three", "four", "five"} {
+		clock.Advance(time.Second)
+		must(t, s.AppendLog(ctx, id, LogEntry{Kind: "check", Text: text}))
+		want = append(want, LogEntry{Time: clock.Now(), Kind: "check", Text: text})
+	}
+	got, err := s.Log(ctx, id)
+	must(t, err)
+	if !reflect.DeepEqual(got, want[2:]) {
+		t.Errorf("Log() = %+v\nwant %+v", got, want[2:])
+	}
+}

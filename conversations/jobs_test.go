@@ -1,0 +1,240 @@
+package conversations
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cvmlogin/cvmlogin/internal/redistest"
+	"github.com/redis/go-redis/v9"
+)
+
+const group = "workers"
+
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(t.Output(), nil))
+}
+
+// handled records which jobs were handled, and how often.
+type handled struct {
+	mu    sync.Mutex
+	count map[string]int
+}
+
+func (h *handled) add(j Job) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.count == nil {
+		h.count = map[string]int{}
+	}
+	h.count[j.ID]++
+}
+
+func (h *handled) times(id string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.count[id]
+}
+
+func (h *handled) distinct() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.count)
+}
+
+// consume runs w.Consume in the background until the test ends or stop is
+// called; stop waits for Consume to return and returns its error.
+func consume(t *testing.T, w *Worker, consumer string, handle func(context.Context, Job) error) (stop func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- w.Consume(ctx, group, consumer, handle) }()
+	var once sync.Once
+	var err error
+	stop = func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case err = <-done:
+			case <-time.After(5 * time.Second):
+				err = errors.New("Consume did not return within 5s of its context ending")
+			}
+		})
+		return err
+	}
+	t.Cleanup(func() { stop() })
+	return stop
+}
+
+func pending(t *testing.T, c redis.UniversalClient, s *Store) int64 {
+	t.Helper()
+	p, err := c.XPending(t.Context(), s.key("jobs"), group).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.Count
+}
+
+func TestEnqueueRejectsUnknownKinds(t *testing.T) {
+	s, _ := newStore(t, Options{})
+	if err := s.Enqueue(t.Context(), Job{Kind: "reboot"}); err == nil {
+		t.Error("Enqueue of kind reboot succeeded")
+	}
+}
+
+func TestWorkersShareJobsAndHandleEachOnce(t *testing.T) {
+	ctx := t.Context()
+	s, c := newStore(t, Options{})
+	var h handled
+	handle := func(_ context.Context, j Job) error { h.add(j); return nil }
+	w := s.Worker(WorkerOptions{Block: 50 * time.Millisecond, Logger: testLogger(t)})
+	stops := []func() error{consume(t, w, "w1", handle), consume(t, w, "w2", handle)}
+
+	want := map[string]Job{}
+	for range 20 {
+		j := Job{ID: NewID(), Kind: JobDiagnose, ConversationID: NewID(), Target: "ins-abc12345", Region: "ap-guangzhou", Port: 22, Requester: "U1"}
+		want[j.ID] = j
+		must(t, s.Enqueue(ctx, j))
+	}
+	waitFor(t, "20 jobs handled", 5*time.Second, func() bool { return h.distinct() == 20 })
+	waitFor(t, "no job pending", 5*time.Second, func() bool { return pending(t, c, s) == 0 })
+	for _, stop := range stops {
+		if err := stop(); !errors.Is(err, context.Canceled) {
+			t.Errorf("Consume returned %v, want context.Canceled", err)
+		}
+	}
+	for id := range want {
+		if n := h.times(id); n != 1 {
+			t.Errorf("job %s handled %d times, want once", id, n)
+		}
+	}
+	if n := c.XLen(ctx, s.key("jobs")).Val(); n != 0 {
+		t.Errorf("%d entries left in the job stream, want 0: handled jobs are deleted", n)
+	}
+}
+
+func TestFailedJobIsAcknowledged(t *testing.T) {
+	ctx := t.Context()
+	s, c := newStore(t, Options{})
+	var h handled
+	w := s.Worker(WorkerOptions{Block: 50 * time.Millisecond, Logger: testLogger(t)})
+	consume(t, w, "w1", func(_ context.Context, j Job) error {
+		h.add(j)
+		return errors.New("diagnosis failed")
+	})
+	j := Job{ID: NewID(), Kind: JobFix, FixRequestID: NewID()}
+	must(t, s.Enqueue(ctx, j))
+	waitFor(t, "the job handled", 5*time.Second, func() bool { return h.times(j.ID) == 1 })
+	waitFor(t, "the job acknowledged", 5*time.Second, func() bool {
+		return pending(t, c, s) == 0 && c.XLen(ctx, s.key("jobs")).Val() == 0
+	})
+}
+
+func TestAbandonedJobIsFinishedByAnotherConsumer(t *testing.T) {
+	ctx := t.Context()
+	s, c := newStore(t, Options{})
+	j := Job{ID: NewID(), Kind: JobDiagnose, ConversationID: NewID()}
+	must(t, s.Enqueue(ctx, j))
+
+	// Consumer A takes the job and dies before acknowledging it.
+	var a handled
+	dying := s.Worker(WorkerOptions{Block: 50 * time.Millisecond, ClaimIdle: time.Hour, Logger: testLogger(t)})
+	var stopA func() error
+	stopA = consume(t, dying, "A", func(ctx context.Context, j Job) error {
+		a.add(j)
+		go stopA()
+		<-ctx.Done()
+		return ctx.Err()
+	})
+	waitFor(t, "A to take the job", 5*time.Second, func() bool { return a.times(j.ID) == 1 })
+	if err := stopA(); !errors.Is(err, context.Canceled) {
+		t.Fatalf("A's Consume returned %v, want context.Canceled", err)
+	}
+	if n := pending(t, c, s); n != 1 {
+		t.Fatalf("%d jobs pending after A died, want 1", n)
+	}
+
+	// Consumer B claims it once it has been idle for ClaimIdle.
+	var b handled
+	w := s.Worker(WorkerOptions{Block: 20 * time.Millisecond, ClaimIdle: 100 * time.Millisecond, Logger: testLogger(t)})
+	stopB := consume(t, w, "B", func(_ context.Context, j Job) error { b.add(j); return nil })
+	waitFor(t, "B to finish the job", 5*time.Second, func() bool { return b.times(j.ID) == 1 && pending(t, c, s) == 0 })
+	if err := stopB(); !errors.Is(err, context.Canceled) {
+		t.Errorf("B's Consume returned %v, want context.Canceled", err)
+	}
+	if a.times(j.ID) != 1 || b.times(j.ID) != 1 {
+		t.Errorf("A handled it %d times and B %d, want once each (A never finishing)", a.times(j.ID), b.times(j.ID))
+	}
+}
+
+func TestJobBeingHandledIsNotClaimed(t *testing.T) {
+	ctx := t.Context()
+	s, c := newStore(t, Options{})
+	const claimIdle = 100 * time.Millisecond
+	w := s.Worker(WorkerOptions{Block: 20 * time.Millisecond, ClaimIdle: claimIdle, Logger: testLogger(t)})
+	var h handled
+	release := make(chan struct{})
+	handle := func(_ context.Context, j Job) error {
+		h.add(j)
+		<-release
+		return nil
+	}
+	consume(t, w, "slow", handle)
+	j := Job{ID: NewID(), Kind: JobDiagnose}
+	must(t, s.Enqueue(ctx, j))
+	waitFor(t, "the slow consumer to take the job", 5*time.Second, func() bool { return h.times(j.ID) == 1 })
+	consume(t, w, "eager", handle)
+
+	// For five times ClaimIdle, the job must stay with its first consumer.
+	deadline := time.After(5 * claimIdle)
+	tick := time.NewTicker(claimIdle / 4)
+	defer tick.Stop()
+	for watching := true; watching; {
+		select {
+		case <-deadline:
+			watching = false
+		case <-tick.C:
+			p, err := c.XPendingExt(ctx, &redis.XPendingExtArgs{Stream: s.key("jobs"), Group: group, Start: "-", End: "+", Count: 10}).Result()
+			must(t, err)
+			if len(p) != 1 || p[0].Consumer != "slow" || p[0].Idle >= claimIdle {
+				t.Fatalf("pending = %+v, want the job with consumer slow, idle under %v", p, claimIdle)
+			}
+			if n := h.times(j.ID); n != 1 {
+				t.Fatalf("job handled %d times while the first consumer still works on it, want 1", n)
+			}
+		}
+	}
+	close(release)
+	waitFor(t, "the job acknowledged", 5*time.Second, func() bool { return pending(t, c, s) == 0 })
+}
+
+func TestConsumeSurvivesARedisRestart(t *testing.T) {
+	ctx := t.Context()
+	addr, stopRedis, restartRedis := redistest.StartServer(t)
+	c := redis.NewClient(&redis.Options{Addr: addr, DialTimeout: 200 * time.Millisecond, DialerRetries: 1})
+	t.Cleanup(func() { c.Close() })
+	s := New(c, Options{})
+	var h handled
+	w := s.Worker(WorkerOptions{Block: 50 * time.Millisecond, Logger: testLogger(t)})
+	stop := consume(t, w, "w1", func(_ context.Context, j Job) error { h.add(j); return nil })
+
+	before := Job{ID: NewID(), Kind: JobDiagnose}
+	must(t, s.Enqueue(ctx, before))
+	waitFor(t, "the job before the restart", 5*time.Second, func() bool { return h.times(before.ID) == 1 })
+
+	stopRedis()
+	if err := s.Enqueue(ctx, Job{Kind: JobDiagnose}); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("Enqueue while Redis is down: err = %v, want ErrUnavailable", err)
+	}
+	restartRedis() // empty: the stream and its group are gone
+
+	after := Job{ID: NewID(), Kind: JobDiagnose}
+	must(t, s.Enqueue(ctx, after))
+	waitFor(t, "the job after the restart", 10*time.Second, func() bool { return h.times(after.ID) == 1 })
+	if err := stop(); !errors.Is(err, context.Canceled) {
+		t.Errorf("Consume returned %v, want context.Canceled", err)
+	}
+}

@@ -1,0 +1,30 @@
+package tencent
+
+import (
+	"context"
+
+	billing "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/billing/v20180709"
+
+	"github.com/cvmlogin/cvmlogin/diag"
+)
+
+// AccountBalance returns the account's available balance and arrears, in
+// cents (billing:DescribeAccountBalance). The call goes to the default region.
+//
+// API docs: https://cloud.tencent.com/document/api/555/20253
+func (c *Client) AccountBalance(ctx context.Context) (diag.AccountBalance, error) {
+	region := c.cfg.Region
+	cli, err := serviceClient(c, "billing", region, billing.NewClient)
+	if err != nil {
+		return diag.AccountBalance{}, err
+	}
+	resp, err := call(ctx, c, describeAccountBalance, region, cli.DescribeAccountBalanceWithContext,
+		billing.NewDescribeAccountBalanceRequest())
+	if err != nil {
+		return diag.AccountBalance{}, err
+	}
+	return diag.AccountBalance{
+		RealBalance: deref(resp.Response.RealBalance),
+		OweAmount:   deref(resp.Response.OweAmount),
+	}, nil
+}

@@ -1,0 +1,126 @@
+package tencent
+
+import (
+	"context"
+	"encoding/base64"
+	"math"
+
+	"github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common"
+	tat "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/tat/v20201028"
+
+	"github.com/cvmlogin/cvmlogin/diag"
+)
+
+func (c *Client) tatClient(region string) (*tat.Client, error) {
+	return serviceClient(c, "tat", region, tat.NewClient)
+}
+
+// AgentStatus returns the TAT agent's status on an instance
+// (tat:DescribeAutomationAgentStatus). Found is false when the instance has
+// no agent record.
+func (c *Client) AgentStatus(ctx context.Context, region, instanceID string) (diag.Agent, error) {
+	cli, err := c.tatClient(region)
+	if err != nil {
+		return diag.Agent{}, err
+	}
+	req := tat.NewDescribeAutomationAgentStatusRequest()
+	req.InstanceIds = common.StringPtrs([]string{instanceID})
+	resp, err := call(ctx, c, describeAutomationAgentStatus, region, cli.DescribeAutomationAgentStatusWithContext, req)
+	if err != nil {
+		return diag.Agent{}, err
+	}
+	for _, a := range resp.Response.AutomationAgentSet {
+		if a != nil && deref(a.InstanceId) == instanceID {
+			return diag.Agent{
+				Found:         true,
+				Status:        deref(a.AgentStatus),
+				Environment:   deref(a.Environment),
+				Version:       deref(a.Version),
+				LastHeartbeat: deref(a.LastHeartbeatTime),
+			}, nil
+		}
+	}
+	return diag.Agent{}, nil
+}
+
+// RunCommand starts cmd's script on its instance through the TAT agent and
+// returns the invocation ID (tat:RunCommand). The script is sent base64
+// encoded; the timeout is rounded up to whole seconds, at least one. It is
+// retried only when throttled, since a failed call may have started the
+// command.
+func (c *Client) RunCommand(ctx context.Context, region string, cmd diag.Command) (string, error) {
+	cli, err := c.tatClient(region)
+	if err != nil {
+		return "", err
+	}
+	req := tat.NewRunCommandRequest()
+	req.InstanceIds = common.StringPtrs([]string{cmd.InstanceID})
+	req.CommandType = optional(cmd.Type)
+	req.Content = common.StringPtr(base64.StdEncoding.EncodeToString([]byte(cmd.Script)))
+	req.Timeout = common.Uint64Ptr(uint64(max(1, math.Ceil(cmd.Timeout.Seconds()))))
+	req.CommandName = optional(cmd.Name)
+	resp, err := call(ctx, c, runCommand, region, cli.RunCommandWithContext, req)
+	if err != nil {
+		return "", err
+	}
+	if resp.Response.InvocationId == nil {
+		return "", &diag.APIError{
+			Service:   runCommand.service,
+			Action:    runCommand.name,
+			Kind:      diag.KindUnavailable,
+			Message:   "the reply has no InvocationId",
+			RequestID: deref(resp.Response.RequestId),
+		}
+	}
+	return *resp.Response.InvocationId, nil
+}
+
+// maxInvocationTasks is how many tasks InvocationTasks asks for.
+const maxInvocationTasks = 20
+
+// InvocationTasks returns the tasks of an invocation with their output
+// decoded from base64 (tat:DescribeInvocationTasks with HideOutput false:
+// the API hides output by default). Output that is not valid base64 is
+// returned as sent.
+func (c *Client) InvocationTasks(ctx context.Context, region, invocationID string) ([]diag.InvocationTask, error) {
+	cli, err := c.tatClient(region)
+	if err != nil {
+		return nil, err
+	}
+	req := tat.NewDescribeInvocationTasksRequest()
+	req.Filters = []*tat.Filter{{Name: common.StringPtr("invocation-id"), Values: common.StringPtrs([]string{invocationID})}}
+	req.HideOutput = common.BoolPtr(false)
+	req.Limit = common.Uint64Ptr(maxInvocationTasks)
+	resp, err := call(ctx, c, describeInvocationTasks, region, cli.DescribeInvocationTasksWithContext, req)
+	if err != nil {
+		return nil, err
+	}
+	var tasks []diag.InvocationTask
+	for _, t := range resp.Response.InvocationTaskSet {
+		if t == nil {
+			continue
+		}
+		task := diag.InvocationTask{
+			TaskID:     deref(t.InvocationTaskId),
+			InstanceID: deref(t.InstanceId),
+			Status:     deref(t.TaskStatus),
+			ErrorInfo:  deref(t.ErrorInfo),
+		}
+		if r := t.TaskResult; r != nil {
+			task.ExitCode = deref(r.ExitCode)
+			task.Output = decodeOutput(deref(r.Output))
+		}
+		tasks = append(tasks, task)
+	}
+	return tasks, nil
+}
+
+// decodeOutput decodes a task's base64 output, or returns it as is if it is
+// not base64.
+func decodeOutput(s string) string {
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return s
+	}
+	return string(b)
+}
