@@ -28,14 +28,14 @@ func saturated(values []float64, limit float64) saturation {
 
 func seriesEvidence(ser MetricSeries, window time.Duration, unit string) map[string]any {
 	ev := map[string]any{
-		"metric":     ser.Metric,
-		"values":     ser.Values,
-		"period_s":   int(ser.Period.Seconds()),
-		"window":     window.String(),
-		"max":        slices.Max(ser.Values),
-		"latest":     ser.Values[len(ser.Values)-1],
-		"unit":       unit,
-		"points":     len(ser.Values),
+		"metric":   ser.Metric,
+		"values":   ser.Values,
+		"period_s": int(ser.Period.Seconds()),
+		"window":   window.String(),
+		"max":      slices.Max(ser.Values),
+		"latest":   ser.Values[len(ser.Values)-1],
+		"unit":     unit,
+		"points":   len(ser.Values),
 	}
 	if n := len(ser.Timestamps); n > 0 {
 		ev["window_end"] = ser.Timestamps[n-1].UTC().Format(time.RFC3339)

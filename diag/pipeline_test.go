@@ -176,7 +176,9 @@ func TestDiagnoseRules(t *testing.T) {
 		{"sshd down", func(c *fakeCloud) { c.facts.LoginServiceState = "inactive"; c.facts.ListeningPorts = nil }, nil,
 			map[CheckID]Status{CheckGuestLoginService: StatusFail}, CheckGuestLoginService},
 		{"full inodes", func(c *fakeCloud) { c.facts.InodeUsedPercent = 100 }, nil, map[CheckID]Status{CheckGuestDisk: StatusFail}, CheckGuestDisk},
-		{"tat failure is unknown", func(c *fakeCloud) { c.errs["RunCommand"] = &APIError{Kind: KindInvalid, Code: "ResourceUnavailable.AgentStatusNotOnline"} }, nil,
+		{"tat failure is unknown", func(c *fakeCloud) {
+			c.errs["RunCommand"] = &APIError{Kind: KindInvalid, Code: "ResourceUnavailable.AgentStatusNotOnline"}
+		}, nil,
 			map[CheckID]Status{CheckGuestLoginService: StatusUnknown, CheckGuestDisk: StatusUnknown}, ""},
 		{"isolation", func(c *fakeCloud) { c.inst.RestrictState = "PROTECTIVELY_ISOLATED" }, nil, map[CheckID]Status{CheckInstanceIsolation: StatusFail}, CheckInstanceIsolation},
 		{"rebooting warns", func(c *fakeCloud) { c.inst.State = "REBOOTING" }, nil, map[CheckID]Status{CheckInstanceState: StatusWarn, CheckLoadCPU: StatusSkipped}, ""},
