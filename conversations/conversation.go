@@ -29,6 +29,9 @@ type Conversation struct {
 	Port      int // the login port asked for, 0 for the instance's default
 	CreatedAt time.Time
 	Status    string // ConversationRunning, ConversationDone or ConversationFailed
+	// OpenPortsFix is the fix request whose security-group rules are open
+	// now, so that undo_open_ports knows what to delete; "" when none.
+	OpenPortsFix string
 }
 
 // threadRoot returns the timestamp of the Slack thread the conversation
@@ -53,6 +56,7 @@ func (c Conversation) fields() []any {
 		"port", c.Port,
 		"created_at", c.CreatedAt.UTC().Format(time.RFC3339Nano),
 		"status", c.Status,
+		"open_ports_fix", c.OpenPortsFix,
 	}
 }
 
@@ -66,6 +70,8 @@ func conversationFromFields(f map[string]string) (Conversation, error) {
 		Target:    f["target"],
 		Region:    f["region"],
 		Status:    f["status"],
+
+		OpenPortsFix: f["open_ports_fix"],
 	}
 	var err error
 	if c.Port, err = strconv.Atoi(f["port"]); err != nil {
@@ -183,6 +189,12 @@ func (s *Store) SetStatus(ctx context.Context, id, status string) error {
 		return fmt.Errorf("%s: unknown status %q", doing, status)
 	}
 	return s.update(ctx, doing, id, "status", status)
+}
+
+// SetOpenPortsFix records the fix request whose rules are open now ("" after
+// an undo). It returns ErrNotFound if the conversation does not exist.
+func (s *Store) SetOpenPortsFix(ctx context.Context, id, fixID string) error {
+	return s.update(ctx, "recording the open ports of conversation "+id, id, "open_ports_fix", fixID)
 }
 
 // update sets fields of an existing conversation and renews its TTL.

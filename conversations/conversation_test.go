@@ -217,3 +217,22 @@ func TestLogKeepsTheLatestEntriesInOrder(t *testing.T) {
 		t.Errorf("Log() = %+v\nwant %+v", got, want[2:])
 	}
 }
+
+func TestSetOpenPortsFix(t *testing.T) {
+	ctx := t.Context()
+	s, _ := newStore(t, Options{})
+	c := sampleConversation()
+	if err := s.CreateConversation(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetOpenPortsFix(ctx, c.ID, "fix123"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Conversation(ctx, c.ID)
+	if err != nil || got.OpenPortsFix != "fix123" {
+		t.Fatalf("got %+v, %v", got, err)
+	}
+	if err := s.SetOpenPortsFix(ctx, NewID(), "x"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("unknown conversation: %v", err)
+	}
+}

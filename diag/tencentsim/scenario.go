@@ -1,0 +1,507 @@
+package tencentsim
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/cvmlogin/cvmlogin/diag"
+)
+
+// Scenario is one simulated CVM instance and everything around it: its
+// security groups, public address, metrics, TAT agent and guest. It is also
+// the scenario file format (see LoadScenarios).
+//
+// Defaults: LoadScenarios starts every scenario from DefaultScenario, so a
+// file states only what differs from a healthy Linux instance. Go code should
+// do the same. Then, in both cases, empty strings and nil lists take the
+// defaults documented on each field (derived from the ID and OS where noted);
+// numbers and booleans are taken as they are.
+type Scenario struct {
+	// ID is the instance ID, "ins-" and 8 lowercase letters or digits. Required.
+	ID string `json:"id"`
+	// Name is the instance name. Default: the ID.
+	Name string `json:"name"`
+	// Description says in one line what is broken.
+	Description string `json:"description"`
+	// ExpectFail lists the check IDs (diag.CheckIDs) a diagnosis should fail;
+	// empty for a healthy instance.
+	ExpectFail []string `json:"expect_fail"`
+	// ExpectLikelyCause is the check a diagnosis should name as likely cause,
+	// or "" for none.
+	ExpectLikelyCause string `json:"expect_likely_cause"`
+
+	// Region is where the instance lives; it is not found in any other.
+	// Default: ap-guangzhou.
+	Region string `json:"region"`
+	// Zone is the availability zone. Default: Region + "-3".
+	Zone string `json:"zone"`
+	// OS is "linux" or "windows": it picks the login port (22 or 3389), the
+	// login service, the TAT environment and the default security group.
+	// Default: linux.
+	OS string `json:"os"`
+	// OsName is the image's OS name. Default: "CentOS 7.6 64bit" on Linux,
+	// "Windows Server 2019 DataCenter 64bit" on Windows.
+	OsName string `json:"os_name"`
+	// State is the InstanceState, e.g. RUNNING, STOPPED, SHUTDOWN. Default: RUNNING.
+	State string `json:"state"`
+	// RestrictState is NORMAL, EXPIRED or PROTECTIVELY_ISOLATED. Default: NORMAL.
+	RestrictState string `json:"restrict_state"`
+	// IsolatedSource is NOTISOLATED, ARREAR, EXPIRE or MANMADE. Default: NOTISOLATED.
+	IsolatedSource string `json:"isolated_source"`
+	// ChargeType is the InstanceChargeType. Default: POSTPAID_BY_HOUR.
+	ChargeType string `json:"charge_type"`
+	// ExpiredTime is the prepaid expiry; nil (null) for postpaid.
+	ExpiredTime *time.Time `json:"expired_time"`
+	// PublicIPs are the instance's public IPv4 addresses. They must be in
+	// 127.0.0.0/8 and unique among scenarios. Default: none.
+	PublicIPs []string `json:"public_ips"`
+	// PrivateIPs are its VPC addresses. Default: one 10.x address derived
+	// from the ID.
+	PrivateIPs []string `json:"private_ips"`
+	// BandwidthOutMbps is InternetAccessible.InternetMaxBandwidthOut. Default: 5.
+	BandwidthOutMbps int64 `json:"bandwidth_out_mbps"`
+	// SecurityGroups are bound to the instance, highest priority first.
+	// Default (nil): one group "sg-" + the ID's 8 characters that accepts the
+	// login port and ICMP from 0.0.0.0/0 and drops everything else.
+	SecurityGroups []SecurityGroup `json:"security_groups"`
+	// Address describes the public IPs as the VPC service sees them.
+	Address AddressState `json:"address"`
+	// DDoSStatus is the basic DDoS protection status of the public IPs:
+	// "1" blocked, "2" normal, "3" under attack. Default: "2".
+	DDoSStatus string `json:"ddos_status"`
+
+	// CPU is the CPU utilisation level in percent. Default: 20.
+	CPU float64 `json:"cpu"`
+	// Memory is the memory utilisation level in percent. Default: 20.
+	Memory float64 `json:"memory"`
+	// BandwidthOutUsedMbps is the outbound public traffic level. Default: 0.5.
+	BandwidthOutUsedMbps float64 `json:"bandwidth_out_used_mbps"`
+	// NoAgentMetrics makes CPUUsage and MemUsage return no points, as when
+	// the Cloud Monitor agent is missing (BaseCpuUsage still has points).
+	NoAgentMetrics bool `json:"no_agent_metrics"`
+
+	// Agent is the TAT agent. Default: present and online.
+	Agent AgentState `json:"agent"`
+	// Guest is what the in-guest script reports.
+	Guest GuestState `json:"guest"`
+	// InvocationPolls is how many DescribeInvocationTasks polls answer
+	// RUNNING before SUCCESS. Default and minimum: 1.
+	InvocationPolls int `json:"invocation_polls"`
+}
+
+// SecurityGroup is a security group bound to a scenario instance.
+type SecurityGroup struct {
+	// ID is "sg-" and 8 lowercase letters or digits, unique among scenarios.
+	ID string `json:"id"`
+	// Ingress rules, first match wins. No rules: everything is rejected.
+	Ingress []Rule `json:"ingress"`
+	// Egress rules. Default (nil): ACCEPT ALL to 0.0.0.0/0.
+	Egress []Rule `json:"egress"`
+}
+
+// Rule is a security-group rule. Its source is exactly one of CidrBlock,
+// Ipv6CidrBlock, SourceGroupID and AddressTemplate; in a scenario, a rule
+// with none of them means CidrBlock 0.0.0.0/0.
+type Rule struct {
+	// Protocol is TCP, UDP, ICMP, ICMPv6, GRE or ALL (any case). Empty only
+	// with ServiceTemplate.
+	Protocol string `json:"protocol,omitempty"`
+	// Port is for TCP and UDP only: "22", "8000-8010", "22,80" or ALL.
+	// Default: ALL.
+	Port string `json:"port,omitempty"`
+	// ServiceTemplate is a service template (ppm-) or group (ppmg-) ID that
+	// replaces Protocol and Port.
+	ServiceTemplate string `json:"service_template,omitempty"`
+	// CidrBlock is an IPv4 CIDR or address.
+	CidrBlock string `json:"cidr_block,omitempty"`
+	// Ipv6CidrBlock is an IPv6 CIDR or address.
+	Ipv6CidrBlock string `json:"ipv6_cidr_block,omitempty"`
+	// SourceGroupID is a referenced security group (sg-).
+	SourceGroupID string `json:"source_group_id,omitempty"`
+	// AddressTemplate is an address template (ipm-) or group (ipmg-) ID.
+	AddressTemplate string `json:"address_template,omitempty"`
+	// Action is ACCEPT or DROP (any case).
+	Action string `json:"action"`
+	// Description is the PolicyDescription.
+	Description string `json:"description,omitempty"`
+}
+
+// AddressState is how DescribeAddresses sees a scenario's public IPs.
+type AddressState struct {
+	// Type is the AddressType: WanIP (a public IP assigned at creation) or
+	// an EIP type (EIP, AnycastEIP, HighQualityEIP, AntiDDoSEIP,
+	// ResidentialEIP). Default: WanIP.
+	Type string `json:"type"`
+	// Blocked is IsBlocked: the IP is in a DDoS black hole.
+	Blocked bool `json:"blocked"`
+	// Arrears is IsArrears: the IP is isolated for arrears.
+	Arrears bool `json:"arrears"`
+}
+
+// AgentState is the TAT agent of a scenario instance. The agent reports
+// Online only while the instance is RUNNING.
+type AgentState struct {
+	// Present is false when the agent is not installed (no agent record).
+	Present bool `json:"present"`
+	// Online is false when the agent is installed but does not answer.
+	Online bool `json:"online"`
+}
+
+// GuestState is the guest as the in-guest script sees it.
+type GuestState struct {
+	// LoginServiceUp says sshd (Linux) or TermService (Windows) is running.
+	// While it is down, the login port is not listening. A reboot or start
+	// brings it up.
+	LoginServiceUp bool `json:"login_service_up"`
+	// ListeningPorts are the TCP ports listening while the login service is
+	// up. Default (nil): the login port.
+	ListeningPorts []int `json:"listening_ports"`
+	// DiskUsedPercent is the root (system drive) filesystem use. Default: 40.
+	DiskUsedPercent float64 `json:"disk_used_percent"`
+	// InodeUsedPercent is the root filesystem inode use (Linux only). Default: 10.
+	InodeUsedPercent float64 `json:"inode_used_percent"`
+}
+
+// The defaults, also what a reboot brings the load back to.
+const (
+	defaultRegion  = "ap-guangzhou"
+	idleCPU        = 20.0
+	idleMemory     = 20.0
+	linuxOsName    = "CentOS 7.6 64bit"
+	windowsOsName  = "Windows Server 2019 DataCenter 64bit"
+	linuxLoginPort = 22
+	rdpLoginPort   = 3389
+	anywhereIPv4   = "0.0.0.0/0"
+	actionAccept   = "ACCEPT"
+	actionDrop     = "DROP"
+	stateRunning   = "RUNNING"
+	restrictNormal = "NORMAL"
+	addressTypeWan = "WanIP"
+	ddosNormal     = "2"
+	ddosBlocked    = "1"
+	protocolTCP    = "TCP"
+	protocolICMP   = "ICMP"
+	protocolAll    = "ALL"
+	portAll        = "ALL"
+	notIsolated    = "NOTISOLATED"
+	chargePostpaid = "POSTPAID_BY_HOUR"
+	minInvocPolls  = 1
+	maxPercent     = 100.0
+)
+
+// DefaultScenario returns a healthy Linux instance without an ID or public
+// IP: the starting point of every scenario.
+func DefaultScenario() Scenario {
+	return Scenario{
+		Region:               defaultRegion,
+		OS:                   diag.OSLinux,
+		State:                stateRunning,
+		RestrictState:        restrictNormal,
+		IsolatedSource:       notIsolated,
+		ChargeType:           chargePostpaid,
+		BandwidthOutMbps:     5,
+		Address:              AddressState{Type: addressTypeWan},
+		DDoSStatus:           ddosNormal,
+		CPU:                  idleCPU,
+		Memory:               idleMemory,
+		BandwidthOutUsedMbps: 0.5,
+		Agent:                AgentState{Present: true, Online: true},
+		Guest:                GuestState{LoginServiceUp: true, DiskUsedPercent: 40, InodeUsedPercent: 10},
+		InvocationPolls:      minInvocPolls,
+	}
+}
+
+// LoginPort is the instance's login port: 3389 on Windows, else 22.
+func (sc Scenario) LoginPort() int {
+	if sc.OS == diag.OSWindows {
+		return rdpLoginPort
+	}
+	return linuxLoginPort
+}
+
+// withDefaults fills empty strings and nil lists with their defaults.
+func (sc Scenario) withDefaults() Scenario {
+	def := DefaultScenario()
+	fill := func(s *string, v string) {
+		if *s == "" {
+			*s = v
+		}
+	}
+	fill(&sc.Name, sc.ID)
+	fill(&sc.Region, def.Region)
+	fill(&sc.Zone, sc.Region+"-3")
+	fill(&sc.OS, def.OS)
+	fill(&sc.OsName, map[string]string{diag.OSLinux: linuxOsName, diag.OSWindows: windowsOsName}[sc.OS])
+	fill(&sc.State, def.State)
+	fill(&sc.RestrictState, def.RestrictState)
+	fill(&sc.IsolatedSource, def.IsolatedSource)
+	fill(&sc.ChargeType, def.ChargeType)
+	fill(&sc.Address.Type, def.Address.Type)
+	fill(&sc.DDoSStatus, def.DDoSStatus)
+	if sc.PrivateIPs == nil {
+		sum := sha256.Sum256([]byte(sc.ID))
+		sc.PrivateIPs = []string{fmt.Sprintf("10.0.%d.%d", sum[0], 2+sum[1]%250)}
+	}
+	if sc.SecurityGroups == nil && len(sc.ID) > len("ins-") {
+		sc.SecurityGroups = []SecurityGroup{defaultGroup("sg-"+sc.ID[len("ins-"):], sc.LoginPort())}
+	}
+	for i := range sc.SecurityGroups {
+		if sc.SecurityGroups[i].Egress == nil {
+			sc.SecurityGroups[i].Egress = []Rule{{Protocol: protocolAll, CidrBlock: anywhereIPv4, Action: actionAccept}}
+		}
+		sc.SecurityGroups[i].Ingress = withDefaultSources(sc.SecurityGroups[i].Ingress)
+		sc.SecurityGroups[i].Egress = withDefaultSources(sc.SecurityGroups[i].Egress)
+	}
+	if sc.Guest.ListeningPorts == nil {
+		sc.Guest.ListeningPorts = []int{sc.LoginPort()}
+	}
+	sc.InvocationPolls = max(sc.InvocationPolls, minInvocPolls)
+	return sc
+}
+
+// defaultGroup is a healthy group: the login port and ping from anywhere,
+// nothing else.
+func defaultGroup(id string, loginPort int) SecurityGroup {
+	return SecurityGroup{ID: id, Ingress: []Rule{
+		{Protocol: protocolTCP, Port: fmt.Sprint(loginPort), CidrBlock: anywhereIPv4, Action: actionAccept, Description: "login"},
+		{Protocol: protocolICMP, CidrBlock: anywhereIPv4, Action: actionAccept, Description: "ping"},
+		{Protocol: protocolAll, CidrBlock: anywhereIPv4, Action: actionDrop, Description: "deny the rest"},
+	}}
+}
+
+func withDefaultSources(rules []Rule) []Rule {
+	out := slices.Clone(rules)
+	for i, r := range out {
+		if r.CidrBlock == "" && r.Ipv6CidrBlock == "" && r.SourceGroupID == "" && r.AddressTemplate == "" {
+			out[i].CidrBlock = anywhereIPv4
+		}
+	}
+	return out
+}
+
+// clone returns a deep copy, so that callers cannot reach the Sim's state.
+func (sc Scenario) clone() Scenario {
+	sc.ExpectFail = slices.Clone(sc.ExpectFail)
+	sc.PublicIPs = slices.Clone(sc.PublicIPs)
+	sc.PrivateIPs = slices.Clone(sc.PrivateIPs)
+	sc.Guest.ListeningPorts = slices.Clone(sc.Guest.ListeningPorts)
+	if sc.ExpiredTime != nil {
+		t := *sc.ExpiredTime
+		sc.ExpiredTime = &t
+	}
+	groups := make([]SecurityGroup, len(sc.SecurityGroups))
+	for i, g := range sc.SecurityGroups {
+		groups[i] = SecurityGroup{ID: g.ID, Ingress: slices.Clone(g.Ingress), Egress: slices.Clone(g.Egress)}
+	}
+	if sc.SecurityGroups != nil {
+		sc.SecurityGroups = groups
+	}
+	return sc
+}
+
+var (
+	instanceIDPattern = regexp.MustCompile(`^ins-[a-z0-9]{8}$`)
+	groupIDPattern    = regexp.MustCompile(`^sg-[a-z0-9]{8}$`)
+)
+
+// The enumerations a scenario is checked against.
+var (
+	instanceStates = []string{"PENDING", "LAUNCH_FAILED", "RUNNING", "STOPPED", "STARTING", "STOPPING", "REBOOTING",
+		"SHUTDOWN", "TERMINATING", "ENTER_RESCUE_MODE", "RESCUE_MODE", "EXIT_RESCUE_MODE",
+		"ENTER_SERVICE_LIVE_MIGRATE", "SERVICE_LIVE_MIGRATE", "EXIT_SERVICE_LIVE_MIGRATE"}
+	restrictStates  = []string{"NORMAL", "EXPIRED", "PROTECTIVELY_ISOLATED"}
+	isolatedSources = []string{"NOTISOLATED", "ARREAR", "EXPIRE", "MANMADE"}
+	chargeTypes     = []string{"PREPAID", "POSTPAID_BY_HOUR", "CDHPAID", "SPOTPAID", "CDCPAID"}
+	eipTypes        = []string{"EIP", "AnycastEIP", "HighQualityEIP", "AntiDDoSEIP", "ResidentialEIP"}
+	ddosStatuses    = []string{"1", "2", "3"}
+)
+
+// validate reports the first thing wrong with a scenario (after withDefaults).
+func (sc Scenario) validate() error {
+	checks := []func() error{
+		sc.validateIdentity, sc.validateInstance, sc.validateAddresses, sc.validateGroups, sc.validateLevels,
+	}
+	for _, check := range checks {
+		if err := check(); err != nil {
+			return fmt.Errorf("scenario %q: %w", sc.ID, err)
+		}
+	}
+	return nil
+}
+
+func (sc Scenario) validateIdentity() error {
+	if !instanceIDPattern.MatchString(sc.ID) {
+		return fmt.Errorf("the ID must be \"ins-\" and 8 lowercase letters or digits, e.g. ins-abc12345")
+	}
+	for _, id := range append(slices.Clone(sc.ExpectFail), sc.ExpectLikelyCause) {
+		if id != "" && !slices.Contains(diag.CheckIDs, diag.CheckID(id)) {
+			return fmt.Errorf("%q is not a check ID (see diag.CheckIDs)", id)
+		}
+	}
+	return nil
+}
+
+func (sc Scenario) validateInstance() error {
+	enums := []struct {
+		field, value string
+		allowed      []string
+	}{
+		{"os", sc.OS, []string{diag.OSLinux, diag.OSWindows}},
+		{"state", sc.State, instanceStates},
+		{"restrict_state", sc.RestrictState, restrictStates},
+		{"isolated_source", sc.IsolatedSource, isolatedSources},
+		{"charge_type", sc.ChargeType, chargeTypes},
+		{"address.type", sc.Address.Type, append([]string{addressTypeWan}, eipTypes...)},
+		{"ddos_status", sc.DDoSStatus, ddosStatuses},
+	}
+	for _, e := range enums {
+		if !slices.Contains(e.allowed, e.value) {
+			return fmt.Errorf("%s %q is not one of %s", e.field, e.value, strings.Join(e.allowed, ", "))
+		}
+	}
+	return nil
+}
+
+func (sc Scenario) validateAddresses() error {
+	for _, ip := range sc.PublicIPs {
+		addr, err := netip.ParseAddr(ip)
+		if err != nil || !addr.Is4() || !addr.IsLoopback() {
+			return fmt.Errorf("public IP %q is not in 127.0.0.0/8: simulated public IPs must be loopback addresses, so that no probe ever leaves this machine", ip)
+		}
+	}
+	for _, ip := range sc.PrivateIPs {
+		if addr, err := netip.ParseAddr(ip); err != nil || !addr.Is4() {
+			return fmt.Errorf("private IP %q is not an IPv4 address", ip)
+		}
+	}
+	return nil
+}
+
+func (sc Scenario) validateGroups() error {
+	for _, g := range sc.SecurityGroups {
+		if !groupIDPattern.MatchString(g.ID) {
+			return fmt.Errorf("security group ID %q must be \"sg-\" and 8 lowercase letters or digits", g.ID)
+		}
+		for _, r := range slices.Concat(g.Ingress, g.Egress) {
+			if err := r.check(true); err != nil {
+				return fmt.Errorf("security group %s: %w", g.ID, err)
+			}
+		}
+	}
+	return nil
+}
+
+func (sc Scenario) validateLevels() error {
+	percents := []struct {
+		field string
+		value float64
+	}{
+		{"cpu", sc.CPU}, {"memory", sc.Memory},
+		{"guest.disk_used_percent", sc.Guest.DiskUsedPercent}, {"guest.inode_used_percent", sc.Guest.InodeUsedPercent},
+	}
+	for _, p := range percents {
+		if p.value < 0 || p.value > maxPercent {
+			return fmt.Errorf("%s %v is not a percentage (0-100)", p.field, p.value)
+		}
+	}
+	switch {
+	case sc.BandwidthOutMbps < 0:
+		return fmt.Errorf("bandwidth_out_mbps %d is negative", sc.BandwidthOutMbps)
+	case sc.BandwidthOutUsedMbps < 0:
+		return fmt.Errorf("bandwidth_out_used_mbps %v is negative", sc.BandwidthOutUsedMbps)
+	}
+	for _, p := range sc.Guest.ListeningPorts {
+		if p < 1 || p > 65535 {
+			return fmt.Errorf("guest.listening_ports: %d is not a TCP port", p)
+		}
+	}
+	return nil
+}
+
+// validateSet checks scenarios one by one and together: IDs, public IPs and
+// security-group IDs are unique.
+func validateSet(scenarios []Scenario) error {
+	var errs []error
+	seen := map[string]string{}
+	claim := func(kind, value, owner string) {
+		key := kind + " " + value
+		if first, ok := seen[key]; ok {
+			errs = append(errs, fmt.Errorf("scenario %q: %s %s is already used by scenario %q", owner, kind, value, first))
+			return
+		}
+		seen[key] = owner
+	}
+	for _, sc := range scenarios {
+		if err := sc.validate(); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		claim("instance ID", sc.ID, sc.ID)
+		for _, ip := range sc.PublicIPs {
+			claim("public IP", ip, sc.ID)
+		}
+		for _, g := range sc.SecurityGroups {
+			claim("security group", g.ID, sc.ID)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// LoadScenarios reads a JSON scenario file: either a list of scenarios or
+// {"scenarios": [...]}. Each scenario starts from DefaultScenario, so a file
+// states only what differs; unknown fields are errors. It validates every
+// scenario (ID format, enumerations, loopback-only public IPs, rules) and
+// that IDs, public IPs and security-group IDs are unique, and returns the
+// scenarios with their defaults filled in.
+func LoadScenarios(r io.Reader) ([]Scenario, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("reading scenarios: %w", err)
+	}
+	raws, err := scenarioList(data)
+	if err != nil {
+		return nil, err
+	}
+	scenarios := make([]Scenario, len(raws))
+	for i, raw := range raws {
+		sc := DefaultScenario()
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&sc); err != nil {
+			return nil, fmt.Errorf("decoding scenario %d: %w", i+1, err)
+		}
+		scenarios[i] = sc.withDefaults()
+	}
+	if err := validateSet(scenarios); err != nil {
+		return nil, fmt.Errorf("invalid scenarios: %w", err)
+	}
+	return scenarios, nil
+}
+
+func scenarioList(data []byte) ([]json.RawMessage, error) {
+	var list []json.RawMessage
+	if trimmed := bytes.TrimSpace(data); len(trimmed) > 0 && trimmed[0] == '[' {
+		if err := json.Unmarshal(trimmed, &list); err != nil {
+			return nil, fmt.Errorf("decoding the scenario list: %w", err)
+		}
+		return list, nil
+	}
+	var file struct {
+		Scenarios []json.RawMessage `json:"scenarios"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&file); err != nil {
+		return nil, fmt.Errorf("decoding the scenario file (a list, or {\"scenarios\": [...]}): %w", err)
+	}
+	return file.Scenarios, nil
+}

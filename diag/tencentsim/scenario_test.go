@@ -1,0 +1,144 @@
+package tencentsim
+
+import (
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/cvmlogin/cvmlogin/diag"
+)
+
+func TestBuiltinScenarios(t *testing.T) {
+	scenarios := Builtin()
+	if err := validateSet(scenarios); err != nil {
+		t.Fatalf("built-in scenarios are invalid: %v", err)
+	}
+	want := map[string]struct {
+		fail   []diag.CheckID
+		likely diag.CheckID
+	}{
+		"ins-linux001": {},
+		"ins-win00001": {},
+		"ins-stopped1": {[]diag.CheckID{diag.CheckInstanceState}, diag.CheckInstanceState},
+		"ins-isolate1": {[]diag.CheckID{diag.CheckInstanceIsolation, diag.CheckPortReachable}, diag.CheckInstanceIsolation},
+		"ins-expired1": {[]diag.CheckID{diag.CheckInstanceExpired, diag.CheckInstanceState}, diag.CheckInstanceExpired},
+		"ins-arrears1": {[]diag.CheckID{diag.CheckAccountArrears, diag.CheckInstanceState}, diag.CheckAccountArrears},
+		"ins-nopubip1": {[]diag.CheckID{diag.CheckPublicIP}, diag.CheckPublicIP},
+		"ins-nobandw1": {[]diag.CheckID{diag.CheckBandwidthZero, diag.CheckPortReachable}, diag.CheckBandwidthZero},
+		"ins-blocked1": {[]diag.CheckID{diag.CheckIPBlocked, diag.CheckPortReachable}, diag.CheckIPBlocked},
+		"ins-sgdrop01": {[]diag.CheckID{diag.CheckSGLoginPort, diag.CheckPortReachable}, diag.CheckSGLoginPort},
+		"ins-sgnone01": {[]diag.CheckID{diag.CheckSGLoginPort, diag.CheckPortReachable}, diag.CheckSGLoginPort},
+		"ins-portdown": {[]diag.CheckID{diag.CheckPortReachable, diag.CheckGuestLoginService}, diag.CheckPortReachable},
+		"ins-cpuhigh1": {[]diag.CheckID{diag.CheckLoadCPU}, diag.CheckLoadCPU},
+		"ins-memhigh1": {[]diag.CheckID{diag.CheckLoadMemory}, diag.CheckLoadMemory},
+		"ins-bwfull01": {[]diag.CheckID{diag.CheckBandwidthUsage}, diag.CheckBandwidthUsage},
+		"ins-agentoff": {},
+		"ins-diskful1": {[]diag.CheckID{diag.CheckGuestDisk}, diag.CheckGuestDisk},
+		"ins-rdpdown1": {[]diag.CheckID{diag.CheckPortReachable, diag.CheckGuestLoginService}, diag.CheckPortReachable},
+	}
+	if len(scenarios) != len(want) {
+		t.Errorf("%d built-in scenarios, want %d", len(scenarios), len(want))
+	}
+	for _, sc := range scenarios {
+		w, ok := want[sc.ID]
+		if !ok {
+			t.Errorf("unexpected built-in scenario %s", sc.ID)
+			continue
+		}
+		var fail []diag.CheckID
+		for _, id := range sc.ExpectFail {
+			fail = append(fail, diag.CheckID(id))
+		}
+		if !sameSet(fail, w.fail) || diag.CheckID(sc.ExpectLikelyCause) != w.likely {
+			t.Errorf("%s expects %v, likely %q; want %v, likely %q", sc.ID, fail, sc.ExpectLikelyCause, w.fail, w.likely)
+		}
+		if sc.Region != defaultRegion || sc.Description == "" || strings.Contains(sc.Description, "\n") {
+			t.Errorf("%s: region %q, description %q; want ap-guangzhou and one line", sc.ID, sc.Region, sc.Description)
+		}
+		for _, ip := range sc.PublicIPs {
+			if a := netip.MustParseAddr(ip); !a.IsLoopback() || a == netip.MustParseAddr("127.0.0.1") {
+				t.Errorf("%s: public IP %s, want 127.0.0.x other than .1", sc.ID, ip)
+			}
+		}
+	}
+}
+
+func sameSet(a, b []diag.CheckID) bool {
+	return len(a) == len(b) && !slices.ContainsFunc(a, func(id diag.CheckID) bool { return !slices.Contains(b, id) })
+}
+
+func TestLoadScenarios(t *testing.T) {
+	tests := []struct {
+		name    string
+		file    string
+		wantErr string // a part of the error; "" for success
+		check   func(t *testing.T, scenarios []Scenario)
+	}{
+		{"a list with defaults", `[{"id":"ins-aaaa0001","public_ips":["127.0.1.1"]}]`, "", func(t *testing.T, s []Scenario) {
+			sc := s[0]
+			if sc.Name != "ins-aaaa0001" || sc.State != "RUNNING" || sc.CPU != idleCPU || !sc.Agent.Online || !sc.Guest.LoginServiceUp ||
+				sc.OsName != linuxOsName || len(sc.SecurityGroups) != 1 || sc.SecurityGroups[0].ID != "sg-aaaa0001" ||
+				!slices.Equal(sc.Guest.ListeningPorts, []int{22}) || sc.InvocationPolls != 1 {
+				t.Errorf("defaults not filled: %+v", sc)
+			}
+		}},
+		{"an object, Windows, explicit zeros", `{"scenarios":[{"id":"ins-bbbb0001","os":"windows","bandwidth_out_mbps":0,"cpu":0,
+			"agent":{"online":false},"guest":{"login_service_up":false,"listening_ports":[]}}]}`, "", func(t *testing.T, s []Scenario) {
+			sc := s[0]
+			if sc.BandwidthOutMbps != 0 || sc.CPU != 0 || sc.Agent.Online || !sc.Agent.Present || sc.Guest.LoginServiceUp ||
+				len(sc.Guest.ListeningPorts) != 0 || sc.SecurityGroups[0].Ingress[0].Port != "3389" || sc.OsName != windowsOsName {
+				t.Errorf("explicit values or Windows defaults lost: %+v", sc)
+			}
+		}},
+		{"non-loopback public IP", `[{"id":"ins-aaaa0001","public_ips":["203.0.113.10"]}]`, "not in 127.0.0.0/8", nil},
+		{"private-range public IP", `[{"id":"ins-aaaa0001","public_ips":["10.0.0.5"]}]`, "not in 127.0.0.0/8", nil},
+		{"bad ID", `[{"id":"ins-ABC"}]`, `"ins-" and 8 lowercase`, nil},
+		{"AWS ID", `[{"id":"i-0123456789abcdef0"}]`, `"ins-" and 8 lowercase`, nil},
+		{"duplicate ID", `[{"id":"ins-aaaa0001"},{"id":"ins-aaaa0001"}]`, "instance ID ins-aaaa0001 is already used", nil},
+		{"duplicate public IP", `[{"id":"ins-aaaa0001","public_ips":["127.0.1.1"]},{"id":"ins-aaaa0002","public_ips":["127.0.1.1"]}]`,
+			"public IP 127.0.1.1 is already used", nil},
+		{"duplicate group", `[{"id":"ins-aaaa0001","security_groups":[{"id":"sg-shared01"}]},{"id":"ins-aaaa0002","security_groups":[{"id":"sg-shared01"}]}]`,
+			"security group sg-shared01 is already used", nil},
+		{"unknown field", `[{"id":"ins-aaaa0001","public_ip":"127.0.1.1"}]`, `unknown field "public_ip"`, nil},
+		{"unknown check", `[{"id":"ins-aaaa0001","expect_fail":["port.open"]}]`, "not a check ID", nil},
+		{"bad state", `[{"id":"ins-aaaa0001","state":"ASLEEP"}]`, "state \"ASLEEP\" is not one of", nil},
+		{"bad rule", `[{"id":"ins-aaaa0001","security_groups":[{"id":"sg-aaaa0001","ingress":[{"protocol":"TCP","port":"99999","action":"ACCEPT"}]}]}]`,
+			"Port \"99999\"", nil},
+		{"bad percentage", `[{"id":"ins-aaaa0001","memory":120}]`, "memory 120 is not a percentage", nil},
+		{"not JSON", `scenarios: []`, "decoding the scenario file", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			scenarios, err := LoadScenarios(strings.NewReader(tt.file))
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Fatalf("LoadScenarios: %v", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Fatalf("LoadScenarios error %v, want one containing %q", err, tt.wantErr)
+			case tt.check != nil:
+				tt.check(t, scenarios)
+			}
+		})
+	}
+}
+
+func TestAddScenarioConflicts(t *testing.T) {
+	sim := New(Options{})
+	defer sim.Close()
+	sc := DefaultScenario()
+	sc.ID, sc.PublicIPs = "ins-new00001", []string{"127.0.0.11"}
+	if err := sim.AddScenario(sc); err == nil || !strings.Contains(err.Error(), "127.0.0.11 is already used") {
+		t.Errorf("AddScenario with ins-linux001's IP: %v", err)
+	}
+	sc.PublicIPs = []string{"127.0.0.111"}
+	if err := sim.AddScenario(sc); err != nil {
+		t.Fatalf("AddScenario: %v", err)
+	}
+	if got, ok := sim.Scenario("ins-new00001"); !ok || got.SecurityGroups[0].ID != "sg-new00001" {
+		t.Errorf("Scenario(ins-new00001) = %+v, %v", got, ok)
+	}
+	if n := len(sim.Scenarios()); n != len(Builtin())+1 {
+		t.Errorf("%d scenarios, want %d", n, len(Builtin())+1)
+	}
+}
