@@ -63,9 +63,12 @@ func findingEntry(f diag.Finding) string {
 	if detail := strings.TrimSpace(f.Detail); detail != "" {
 		head += "\n" + clip(detail, maxThreadDetailLen)
 	}
-	remedy := joinParts(clip(strings.TrimSpace(f.Remediation), maxRemediationLen), docLink(f.DocURL))
-	if remedy != "" {
-		head += "\n*Fix:* " + remedy
+	remedy := clip(strings.TrimSpace(f.Remediation), maxRemediationLen)
+	switch {
+	case remedy != "":
+		head += "\n*Fix:* " + joinParts(remedy, docLink(f.DocURL))
+	case f.DocURL != "":
+		head += "\n*Docs:* " + docLink(f.DocURL)
 	}
 	room := maxThreadText - utf8.RuneCountInString(head) - utf8.RuneCountInString("\n"+codeFence+"\n\n"+codeFence)
 	if len(f.Evidence) == 0 || room < minEvidenceBlockLen {

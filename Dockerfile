@@ -1,0 +1,49 @@
+# cvmlogin container image.
+#
+#   docker build --build-arg VERSION=$(git describe --tags --always) -t cvmlogin .
+#   docker run --env-file .env -p 127.0.0.1:8080:8080 cvmlogin
+#
+# See docker-compose.yml for the bot with its Redis, and .env.example for the
+# environment variables.
+
+# Build on the build host's platform and cross-compile for the target one, so
+# that multi-platform builds (docker buildx --platform) need no emulation.
+FROM --platform=$BUILDPLATFORM golang:1.26 AS build
+WORKDIR /src
+# Module downloads get their own layer: it is rebuilt only when go.mod or
+# go.sum change, not on every source edit.
+COPY go.mod go.sum ./
+RUN go mod download && go mod verify
+COPY . .
+ARG VERSION=dev
+ARG TARGETOS
+ARG TARGETARCH
+RUN --mount=type=cache,target=/root/.cache/go-build \
+    CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
+    go build -trimpath -ldflags "-s -w -X main.version=$VERSION" -o /out/cvmlogin ./cmd/cvmlogin
+
+# The runtime base is Alpine rather than distroless because the HEALTHCHECK
+# below needs an HTTP client inside the image (BusyBox wget), and cvmlogin has
+# no "healthcheck" subcommand to probe /healthz by itself. Alpine's base already
+# carries the CA certificates the Tencent Cloud and Slack APIs need. Once such
+# a subcommand exists, gcr.io/distroless/static-debian12:nonroot is the better
+# base: no shell, no package manager.
+FROM alpine:3.22
+ARG VERSION=dev
+LABEL org.opencontainers.image.title="cvmlogin" \
+      org.opencontainers.image.description="Slack bot that diagnoses and fixes CVM login problems" \
+      org.opencontainers.image.version="$VERSION"
+# A fixed, unprivileged UID/GID (the distroless "nonroot" one), numeric in
+# USER so that Kubernetes' runAsNonRoot can verify it.
+RUN addgroup -S -g 65532 cvmlogin && adduser -S -D -H -u 65532 -G cvmlogin -s /sbin/nologin cvmlogin
+COPY --from=build /out/cvmlogin /cvmlogin
+USER 65532:65532
+# http.listen: /healthz, /readyz, /metrics, and the Slack endpoints in HTTP mode.
+EXPOSE 8080
+# Liveness only (/healthz). Orchestrators should also use /readyz, which
+# fails while Redis or Slack is unreachable. Change the port here if you
+# change CVMLOGIN_HTTP_LISTEN.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+    CMD ["wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/healthz"]
+ENTRYPOINT ["/cvmlogin"]
+CMD ["serve"]

@@ -1,0 +1,338 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/slack-go/slack"
+
+	"github.com/cvmlogin/cvmlogin/conversations"
+	"github.com/cvmlogin/cvmlogin/diag"
+)
+
+// SlackAPI is the part of the Slack Web API the bot calls. *slack.Client
+// satisfies it; build it with slack.OptionRetryConfig so that 429 answers
+// are retried after their Retry-After.
+type SlackAPI interface {
+	PostMessageContext(ctx context.Context, channelID string, options ...slack.MsgOption) (string, string, error)
+	UpdateMessageContext(ctx context.Context, channelID, timestamp string, options ...slack.MsgOption) (string, string, string, error)
+	PostEphemeralContext(ctx context.Context, channelID, userID string, options ...slack.MsgOption) (string, error)
+	UploadFileContext(ctx context.Context, params slack.UploadFileParameters) (*slack.FileSummary, error)
+	GetUserGroupMembersContext(ctx context.Context, userGroup string, options ...slack.GetUserGroupMembersOption) ([]string, error)
+	AuthTestContext(ctx context.Context) (*slack.AuthTestResponse, error)
+}
+
+// Store is the state the bot keeps in Redis. *conversations.Store satisfies it.
+type Store interface {
+	Ping(ctx context.Context) error
+	CreateConversation(ctx context.Context, c conversations.Conversation) error
+	Conversation(ctx context.Context, id string) (conversations.Conversation, error)
+	SetMessage(ctx context.Context, id, channel, messageTS, threadTS string) error
+	SetStatus(ctx context.Context, id, status string) error
+	SaveReport(ctx context.Context, id string, r *diag.Report) (*diag.Report, error)
+	Report(ctx context.Context, id string) (*diag.Report, error)
+	AppendLog(ctx context.Context, id string, e conversations.LogEntry) error
+	FirstSeen(ctx context.Context, kind, key string, ttl time.Duration) (bool, error)
+	CreateRef(ctx context.Context, r conversations.Ref) (string, error)
+	ResolveRef(ctx context.Context, id string) (conversations.Ref, error)
+	Enqueue(ctx context.Context, j conversations.Job) error
+	AcquireRun(ctx context.Context, instanceKey, conversationID string, ttl time.Duration) (string, bool, error)
+	ReleaseRun(ctx context.Context, instanceKey, conversationID string) error
+	CreateFixRequest(ctx context.Context, fr conversations.FixRequest, ttl time.Duration) (conversations.FixRequest, error)
+	FixRequest(ctx context.Context, id string) (conversations.FixRequest, error)
+	Transition(ctx context.Context, id, from, to string, mutate func(*conversations.FixRequest)) (conversations.FixRequest, error)
+	Audit(ctx context.Context, e conversations.Event) error
+	SetOpenPortsFix(ctx context.Context, id, fixID string) error
+}
+
+// Diagnoser runs a diagnosis. *diag.Diagnoser satisfies it.
+type Diagnoser interface {
+	Diagnose(ctx context.Context, req diag.Request) (*diag.Report, error)
+}
+
+// Fixer applies an approved fix. *diag.Fixer satisfies it.
+type Fixer interface {
+	Execute(ctx context.Context, plan diag.FixPlan) (diag.FixOutcome, error)
+}
+
+// Options configure a Bot. Zero values take the defaults noted.
+type Options struct {
+	DefaultRegion   string
+	KnownRegion     func(string) bool // nil: any region-shaped name
+	AllowedChannels []string          // empty: every channel the bot is in
+	Approvers       []string          // Slack user IDs allowed to approve fixes
+	ApproverGroups  []string          // user-group IDs whose members may approve
+	FourEyes        bool              // the requester of a fix cannot approve it
+	ApprovalTTL     time.Duration     // default 15m
+	// DiagnosisTimeout bounds one diagnosis; coalescing holds the instance
+	// for this long at most. Default 30s.
+	DiagnosisTimeout time.Duration
+	// DeliveryTTL is how long the bot keeps trying to post a finished
+	// report or outcome while Slack fails. Default 15m.
+	DeliveryTTL time.Duration
+	// UpdateInterval spaces the progress updates of a report message.
+	// Default 1s.
+	UpdateInterval time.Duration
+	// PostInterval spaces the bot's posts in one channel: Slack allows about
+	// one message per second per channel. Default 1s.
+	PostInterval time.Duration
+	// Workers is how many jobs this replica runs at once. Default 4.
+	Workers int
+	// Replica names this process among the replicas sharing Redis.
+	Replica string
+	// GroupCacheTTL is how long approver-group members are cached. Default 5m.
+	GroupCacheTTL time.Duration
+	Logger        *slog.Logger
+	Now           func() time.Time
+}
+
+// Bot is cvmlogin's Slack side: it turns commands, mentions and button
+// presses into jobs, runs the jobs, and keeps the report message and its
+// thread current. It implements Handler for the transports. It is safe for
+// concurrent use; several replicas can share one Store.
+type Bot struct {
+	slack  SlackAPI
+	store  Store
+	diag   Diagnoser
+	fixer  Fixer
+	opts   Options
+	log    *slog.Logger
+	pacer  *pacer
+	groups *groupCache
+
+	authMu sync.Mutex
+	authAt time.Time
+}
+
+var _ Handler = (*Bot)(nil)
+
+// New returns a Bot.
+func New(api SlackAPI, store Store, diagnoser Diagnoser, fixer Fixer, opts Options) *Bot {
+	opts.ApprovalTTL = orDefault(opts.ApprovalTTL, 15*time.Minute)
+	opts.DiagnosisTimeout = orDefault(opts.DiagnosisTimeout, 30*time.Second)
+	opts.DeliveryTTL = orDefault(opts.DeliveryTTL, 15*time.Minute)
+	opts.UpdateInterval = orDefault(opts.UpdateInterval, time.Second)
+	opts.PostInterval = orDefault(opts.PostInterval, time.Second)
+	opts.GroupCacheTTL = orDefault(opts.GroupCacheTTL, 5*time.Minute)
+	if opts.Workers <= 0 {
+		opts.Workers = 4
+	}
+	if opts.Replica == "" {
+		opts.Replica = "cvmlogin"
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	b := &Bot{slack: api, store: store, diag: diagnoser, fixer: fixer, opts: opts, log: opts.Logger.With("component", "bot")}
+	b.pacer = newPacer(opts.PostInterval)
+	b.groups = newGroupCache(api, opts.GroupCacheTTL, opts.Now, b.log)
+	return b
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}
+
+// Messages shown to users when something outside their control fails.
+const (
+	msgStoreDown = ":warning: cvmlogin's state store (Redis) is unavailable, so I can't take this on right now and nothing was started. Try again in a minute; if it persists, tell whoever runs the bot."
+	msgInternal  = ":warning: Something went wrong on cvmlogin's side and nothing was started. Try again; if it persists, tell whoever runs the bot."
+)
+
+// storeTrouble turns a state-store error into what the user sees.
+func storeTrouble(err error) string {
+	if errors.Is(err, conversations.ErrUnavailable) {
+		return msgStoreDown
+	}
+	return msgInternal
+}
+
+// FirstSeen implements Handler.
+func (b *Bot) FirstSeen(ctx context.Context, kind, id string) (bool, error) {
+	return b.store.FirstSeen(ctx, "delivery:"+kind, id, time.Hour)
+}
+
+// authCheckEvery is how often Ready re-asks Slack whether the token works.
+const authCheckEvery = time.Minute
+
+// Ready implements Handler: the state store answers and Slack accepts the
+// bot token.
+func (b *Bot) Ready(ctx context.Context) error {
+	if err := b.store.Ping(ctx); err != nil {
+		return err
+	}
+	b.authMu.Lock()
+	defer b.authMu.Unlock()
+	if b.opts.Now().Sub(b.authAt) < authCheckEvery {
+		return nil
+	}
+	if _, err := b.slack.AuthTestContext(ctx); err != nil {
+		return fmt.Errorf("checking the Slack bot token (auth.test): %w", err)
+	}
+	b.authAt = b.opts.Now()
+	return nil
+}
+
+// channelAllowed applies access.allowed_channels.
+func (b *Bot) channelAllowed(channel string) bool {
+	return len(b.opts.AllowedChannels) == 0 || slices.Contains(b.opts.AllowedChannels, channel)
+}
+
+const msgChannelNotAllowed = "cvmlogin is not enabled in this channel. Ask whoever runs the bot to add it to `access.allowed_channels`, or use a channel where it is enabled."
+
+// knownRegion accepts configured region names, or any region-shaped name.
+func (b *Bot) knownRegion(region string) bool {
+	if b.opts.KnownRegion != nil {
+		return b.opts.KnownRegion(region)
+	}
+	return regionShape.MatchString(region)
+}
+
+// Command implements Handler: /cvm-login TARGET [REGION] [--port N].
+func (b *Bot) Command(ctx context.Context, cmd slack.SlashCommand) Reply {
+	log := b.log.With("channel", cmd.ChannelID, "user", cmd.UserID)
+	if !b.channelAllowed(cmd.ChannelID) {
+		return Reply{Text: msgChannelNotAllowed}
+	}
+	req, err := ParseCommand(cmd.Text, b.knownRegion)
+	if err != nil {
+		return Reply{Text: err.Error()}
+	}
+	if req.Help {
+		return Reply{Text: Usage()}
+	}
+	text, err := b.startDiagnosis(ctx, req, cmd.ChannelID, "", cmd.UserID)
+	if err != nil {
+		log.Error("starting a diagnosis", "target", req.Target.Raw, "err", err)
+	}
+	return Reply{Text: text}
+}
+
+// Mention implements Handler: @cvmlogin TARGET ... diagnoses into the thread
+// it was said in (or starts one under the mention).
+func (b *Bot) Mention(ctx context.Context, m Mention) {
+	thread := m.ThreadTS
+	if thread == "" {
+		thread = m.TS
+	}
+	reply := func(text string) { b.ephemeral(ctx, m.Channel, m.User, thread, text) }
+	if !b.channelAllowed(m.Channel) {
+		reply(msgChannelNotAllowed)
+		return
+	}
+	req, err := ParseCommand(m.Text, b.knownRegion)
+	switch {
+	case err != nil:
+		reply(err.Error())
+		return
+	case req.Help:
+		reply(Usage())
+		return
+	}
+	text, err := b.startDiagnosis(ctx, req, m.Channel, thread, m.User)
+	if err != nil {
+		b.log.Error("starting a diagnosis from a mention", "channel", m.Channel, "target", req.Target.Raw, "err", err)
+	}
+	if text != "" {
+		reply(text)
+	}
+}
+
+// runKey names an instance for coalescing: the same target in the same
+// region is the same run.
+func (b *Bot) runKey(target, region string) string {
+	if region == "" {
+		region = b.opts.DefaultRegion
+	}
+	return region + "/" + strings.ToLower(target)
+}
+
+// startDiagnosis records a new conversation and queues its diagnosis, unless
+// one for the same instance is already running; then it points there. It
+// returns the text to show the user ("" when the report message itself is
+// the answer).
+func (b *Bot) startDiagnosis(ctx context.Context, req Request, channel, thread, user string) (string, error) {
+	c := conversations.Conversation{
+		ID: conversations.NewID(), Channel: channel, ThreadTS: thread, Requester: user,
+		Target: req.Target.Raw, Region: req.Region, Port: req.Port, Status: conversations.ConversationRunning,
+	}
+	job := conversations.Job{ID: conversations.NewID(), Kind: conversations.JobDiagnose, ConversationID: c.ID,
+		Target: c.Target, Region: c.Region, Port: c.Port, Requester: user}
+	if text, busy, err := b.coalesce(ctx, c, job.ID); busy || err != nil {
+		return text, err
+	}
+	if err := b.store.CreateConversation(ctx, c); err != nil {
+		b.release(c, job.ID)
+		return storeTrouble(err), err
+	}
+	if err := b.store.Enqueue(ctx, job); err != nil {
+		b.release(c, job.ID)
+		return storeTrouble(err), err
+	}
+	return "", nil
+}
+
+// runOwner names one run of a conversation in the coalescing lock.
+func runOwner(conversationID, jobID string) string { return conversationID + "." + jobID }
+
+// coalesce claims the instance for the job's run. busy is true when another
+// run holds it; text then says where that run's report is.
+func (b *Bot) coalesce(ctx context.Context, c conversations.Conversation, jobID string) (text string, busy bool, err error) {
+	owner, acquired, err := b.store.AcquireRun(ctx, b.runKey(c.Target, c.Region), runOwner(c.ID, jobID), b.opts.DiagnosisTimeout+time.Minute)
+	if err != nil {
+		return storeTrouble(err), false, err
+	}
+	if acquired {
+		return "", false, nil
+	}
+	ownerConv, _, _ := strings.Cut(owner, ".")
+	running, err := b.store.Conversation(ctx, ownerConv)
+	if err != nil {
+		return fmt.Sprintf("%s is already being diagnosed; its report will appear shortly.", escapeMrkdwn(c.Target)), true, nil
+	}
+	return fmt.Sprintf("%s is already being diagnosed (asked by <@%s>): %s", escapeMrkdwn(c.Target), running.Requester, threadLink(running)), true, nil
+}
+
+// release gives the instance back after a run, or after failing to start one.
+func (b *Bot) release(c conversations.Conversation, jobID string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := b.store.ReleaseRun(ctx, b.runKey(c.Target, c.Region), runOwner(c.ID, jobID)); err != nil {
+		b.log.Warn("releasing a run", "diag_id", c.ID, "err", err)
+	}
+}
+
+// threadLink points at a conversation's report message in Slack.
+func threadLink(c conversations.Conversation) string {
+	ts := c.MessageTS
+	if ts == "" {
+		ts = c.ThreadTS
+	}
+	if ts == "" {
+		return fmt.Sprintf("the report will appear in <#%s> shortly", c.Channel)
+	}
+	return fmt.Sprintf("<https://slack.com/archives/%s/p%s|see the report>", c.Channel, strings.ReplaceAll(ts, ".", ""))
+}
+
+// ephemeral shows text to one user, in a thread when thread is set.
+func (b *Bot) ephemeral(ctx context.Context, channel, user, thread, text string) {
+	opts := []slack.MsgOption{slack.MsgOptionText(text, false)}
+	if thread != "" {
+		opts = append(opts, slack.MsgOptionTS(thread))
+	}
+	if _, err := b.slack.PostEphemeralContext(ctx, channel, user, opts...); err != nil {
+		b.log.Warn("posting an ephemeral message", "channel", channel, "user", user, "err", err)
+	}
+}

@@ -1,0 +1,256 @@
+package bot
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/slack-go/slack"
+	"github.com/slack-go/slack/socketmode"
+	"golang.org/x/time/rate"
+)
+
+// Connection events are logged in bursts of at most connectionLogBurst of
+// each kind, refilled at one per connectionLogEvery; the ones held back are
+// counted and reported with the next.
+const (
+	connectionLogBurst = 5
+	connectionLogEvery = 30 * time.Second
+)
+
+// drainTimeout bounds how long Run waits for acknowledged work once its
+// context is done.
+const drainTimeout = asyncTimeout
+
+// ackTimeout bounds how long an acknowledgement may wait for slack-go's
+// writer, which is gone between connections; Slack redelivers an envelope
+// whose acknowledgement is lost.
+const ackTimeout = 5 * time.Second
+
+// SocketOptions configure a SocketClient. Zero values take the defaults
+// noted.
+type SocketOptions struct {
+	// Logger receives the client's logs; nil discards them.
+	Logger *slog.Logger
+	// MaxInFlight bounds the Handler calls running after their envelopes
+	// were acknowledged; default DefaultMaxInFlight.
+	MaxInFlight int
+}
+
+// SocketClient is the Socket Mode transport: it receives Slack's slash
+// commands, interactions and events over a WebSocket the bot opens, so that
+// the bot needs no public endpoint.
+//
+// It acknowledges every envelope at once (a slash command with the Handler's
+// Reply) and calls the Handler for interactions and events afterwards, on
+// their own goroutines. A redelivered envelope or event is acknowledged and
+// dropped.
+type SocketClient struct {
+	api      *slack.Client
+	h        Handler
+	log      *slog.Logger
+	work     *asyncWork
+	throttle *logThrottle
+}
+
+// NewSocketClient returns a SocketClient that connects with api, which must
+// hold an app-level token (slack.OptionAppLevelToken), and passes what it
+// receives to h.
+func NewSocketClient(api *slack.Client, h Handler, opts SocketOptions) *SocketClient {
+	log := transportLogger(opts.Logger, "socket")
+	return &SocketClient{
+		api:      api,
+		h:        h,
+		log:      log,
+		work:     newAsyncWork(h, opts.MaxInFlight, log),
+		throttle: newLogThrottle(connectionLogEvery, connectionLogBurst, time.Now),
+	}
+}
+
+// Run connects to Slack and handles what arrives until ctx is done, then
+// waits for the Handler calls in flight and returns nil. slack-go reconnects
+// by itself after a dropped connection; Run returns an error early only if
+// Slack refuses the connection for good, for instance because the app token
+// is invalid. Run must be called once.
+func (c *SocketClient) Run(ctx context.Context) error {
+	client := socketmode.New(c.api)
+	stopped := make(chan error, 1)
+	go func() { stopped <- client.RunContext(ctx) }()
+	err := c.receive(ctx, client, stopped)
+
+	drainCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), drainTimeout)
+	defer cancel()
+	if drainErr := c.work.drain(drainCtx); drainErr != nil {
+		c.log.Error("stopped before acknowledged Slack work finished", "err", drainErr)
+	}
+	return err
+}
+
+// receive handles the client's events until it stops.
+func (c *SocketClient) receive(ctx context.Context, client *socketmode.Client, stopped <-chan error) error {
+	for {
+		select {
+		case evt := <-client.Events:
+			c.handle(ctx, client, evt)
+		case err := <-stopped:
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("running the Socket Mode connection: %w", err)
+		}
+	}
+}
+
+func (c *SocketClient) handle(ctx context.Context, client *socketmode.Client, evt socketmode.Event) {
+	switch evt.Type {
+	case socketmode.EventTypeSlashCommand:
+		c.slashCommand(ctx, client, evt)
+	case socketmode.EventTypeInteractive:
+		c.ack(ctx, client, evt.Request.EnvelopeID, nil)
+		c.work.action(evt.Data.(slack.InteractionCallback))
+	case socketmode.EventTypeEventsAPI:
+		c.ack(ctx, client, evt.Request.EnvelopeID, nil)
+		var cb eventCallback
+		if err := json.Unmarshal(evt.Request.Payload, &cb); err != nil {
+			c.log.Warn("ignored a malformed event", "envelope_id", evt.Request.EnvelopeID, "err", err)
+			return
+		}
+		c.work.event(cb, evt.Request.RetryAttempt, evt.Request.RetryReason)
+	case socketmode.EventTypeErrorBadMessage:
+		c.badMessage(ctx, client, evt.Data.(*socketmode.ErrorBadMessage))
+	default:
+		if evt.Request != nil && evt.Request.EnvelopeID != "" {
+			c.ack(ctx, client, evt.Request.EnvelopeID, nil)
+		}
+		c.connectionEvent(evt)
+	}
+}
+
+// slashCommand acknowledges a slash command with the Handler's Reply, off the
+// receiving goroutine so that other envelopes are not held up.
+func (c *SocketClient) slashCommand(ctx context.Context, client *socketmode.Client, evt socketmode.Event) {
+	cmd, id := evt.Data.(slack.SlashCommand), evt.Request.EnvelopeID
+	attrs := []any{"envelope_id", id, "channel", cmd.ChannelID, "user", cmd.UserID}
+	submitted := c.work.submit("slash_command", attrs, func(ctx context.Context) {
+		c.ack(ctx, client, id, c.commandReply(ctx, id, cmd))
+	})
+	if !submitted {
+		c.ack(ctx, client, id, nil)
+	}
+}
+
+// commandReply returns the acknowledgement of the slash command in envelope
+// id, within Slack's deadline: nil for a redelivered envelope, which is
+// dropped.
+func (c *SocketClient) commandReply(ctx context.Context, id string, cmd slack.SlashCommand) *ephemeralAck {
+	ctx, cancel := context.WithTimeout(ctx, commandTimeout)
+	defer cancel()
+	if !c.work.firstSeen(ctx, "envelope", id) {
+		return nil
+	}
+	return commandAck(ctx, c.h, cmd)
+}
+
+// ack acknowledges the envelope id, with payload unless it is nil (passed on
+// as an interface, a nil *ephemeralAck would be sent as "payload":null).
+func (c *SocketClient) ack(ctx context.Context, client *socketmode.Client, id string, payload *ephemeralAck) {
+	ctx, cancel := context.WithTimeout(ctx, ackTimeout)
+	defer cancel()
+	var err error
+	if payload == nil {
+		err = client.AckCtx(ctx, id, nil)
+	} else {
+		err = client.AckCtx(ctx, id, payload)
+	}
+	if err != nil {
+		c.log.Error("could not acknowledge an envelope", "envelope_id", id, "err", err)
+	}
+}
+
+// badMessage acknowledges a message slack-go could not parse, such as an
+// envelope of a type it does not know or an event it cannot decode, so that
+// Slack does not redeliver it.
+func (c *SocketClient) badMessage(ctx context.Context, client *socketmode.Client, bad *socketmode.ErrorBadMessage) {
+	var env struct {
+		EnvelopeID string `json:"envelope_id"`
+		Type       string `json:"type"`
+	}
+	json.Unmarshal(bad.Message, &env) // not even JSON: nothing to acknowledge
+	c.log.Warn("ignored a Socket Mode message", "envelope_id", env.EnvelopeID, "type", env.Type, "err", bad.Cause)
+	if env.EnvelopeID != "" {
+		c.ack(ctx, client, env.EnvelopeID, nil)
+	}
+}
+
+// connectionEvent logs the events of the connection's life, throttled per
+// kind.
+func (c *SocketClient) connectionEvent(evt socketmode.Event) {
+	level, attrs := slog.LevelInfo, []any{}
+	switch data := evt.Data.(type) {
+	case *slack.ConnectingEvent:
+		attrs = append(attrs, "attempt", data.Attempt, "connection", data.ConnectionCount)
+	case *socketmode.ConnectedEvent:
+		attrs = append(attrs, "connection", data.ConnectionCount)
+	case *slack.ConnectionErrorEvent:
+		level, attrs = slog.LevelWarn, append(attrs, "attempt", data.Attempt, "backoff", data.Backoff, "err", data.ErrorObj)
+	case *slack.IncomingEventError:
+		level, attrs = slog.LevelWarn, append(attrs, "err", data.ErrorObj)
+	case *socketmode.ErrorWriteFailed:
+		level, attrs = slog.LevelWarn, append(attrs, "envelope_id", data.Response.EnvelopeID, "err", data.Cause)
+	case *slack.InvalidAuthEvent:
+		level = slog.LevelError
+	}
+	if evt.Type == socketmode.EventTypeHello || evt.Type == socketmode.EventTypeDisconnect {
+		attrs = append(attrs, "connections", evt.Request.NumConnections, "reason", evt.Request.Reason)
+	}
+	allowed, suppressed := c.throttle.allow(string(evt.Type))
+	if !allowed {
+		return
+	}
+	if suppressed > 0 {
+		attrs = append(attrs, "suppressed", suppressed)
+	}
+	c.log.Log(context.Background(), level, "Socket Mode "+string(evt.Type), attrs...)
+}
+
+// logThrottle lets log lines through in bursts of at most burst per key,
+// refilled at one per interval, and counts the lines it holds back, so that a
+// reconnect loop cannot flood the log. It is safe for concurrent use.
+type logThrottle struct {
+	every time.Duration
+	burst int
+	now   func() time.Time
+
+	mu   sync.Mutex
+	keys map[string]*throttleState
+}
+
+type throttleState struct {
+	limiter    *rate.Limiter
+	suppressed int
+}
+
+func newLogThrottle(every time.Duration, burst int, now func() time.Time) *logThrottle {
+	return &logThrottle{every: every, burst: burst, now: now, keys: map[string]*throttleState{}}
+}
+
+// allow reports whether a line for key may be logged now and, if so, how many
+// were held back since the last one that was.
+func (t *logThrottle) allow(key string) (allowed bool, suppressed int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	k := t.keys[key]
+	if k == nil {
+		k = &throttleState{limiter: rate.NewLimiter(rate.Every(t.every), t.burst)}
+		t.keys[key] = k
+	}
+	if !k.limiter.AllowN(t.now(), 1) {
+		k.suppressed++
+		return false, 0
+	}
+	suppressed, k.suppressed = k.suppressed, 0
+	return true, suppressed
+}

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cvmlogin/cvmlogin/bot"
+	"github.com/cvmlogin/cvmlogin/configs"
+	"github.com/cvmlogin/cvmlogin/diag"
+)
+
+// outputFormats are the values --output takes.
+var outputFormats = []string{"text", "json", "markdown", "blocks"}
+
+func newDiagnoseCmd(g *globals) *cobra.Command {
+	var (
+		port   int
+		output string
+		sim    simulateOptions
+	)
+	cmd := &cobra.Command{
+		Use:   "diagnose TARGET",
+		Short: "Diagnose why an instance cannot be logged in to, and print the report",
+		Long: "TARGET is an instance ID (ins-abc12345), a public IPv4 address, or an instance name.\n" +
+			"Exit codes: 0 nothing failed, 1 a check failed, 2 usage or configuration error, 3 the diagnosis could not run.",
+		Example: "  cvmlogin diagnose ins-sgdrop01 --simulate\n  cvmlogin diagnose ins-abc12345 --region ap-shanghai --output json",
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usageError("diagnose takes exactly one TARGET, e.g. `cvmlogin diagnose %s`", diag.TargetExample)
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !slices.Contains(outputFormats, output) {
+				return usageError("--output %q: use one of %s", output, strings.Join(outputFormats, ", "))
+			}
+			if port < 0 || port > 65535 {
+				return usageError("--port %d: use a port from 1 to 65535", port)
+			}
+			target, err := diag.ParseTarget(args[0])
+			if err != nil {
+				return usageError("%w", err)
+			}
+			cfg, err := g.loadConfig(cmd.Flags(), map[string]string{"region": "tencentcloud.region"}, configs.ForDiagnose)
+			if err != nil {
+				return err
+			}
+			logger := newLogger(cfg, g.stderr)
+			b, err := newBackend(cfg, sim, logger)
+			if err != nil {
+				return err
+			}
+			defer b.Close()
+			d := diag.NewDiagnoser(b.client, diagnoserOptions(cfg, b.dialer, logger))
+			report, runErr := d.Diagnose(cmd.Context(), diag.Request{Target: target, Port: port})
+			if err := writeReport(g.stdout, report, output); err != nil {
+				return &exitError{code: exitCouldNot, err: fmt.Errorf("writing the report: %w", err)}
+			}
+			return reportExit(report, runErr)
+		},
+	}
+	f := cmd.Flags()
+	f.String("region", "", "region of the instance (default tencentcloud.region)")
+	f.IntVar(&port, "port", 0, "login port (default 22 on Linux, 3389 on Windows)")
+	f.StringVarP(&output, "output", "o", "text", "output format: "+strings.Join(outputFormats, ", "))
+	f.BoolVar(&sim.enabled, "simulate", false, "diagnose against the built-in Tencent Cloud simulator instead of the real API")
+	f.StringVar(&sim.scenarios, "scenarios", "", "with --simulate: a JSON scenario file instead of the built-in scenarios")
+	return cmd
+}
+
+// reportExit turns a diagnosis outcome into the command's exit status.
+func reportExit(r *diag.Report, runErr error) error {
+	switch {
+	case runErr != nil:
+		return &exitError{code: exitCouldNot, err: runErr}
+	case r.Failed():
+		return &exitError{code: exitFailed, err: errors.New("")}
+	}
+	return nil
+}
+
+// writeReport prints the report in the chosen format.
+func writeReport(w io.Writer, r *diag.Report, format string) error {
+	switch format {
+	case "json":
+		return writeJSON(w, r)
+	case "markdown":
+		return r.WriteMarkdown(w)
+	case "blocks":
+		buttons := map[string]string{}
+		for _, action := range bot.ButtonsFor(r) {
+			buttons[action] = "preview-" + action // the bot stores real opaque IDs in Redis
+		}
+		return writeJSON(w, map[string]any{"text": bot.ReportFallbackText(r), "blocks": bot.RenderReport(bot.ReportView{Report: r, Final: true, Buttons: buttons})})
+	}
+	return r.WriteText(w)
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

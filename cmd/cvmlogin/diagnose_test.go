@@ -1,0 +1,155 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/cvmlogin/cvmlogin/diag"
+	"github.com/cvmlogin/cvmlogin/diag/tencentsim"
+)
+
+// fastConfig keeps the port probe short: blocked scenarios wait for it.
+func fastConfig(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "cvmlogin.yaml")
+	if err := os.WriteFile(path, []byte("diagnosis:\n  probe_timeout: 300ms\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// runCLI runs the command line and returns its exit code and output.
+func runCLI(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), args, &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+// TestDiagnoseEveryScenario is the contract of `diagnose --output json`:
+// every built-in scenario yields all 17 checks once, valid statuses, exactly
+// the expected failing checks and likely cause, and the exit code of B1.
+func TestDiagnoseEveryScenario(t *testing.T) {
+	cfg := fastConfig(t)
+	for _, sc := range tencentsim.Builtin() {
+		t.Run(sc.ID, func(t *testing.T) {
+			t.Parallel()
+			code, out, errOut := runCLI(t, "--config", cfg, "diagnose", sc.ID, "--simulate", "--output", "json")
+			var r diag.Report
+			if err := json.Unmarshal([]byte(out), &r); err != nil {
+				t.Fatalf("output is not a JSON report (%v); stderr: %s", err, errOut)
+			}
+			seen := map[diag.CheckID]int{}
+			var fails []string
+			for _, f := range r.Findings {
+				seen[f.Check]++
+				if !f.Status.Valid() {
+					t.Errorf("%s has invalid status %q", f.Check, f.Status)
+				}
+				if f.Status == diag.StatusFail {
+					fails = append(fails, string(f.Check))
+				}
+			}
+			for _, id := range diag.CheckIDs {
+				if seen[id] != 1 {
+					t.Errorf("%s appears %d times", id, seen[id])
+				}
+			}
+			slices.Sort(fails)
+			want := slices.Sorted(slices.Values(sc.ExpectFail))
+			if !slices.Equal(fails, want) {
+				t.Errorf("failing checks %v, want %v", fails, want)
+			}
+			likely := ""
+			if r.LikelyCause != nil {
+				likely = string(*r.LikelyCause)
+			}
+			if likely != sc.ExpectLikelyCause {
+				t.Errorf("likely_cause %q, want %q", likely, sc.ExpectLikelyCause)
+			}
+			wantCode := exitOK
+			if len(want) > 0 {
+				wantCode = exitFailed
+			}
+			if code != wantCode {
+				t.Errorf("exit code %d, want %d; stderr: %s", code, wantCode, errOut)
+			}
+		})
+	}
+}
+
+func TestDiagnoseExitCodes(t *testing.T) {
+	cfg := fastConfig(t)
+	tests := []struct {
+		name    string
+		args    []string
+		code    int
+		errHave string
+	}{
+		{"malformed instance ID", []string{"diagnose", "ins-ABC"}, exitUsage, "not a valid instance ID"},
+		{"aws style ID", []string{"diagnose", "i-0abc12345"}, exitUsage, "AWS or Alibaba"},
+		{"no target", []string{"diagnose"}, exitUsage, "exactly one TARGET"},
+		{"bad output", []string{"diagnose", "ins-linux001", "--simulate", "-o", "yaml"}, exitUsage, "--output"},
+		{"bad port", []string{"diagnose", "ins-linux001", "--simulate", "--port", "70000"}, exitUsage, "--port"},
+		{"unknown flag", []string{"diagnose", "ins-linux001", "--frobnicate"}, exitUsage, "unknown flag"},
+		{"bad region", []string{"diagnose", "ins-linux001", "--simulate", "--region", "Mars"}, exitUsage, "tencentcloud.region"},
+		{"not found is a failure", []string{"diagnose", "ins-zzzzzzzz", "--simulate"}, exitFailed, ""},
+		{"unknown command", []string{"frobnicate"}, exitUsage, "unknown command"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, errOut := runCLI(t, append([]string{"--config", cfg}, tc.args...)...)
+			if code != tc.code || !strings.Contains(errOut, tc.errHave) {
+				t.Fatalf("exit %d, stderr %q; want exit %d and %q", code, errOut, tc.code, tc.errHave)
+			}
+		})
+	}
+}
+
+// TestDiagnoseCouldNotRun: credentials the API rejects make exit code 3,
+// with the cause and what to do.
+func TestDiagnoseCouldNotRun(t *testing.T) {
+	sim := tencentsim.New(tencentsim.Options{})
+	endpoint, err := sim.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Close()
+	path := filepath.Join(t.TempDir(), "cvmlogin.yaml")
+	config := "tencentcloud:\n  endpoint: " + endpoint + "\n  scheme: http\n  secret_id: AKIDnotknownnotknown\n  secret_key: wrongwrongwrong\n"
+	if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCLI(t, "--config", path, "diagnose", "ins-linux001")
+	if code != exitCouldNot {
+		t.Fatalf("exit %d, want %d; stderr %s", code, exitCouldNot, errOut)
+	}
+	if !strings.Contains(out, "credentials rejected") || !strings.Contains(out, "secret_id") {
+		t.Fatalf("report does not explain the rejected credentials:\n%s", out)
+	}
+	if strings.Contains(out+errOut, "wrongwrongwrong") {
+		t.Fatal("the secret key leaked into the output")
+	}
+}
+
+func TestDiagnoseOutputs(t *testing.T) {
+	cfg := fastConfig(t)
+	for format, want := range map[string]string{
+		"text":     "likely cause security_group.login_port",
+		"markdown": "# cvmlogin diagnosis",
+		"blocks":   `"action_id": "open_all_ports"`,
+	} {
+		t.Run(format, func(t *testing.T) {
+			code, out, errOut := runCLI(t, "--config", cfg, "diagnose", "ins-sgdrop01", "--simulate", "-o", format)
+			if code != exitFailed || !strings.Contains(out, want) {
+				t.Fatalf("exit %d, output lacks %q:\n%s\n%s", code, want, out, errOut)
+			}
+		})
+	}
+}

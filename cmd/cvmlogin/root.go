@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/cvmlogin/cvmlogin/configs"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+// Exit codes of every command (design.md B1).
+const (
+	exitOK       = 0 // no finding failed
+	exitFailed   = 1 // at least one finding failed
+	exitUsage    = 2 // usage or configuration error
+	exitCouldNot = 3 // the diagnosis could not run
+)
+
+// exitError carries an exit code out of a cobra command.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func usageError(format string, args ...any) error {
+	return &exitError{code: exitUsage, err: fmt.Errorf(format, args...)}
+}
+
+// globals are the flags every command shares.
+type globals struct {
+	configFile string
+	stdout     io.Writer
+	stderr     io.Writer
+}
+
+// run executes the command line and returns the process exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	g := &globals{stdout: stdout, stderr: stderr}
+	root := &cobra.Command{
+		Use:           "cvmlogin",
+		Short:         "Diagnose and fix \"I can't log in to my Tencent Cloud CVM instance\"",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().StringVar(&g.configFile, "config", "", "YAML configuration file")
+	root.PersistentFlags().String("log-level", "", "log level: debug, info, warn or error (overrides log.level)")
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetArgs(args)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError("%w", err) })
+	root.AddCommand(newDiagnoseCmd(g), newServeCmd(g), newSimulateCmd(g), newVersionCmd(g))
+
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	var ee *exitError
+	if !errors.As(err, &ee) {
+		ee = &exitError{code: exitUsage, err: err} // cobra's own errors: unknown command, bad args
+	}
+	if ee.err != nil && ee.err.Error() != "" {
+		fmt.Fprintf(stderr, "cvmlogin: %v\n", ee.err)
+	}
+	return ee.code
+}
+
+func newVersionCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  cobra.NoArgs,
+		Run:   func(*cobra.Command, []string) { fmt.Fprintf(g.stdout, "cvmlogin %s\n", version) },
+	}
+}
+
+// loadConfig loads the configuration with flags > env > file > defaults and
+// fails with a usage error listing every critical problem.
+func (g *globals) loadConfig(flags *pflag.FlagSet, flagKeys map[string]string, purpose configs.Purpose) (*configs.Config, error) {
+	flagKeys["log-level"] = "log.level"
+	cfg, err := configs.Load(configs.LoadOptions{File: g.configFile, Environ: os.Environ(), Flags: flags, FlagKeys: flagKeys})
+	if err != nil {
+		return nil, usageError("loading configuration: %w", err)
+	}
+	problems := cfg.ValidateFor(purpose)
+	var lines []string
+	for _, p := range problems {
+		lines = append(lines, "  "+p.String())
+	}
+	if configs.HasCritical(problems) {
+		return nil, usageError("invalid configuration:\n%s", strings.Join(lines, "\n"))
+	}
+	if len(lines) > 0 {
+		fmt.Fprintf(g.stderr, "cvmlogin: configuration warnings:\n%s\n", strings.Join(lines, "\n"))
+	}
+	return cfg, nil
+}
+
+// newLogger builds the process logger from log.level and log.format.
+func newLogger(cfg *configs.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.Log.Level)) // validated already
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Log.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

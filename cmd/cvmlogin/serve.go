@@ -1,0 +1,157 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/slack-go/slack"
+	"github.com/spf13/cobra"
+
+	"github.com/cvmlogin/cvmlogin/bot"
+	"github.com/cvmlogin/cvmlogin/configs"
+	"github.com/cvmlogin/cvmlogin/conversations"
+	"github.com/cvmlogin/cvmlogin/diag"
+)
+
+func newServeCmd(g *globals) *cobra.Command {
+	var sim simulateOptions
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the Slack bot (Socket Mode or HTTP mode, per slack.mode)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := g.loadConfig(cmd.Flags(), map[string]string{}, configs.ForServe)
+			if err != nil {
+				return err
+			}
+			return serve(cmd.Context(), cfg, sim, newLogger(cfg, g.stderr))
+		},
+	}
+	cmd.Flags().BoolVar(&sim.enabled, "simulate", false, "diagnose against the built-in Tencent Cloud simulator instead of the real API")
+	cmd.Flags().StringVar(&sim.scenarios, "scenarios", "", "with --simulate: a JSON scenario file instead of the built-in scenarios")
+	return cmd
+}
+
+// serve wires everything and runs the bot until ctx is done, then shuts down
+// gracefully: stop taking requests, let the jobs in hand finish (or hand
+// them back to the queue), then return.
+func serve(ctx context.Context, cfg *configs.Config, sim simulateOptions, logger *slog.Logger) error {
+	backend, err := newBackend(cfg, sim, logger)
+	if err != nil {
+		return err
+	}
+	defer backend.Close()
+	store, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	api := newSlackClient(cfg)
+	auth, err := api.AuthTestContext(ctx)
+	if err != nil {
+		return &exitError{code: exitCouldNot, err: fmt.Errorf("Slack rejected slack.bot_token (auth.test: %w): check the token and that the app is installed in the workspace", err)}
+	}
+	logger.Info("connected to Slack", "team", auth.Team, "bot_user", auth.UserID, "mode", cfg.Slack.Mode)
+
+	diagnoser := diag.NewDiagnoser(backend.client, diagnoserOptions(cfg, backend.dialer, logger))
+	fixer := diag.NewFixer(backend.client, backend.client, diag.FixerOptions{Logger: logger.With("component", "fix")})
+	b := bot.New(api, store, diagnoser, fixer, botOptions(cfg, logger))
+
+	httpSrv := bot.NewHTTPServer(b, bot.HTTPOptions{
+		Verifier: bot.Verifier{Secret: cfg.Slack.SigningSecret}, SlackRoutes: cfg.Slack.Mode == "http",
+		Metrics: promhttp.Handler(), Logger: logger.With("component", "http"),
+	})
+	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
+	if err != nil {
+		return &exitError{code: exitCouldNot, err: fmt.Errorf("listening on http.listen %s: %w", cfg.HTTP.Listen, err)}
+	}
+	logger.Info("serving health and metrics", "addr", ln.Addr().String(), "slack_routes", cfg.Slack.Mode == "http")
+
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	wg.Go(func() { b.Run(ctx, store.Worker(conversations.WorkerOptions{Logger: logger})) })
+	wg.Go(func() {
+		if err := httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errs <- fmt.Errorf("serving HTTP: %w", err)
+		}
+	})
+	if cfg.Slack.Mode == "socket" {
+		wg.Go(func() {
+			if err := bot.NewSocketClient(api, b, bot.SocketOptions{Logger: logger.With("component", "socketmode")}).Run(ctx); err != nil && ctx.Err() == nil {
+				errs <- fmt.Errorf("Socket Mode: %w", err)
+			}
+		})
+	}
+	var runErr error
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down: finishing the work in hand")
+	case runErr = <-errs:
+		logger.Error("stopping", "err", runErr)
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_ = httpSrv.Shutdown(shutdownCtx)
+	wg.Wait()
+	return runErr
+}
+
+// openStore connects to Redis and says exactly where it could not.
+func openStore(ctx context.Context, cfg *configs.Config) (*conversations.Store, error) {
+	r := cfg.Redis
+	addrs := r.Addrs
+	if len(addrs) == 0 {
+		addrs = []string{r.Addr}
+	}
+	rdb, err := conversations.NewClient(conversations.ClientOptions{URL: r.URL, Addrs: addrs, MasterName: r.MasterName, Password: r.Password, DB: r.DB})
+	if err != nil {
+		return nil, usageError("redis: %w", err)
+	}
+	store := conversations.New(rdb, conversations.Options{Prefix: r.KeyPrefix})
+	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := store.Ping(pingCtx); err != nil {
+		where := fmt.Sprint(addrs)
+		if r.URL != "" {
+			where = "redis.url"
+		}
+		return nil, &exitError{code: exitCouldNot, err: fmt.Errorf("Redis is unreachable at %s: %w (set redis.addr or CVMLOGIN_REDIS_ADDR)", where, err)}
+	}
+	return store, nil
+}
+
+// newSlackClient builds the Web API client: 429 answers are retried after
+// their Retry-After by slack-go itself.
+func newSlackClient(cfg *configs.Config) *slack.Client {
+	opts := []slack.Option{
+		slack.OptionAppLevelToken(cfg.Slack.AppToken),
+		slack.OptionRetryConfig(slack.RetryConfig{MaxRetries: 3, RetryAfterJitter: 500 * time.Millisecond}),
+	}
+	if cfg.Slack.APIURL != "" {
+		opts = append(opts, slack.OptionAPIURL(cfg.Slack.APIURL))
+	}
+	return slack.New(cfg.Slack.BotToken, opts...)
+}
+
+// botOptions maps configuration onto the bot.
+func botOptions(cfg *configs.Config, logger *slog.Logger) bot.Options {
+	host, _ := os.Hostname()
+	return bot.Options{
+		DefaultRegion:    cfg.TencentCloud.Region,
+		AllowedChannels:  cfg.Access.AllowedChannels,
+		Approvers:        cfg.Approvals.Approvers,
+		ApproverGroups:   cfg.Approvals.ApproverGroups,
+		FourEyes:         cfg.Approvals.FourEyes,
+		ApprovalTTL:      cfg.Approvals.TTL,
+		DiagnosisTimeout: cfg.Diagnosis.Timeout,
+		Replica:          fmt.Sprintf("%s-%d", host, os.Getpid()),
+		Logger:           logger,
+	}
+}

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cvmlogin/cvmlogin/diag/tencentsim"
+)
+
+func newSimulateCmd(g *globals) *cobra.Command {
+	var (
+		listen    string
+		scenarios string
+		latency   time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "simulate",
+		Short: "Run the Tencent Cloud API simulator standalone",
+		Long: "Serves the Tencent Cloud APIs cvmlogin calls, with TC3 signature checks, on a loopback address,\n" +
+			"with the built-in scenario instances (or --scenarios FILE). Point cvmlogin at it with\n" +
+			"tencentcloud.endpoint and tencentcloud.scheme=http.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := requireLoopback(listen); err != nil {
+				return err
+			}
+			list, err := loadScenarios(scenarios)
+			if err != nil {
+				return err
+			}
+			sim := tencentsim.New(tencentsim.Options{Scenarios: list, Latency: latency})
+			endpoint, err := sim.Start(listen)
+			if err != nil {
+				return &exitError{code: exitCouldNot, err: fmt.Errorf("starting the simulator on %s: %w", listen, err)}
+			}
+			defer sim.Close()
+			printSimulator(g, sim, endpoint)
+			<-cmd.Context().Done()
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:9000", "loopback address to serve on")
+	cmd.Flags().StringVar(&scenarios, "scenarios", "", "JSON scenario file instead of the built-in scenarios")
+	cmd.Flags().DurationVar(&latency, "latency", 0, "latency added to every API call, e.g. 150ms")
+	return cmd
+}
+
+// requireLoopback refuses to serve fake cloud APIs beyond this host.
+func requireLoopback(listen string) error {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return usageError("--listen %q: %w", listen, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if addr, err := netip.ParseAddr(host); err != nil || !addr.IsLoopback() {
+		return usageError("--listen %q: the simulator only serves on a loopback address such as 127.0.0.1:9000", listen)
+	}
+	return nil
+}
+
+func printSimulator(g *globals, sim *tencentsim.Sim, endpoint string) {
+	fmt.Fprintf(g.stdout, "Tencent Cloud API simulator on http://%s (press Ctrl-C to stop)\n\n", endpoint)
+	fmt.Fprintf(g.stdout, "Point cvmlogin at it:\n  export CVMLOGIN_TENCENTCLOUD_ENDPOINT=%s CVMLOGIN_TENCENTCLOUD_SCHEME=http\n", endpoint)
+	fmt.Fprintf(g.stdout, "  export TENCENTCLOUD_SECRET_ID=%s TENCENTCLOUD_SECRET_KEY=%s  # the simulator's test key\n", tencentsim.TestSecretID, tencentsim.TestSecretKey)
+	fmt.Fprintf(g.stdout, "  export CVMLOGIN_DIAGNOSIS_PORT_PROBE=false  # scenario IPs are loopback stand-ins; use --simulate for a simulated probe\n")
+	fmt.Fprintf(g.stdout, "  cvmlogin diagnose ins-sgdrop01\n\nScenario instances:\n")
+	tw := tabwriter.NewWriter(g.stdout, 2, 4, 2, ' ', 0)
+	for _, sc := range sim.Scenarios() {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", sc.ID, sc.Name, sc.Description)
+	}
+	tw.Flush()
+}
