@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/slack-go/slack"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/cvmlogin/cvmlogin/conversations"
 	"github.com/cvmlogin/cvmlogin/diag"
@@ -90,6 +91,8 @@ type Options struct {
 	GroupCacheTTL time.Duration
 	Logger        *slog.Logger
 	Now           func() time.Time
+	// Metrics counts diagnoses and fix request events; nil counts nothing.
+	Metrics Metrics
 }
 
 // Bot is cvmlogin's Slack side: it turns commands, mentions and button
@@ -131,6 +134,9 @@ func New(api SlackAPI, store Store, diagnoser Diagnoser, fixer Fixer, opts Optio
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.Metrics == nil {
+		opts.Metrics = noMetrics{}
 	}
 	b := &Bot{slack: api, store: store, diag: diagnoser, fixer: fixer, opts: opts, log: opts.Logger.With("component", "bot")}
 	b.pacer = newPacer(opts.PostInterval)
@@ -273,11 +279,12 @@ func (b *Bot) startDiagnosis(ctx context.Context, req Request, channel, thread, 
 	if text, busy, err := b.coalesce(ctx, c, job.ID); busy || err != nil {
 		return text, err
 	}
-	if err := b.store.CreateConversation(ctx, c); err != nil {
-		b.release(c, job.ID)
-		return storeTrouble(err), err
-	}
-	if err := b.store.Enqueue(ctx, job); err != nil {
+	// Both writes at once: the user waits for them. A job whose
+	// conversation failed to save finds none and is dropped by the worker.
+	var g errgroup.Group
+	g.Go(func() error { return b.store.CreateConversation(ctx, c) })
+	g.Go(func() error { return b.store.Enqueue(ctx, job) })
+	if err := g.Wait(); err != nil {
 		b.release(c, job.ID)
 		return storeTrouble(err), err
 	}

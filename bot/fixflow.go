@@ -59,6 +59,7 @@ func (b *Bot) requestFix(ctx context.Context, p press) {
 		return
 	}
 	b.audit(ctx, fixEvent(fr, p.user, "fix.requested", ""))
+	b.opts.Metrics.FixEvent(fr.Action, conversations.FixRequested)
 	_ = b.logEntry(ctx, p.conv.ID, "fix", fmt.Sprintf("<@%s> requested %s: %s", p.user, fr.Action, plan.Describe()))
 	if !b.opts.FourEyes && b.isApprover(ctx, p.user) {
 		b.approve(ctx, p, fr, "")
@@ -129,6 +130,7 @@ func (b *Bot) decide(ctx context.Context, p press) {
 	}
 	if refusal := b.mayDecide(ctx, p, fr); refusal != "" {
 		b.audit(ctx, fixEvent(fr, p.user, "fix.refused", refusal))
+		b.opts.Metrics.FixEvent(fr.Action, fixRefused)
 		b.reply(ctx, p, refusal)
 		return
 	}
@@ -163,6 +165,7 @@ func (b *Bot) approve(ctx context.Context, p press, fr conversations.FixRequest,
 		return
 	}
 	b.audit(ctx, fixEvent(fr, p.user, "fix.approved", ""))
+	b.opts.Metrics.FixEvent(fr.Action, conversations.FixApproved)
 	_ = b.logEntry(ctx, fr.ConversationID, "fix", fmt.Sprintf("<@%s> approved %s", p.user, fr.Action))
 	p.message = approvalMessage
 	b.closeApproval(ctx, p, fr, fmt.Sprintf(":white_check_mark: Approved by <@%s> at %s; applying it now.", p.user, b.opts.Now().UTC().Format("15:04 MST")))
@@ -183,6 +186,7 @@ func (b *Bot) reject(ctx context.Context, p press, fr conversations.FixRequest) 
 		return
 	}
 	b.audit(ctx, fixEvent(fr, p.user, "fix.rejected", ""))
+	b.opts.Metrics.FixEvent(fr.Action, conversations.FixRejected)
 	_ = b.logEntry(ctx, fr.ConversationID, "fix", fmt.Sprintf("<@%s> rejected %s", p.user, fr.Action))
 	b.closeApproval(ctx, p, fr, fmt.Sprintf(":no_entry_sign: Rejected by <@%s> at %s; nothing was changed.", p.user, b.opts.Now().UTC().Format("15:04 MST")))
 }
@@ -293,6 +297,7 @@ func (b *Bot) finishFix(ctx context.Context, c conversations.Conversation, fr co
 	ev := fixEvent(fr, fr.Approver, "fix."+to, summary)
 	ev.RequestID = strings.Join(outcome.RequestIDs, ",")
 	b.audit(ctx, ev)
+	b.opts.Metrics.FixEvent(fr.Action, fixEndOutcome(to, outcome))
 	if c.ID == "" {
 		return execErr
 	}

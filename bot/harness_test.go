@@ -55,6 +55,12 @@ func (w *world) advance(d time.Duration) { w.skew.Add(int64(d)) }
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
+	return newWorldOn(t, redistest.New(t))
+}
+
+// newWorldOn is newWorld with the replicas' Redis given.
+func newWorldOn(t *testing.T, rdb redis.UniversalClient) *world {
+	t.Helper()
 	w := &world{slack: slackfake.New(t)}
 	w.sim = tencentsim.New(tencentsim.Options{RebootDuration: 50 * time.Millisecond})
 	endpoint, err := w.sim.Start("127.0.0.1:0")
@@ -67,7 +73,7 @@ func newWorld(t *testing.T) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.rdb = redistest.New(t)
+	w.rdb = rdb
 	w.prefix = redistest.KeyPrefix(t, w.rdb)
 	return w
 }
@@ -206,10 +212,16 @@ func blocksText(m slackfake.Message) string {
 // button and returns it.
 func (w *world) finalReport(t *testing.T, withButton string) slackfake.Message {
 	t.Helper()
+	return w.finalReportOf(t, "", withButton)
+}
+
+// finalReportOf is finalReport for the report about target ("" for any).
+func (w *world) finalReportOf(t *testing.T, target, withButton string) slackfake.Message {
+	t.Helper()
 	var found slackfake.Message
 	w.slack.WaitFor(t, func() bool {
 		for _, m := range w.slack.Messages(channel) {
-			if _, ok := button(m, withButton); ok && m.ThreadTS == "" {
+			if _, ok := button(m, withButton); ok && m.ThreadTS == "" && strings.Contains(m.Text, target) {
 				found = m
 				return true
 			}

@@ -56,6 +56,10 @@ type HTTPOptions struct {
 	// MaxInFlight bounds the Handler calls running after their requests were
 	// acknowledged; default DefaultMaxInFlight.
 	MaxInFlight int
+	// ObserveAck, if not nil, is called with the kind (AckCommand,
+	// AckInteraction or AckEvent) of every request to a Slack route and the
+	// time taken to answer it, signature check included.
+	ObserveAck func(kind string, d time.Duration)
 }
 
 // HTTPServer is the HTTP transport: it receives Slack's slash commands,
@@ -128,11 +132,22 @@ func (s *HTTPServer) routes() *http.ServeMux {
 	}
 	mux.Handle("GET /metrics", metrics)
 	if s.opts.SlackRoutes {
-		mux.Handle("POST /slack/commands", s.verified(s.serveCommand))
-		mux.Handle("POST /slack/interactions", s.verified(s.serveInteraction))
-		mux.Handle("POST /slack/events", s.verified(s.serveEvent))
+		mux.Handle("POST /slack/commands", s.timedAck(AckCommand, s.verified(s.serveCommand)))
+		mux.Handle("POST /slack/interactions", s.timedAck(AckInteraction, s.verified(s.serveInteraction)))
+		mux.Handle("POST /slack/events", s.timedAck(AckEvent, s.verified(s.serveEvent)))
 	}
 	return mux
+}
+
+// timedAck passes the time next takes to answer a request of kind, that is
+// to acknowledge it to Slack, to ObserveAck.
+func (s *HTTPServer) timedAck(kind string, next http.Handler) http.Handler {
+	observe := ackObserver(s.opts.ObserveAck)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		next.ServeHTTP(w, r)
+		observe(kind, time.Since(start))
+	})
 }
 
 func (s *HTTPServer) serveReady(w http.ResponseWriter, r *http.Request) {

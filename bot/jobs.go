@@ -55,6 +55,7 @@ func (b *Bot) runDiagnosis(ctx context.Context, j conversations.Job) error {
 	if err != nil {
 		return fmt.Errorf("reading conversation %s: %w", j.ConversationID, err)
 	}
+	ctx = diag.WithDiagnosisID(ctx, c.ID)
 	release := sync.OnceFunc(func() { b.release(c, j.ID) })
 	defer release()
 	log := b.log.With("diag_id", c.ID, "channel", c.Channel, "target", c.Target)
@@ -81,6 +82,7 @@ func (b *Bot) runDiagnosis(ctx context.Context, j conversations.Job) error {
 		// another replica runs it again rather than publish a cut-short report.
 		return ctx.Err()
 	}
+	b.opts.Metrics.Diagnosis(report, runErr)
 	if runErr != nil {
 		log.Warn("diagnosis could not run", "err", runErr)
 	}

@@ -38,6 +38,10 @@ type SocketOptions struct {
 	// MaxInFlight bounds the Handler calls running after their envelopes
 	// were acknowledged; default DefaultMaxInFlight.
 	MaxInFlight int
+	// ObserveAck, if not nil, is called with the kind (AckCommand,
+	// AckInteraction or AckEvent) of every envelope acknowledged and the time
+	// from its arrival to its acknowledgement.
+	ObserveAck func(kind string, d time.Duration)
 }
 
 // SocketClient is the Socket Mode transport: it receives Slack's slash
@@ -49,11 +53,12 @@ type SocketOptions struct {
 // their own goroutines. A redelivered envelope or event is acknowledged and
 // dropped.
 type SocketClient struct {
-	api      *slack.Client
-	h        Handler
-	log      *slog.Logger
-	work     *asyncWork
-	throttle *logThrottle
+	api        *slack.Client
+	h          Handler
+	log        *slog.Logger
+	work       *asyncWork
+	throttle   *logThrottle
+	observeAck func(kind string, d time.Duration)
 }
 
 // NewSocketClient returns a SocketClient that connects with api, which must
@@ -62,11 +67,12 @@ type SocketClient struct {
 func NewSocketClient(api *slack.Client, h Handler, opts SocketOptions) *SocketClient {
 	log := transportLogger(opts.Logger, "socket")
 	return &SocketClient{
-		api:      api,
-		h:        h,
-		log:      log,
-		work:     newAsyncWork(h, opts.MaxInFlight, log),
-		throttle: newLogThrottle(connectionLogEvery, connectionLogBurst, time.Now),
+		api:        api,
+		h:          h,
+		log:        log,
+		work:       newAsyncWork(h, opts.MaxInFlight, log),
+		throttle:   newLogThrottle(connectionLogEvery, connectionLogBurst, time.Now),
+		observeAck: ackObserver(opts.ObserveAck),
 	}
 }
 
@@ -105,14 +111,17 @@ func (c *SocketClient) receive(ctx context.Context, client *socketmode.Client, s
 }
 
 func (c *SocketClient) handle(ctx context.Context, client *socketmode.Client, evt socketmode.Event) {
+	received := time.Now()
 	switch evt.Type {
 	case socketmode.EventTypeSlashCommand:
 		c.slashCommand(ctx, client, evt)
 	case socketmode.EventTypeInteractive:
 		c.ack(ctx, client, evt.Request.EnvelopeID, nil)
+		c.observeAck(AckInteraction, time.Since(received))
 		c.work.action(evt.Data.(slack.InteractionCallback))
 	case socketmode.EventTypeEventsAPI:
 		c.ack(ctx, client, evt.Request.EnvelopeID, nil)
+		c.observeAck(AckEvent, time.Since(received))
 		var cb eventCallback
 		if err := json.Unmarshal(evt.Request.Payload, &cb); err != nil {
 			c.log.Warn("ignored a malformed event", "envelope_id", evt.Request.EnvelopeID, "err", err)
@@ -132,13 +141,16 @@ func (c *SocketClient) handle(ctx context.Context, client *socketmode.Client, ev
 // slashCommand acknowledges a slash command with the Handler's Reply, off the
 // receiving goroutine so that other envelopes are not held up.
 func (c *SocketClient) slashCommand(ctx context.Context, client *socketmode.Client, evt socketmode.Event) {
+	received := time.Now()
 	cmd, id := evt.Data.(slack.SlashCommand), evt.Request.EnvelopeID
 	attrs := []any{"envelope_id", id, "channel", cmd.ChannelID, "user", cmd.UserID}
 	submitted := c.work.submit("slash_command", attrs, func(ctx context.Context) {
 		c.ack(ctx, client, id, c.commandReply(ctx, id, cmd))
+		c.observeAck(AckCommand, time.Since(received))
 	})
 	if !submitted {
 		c.ack(ctx, client, id, nil)
+		c.observeAck(AckCommand, time.Since(received))
 	}
 }
 

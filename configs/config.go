@@ -63,6 +63,8 @@ type Config struct {
 	Approvals Approvals `mapstructure:"approvals" yaml:"approvals"`
 	// Access limits where the bot answers.
 	Access Access `mapstructure:"access" yaml:"access"`
+	// Audit is how much of the audit stream is kept.
+	Audit Audit `mapstructure:"audit" yaml:"audit"`
 	// Log configures the bot's own log.
 	Log Log `mapstructure:"log" yaml:"log"`
 
@@ -197,6 +199,15 @@ type Access struct {
 	// AllowedChannels are the Slack channel IDs the bot answers in; empty
 	// means every channel it is in (access.allowed_channels).
 	AllowedChannels []string `mapstructure:"allowed_channels" yaml:"allowed_channels"`
+}
+
+// Audit is the audit.* section: how much of the audit stream is kept.
+type Audit struct {
+	// MaxLength is about how many events the audit stream keeps
+	// (audit.max_length).
+	MaxLength int64 `mapstructure:"max_length" yaml:"max_length"`
+	// MaxAge drops events older than this (audit.max_age).
+	MaxAge time.Duration `mapstructure:"max_age" yaml:"max_age"`
 }
 
 // Log is the log.* section.

@@ -68,6 +68,7 @@ func TestLoadDefaults(t *testing.T) {
 		},
 		Approvals: Approvals{Approvers: []string{}, ApproverGroups: []string{}, FourEyes: true, TTL: 15 * time.Minute},
 		Access:    Access{AllowedChannels: []string{}},
+		Audit:     Audit{MaxLength: 100000, MaxAge: 90 * 24 * time.Hour},
 		Log:       Log{Level: "info", Format: "text"},
 	}
 	if !reflect.DeepEqual(got, want) {

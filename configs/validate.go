@@ -83,6 +83,7 @@ func (c *Config) Validate() []Problem {
 	c.Diagnosis.validate(&ps)
 	c.Approvals.validate(&ps)
 	c.Access.validate(&ps)
+	c.Audit.validate(&ps)
 	c.Log.validate(&ps)
 	return ps
 }
@@ -188,6 +189,13 @@ func (a *Approvals) validate(ps *problems) {
 
 func (a *Access) validate(ps *problems) {
 	channelID.checkEach(ps, "access.allowed_channels", a.AllowedChannels)
+}
+
+func (a *Audit) validate(ps *problems) {
+	if a.MaxLength < 1000 {
+		ps.critical("audit.max_length", "%d is too small to keep an audit trail: use 1000 or more", a.MaxLength)
+	}
+	ps.positive("audit.max_age", a.MaxAge)
 }
 
 func (l *Log) validate(ps *problems) {

@@ -53,11 +53,12 @@ func loadScenarios(path string) ([]tencentsim.Scenario, error) {
 
 // newBackend connects to Tencent Cloud as configured or, with sim.enabled,
 // starts the simulator on a loopback port and points everything at it.
-func newBackend(cfg *configs.Config, sim simulateOptions, logger *slog.Logger) (*backend, error) {
+// onCall, if not nil, sees every API call (tencent.Config.OnCall).
+func newBackend(cfg *configs.Config, sim simulateOptions, logger *slog.Logger, onCall func(diag.APICall)) (*backend, error) {
 	tc := tencent.Config{
 		Region: cfg.TencentCloud.Region, Endpoint: cfg.TencentCloud.Endpoint, Scheme: cfg.TencentCloud.Scheme,
 		SecretID: cfg.TencentCloud.SecretID, SecretKey: cfg.TencentCloud.SecretKey, Timeout: cfg.Diagnosis.CheckTimeout,
-		Logger: logger.With("component", "tencent"),
+		Logger: logger.With("component", "tencent"), OnCall: onCall,
 	}
 	b := &backend{}
 	if sim.enabled {

@@ -52,7 +52,7 @@ func newDiagnoseCmd(g *globals) *cobra.Command {
 				return err
 			}
 			logger := newLogger(cfg, g.stderr)
-			b, err := newBackend(cfg, sim, logger)
+			b, err := newBackend(cfg, sim, logger, nil)
 			if err != nil {
 				return err
 			}

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/cvmlogin/cvmlogin/configs"
+	"github.com/cvmlogin/cvmlogin/internal/logging"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -61,7 +62,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.SetErr(stderr)
 	root.SetArgs(args)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError("%w", err) })
-	root.AddCommand(newDiagnoseCmd(g), newServeCmd(g), newSimulateCmd(g), newVersionCmd(g))
+	root.AddCommand(newDiagnoseCmd(g), newServeCmd(g), newSimulateCmd(g), newAuditCmd(g), newVersionCmd(g))
 
 	err := root.ExecuteContext(ctx)
 	if err == nil {
@@ -108,13 +109,10 @@ func (g *globals) loadConfig(flags *pflag.FlagSet, flagKeys map[string]string, p
 	return cfg, nil
 }
 
-// newLogger builds the process logger from log.level and log.format.
+// newLogger builds the process logger from log.level and log.format. Its
+// records carry the diag_id of their context (see internal/logging).
 func newLogger(cfg *configs.Config, w io.Writer) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.Log.Level)) // validated already
-	opts := &slog.HandlerOptions{Level: level}
-	if cfg.Log.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return logging.New(w, cfg.Log.Format, level)
 }

@@ -11,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/slack-go/slack"
 	"github.com/spf13/cobra"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/cvmlogin/cvmlogin/configs"
 	"github.com/cvmlogin/cvmlogin/conversations"
 	"github.com/cvmlogin/cvmlogin/diag"
+	"github.com/cvmlogin/cvmlogin/internal/metrics"
 )
 
 func newServeCmd(g *globals) *cobra.Command {
@@ -44,7 +44,8 @@ func newServeCmd(g *globals) *cobra.Command {
 // gracefully: stop taking requests, let the jobs in hand finish (or hand
 // them back to the queue), then return.
 func serve(ctx context.Context, cfg *configs.Config, sim simulateOptions, logger *slog.Logger) error {
-	backend, err := newBackend(cfg, sim, logger)
+	m := metrics.New()
+	backend, err := newBackend(cfg, sim, logger, m.TencentCall)
 	if err != nil {
 		return err
 	}
@@ -53,7 +54,8 @@ func serve(ctx context.Context, cfg *configs.Config, sim simulateOptions, logger
 	if err != nil {
 		return err
 	}
-	api := newSlackClient(cfg)
+	m.WatchQueue(store.QueueDepth)
+	api := newSlackClient(cfg, slack.OptionHTTPClient(&http.Client{Transport: m.InstrumentSlack(nil)}))
 	auth, err := api.AuthTestContext(ctx)
 	if err != nil {
 		return &exitError{code: exitCouldNot, err: fmt.Errorf("Slack rejected slack.bot_token (auth.test: %w): check the token and that the app is installed in the workspace", err)}
@@ -62,11 +64,11 @@ func serve(ctx context.Context, cfg *configs.Config, sim simulateOptions, logger
 
 	diagnoser := diag.NewDiagnoser(backend.client, diagnoserOptions(cfg, backend.dialer, logger))
 	fixer := diag.NewFixer(backend.client, backend.client, diag.FixerOptions{Logger: logger.With("component", "fix")})
-	b := bot.New(api, store, diagnoser, fixer, botOptions(cfg, logger))
+	b := bot.New(api, store, diagnoser, fixer, botOptions(cfg, logger, m))
 
 	httpSrv := bot.NewHTTPServer(b, bot.HTTPOptions{
 		Verifier: bot.Verifier{Secret: cfg.Slack.SigningSecret}, SlackRoutes: cfg.Slack.Mode == "http",
-		Metrics: promhttp.Handler(), Logger: logger.With("component", "http"),
+		Metrics: m.Handler(), ObserveAck: m.AckObserver("http"), Logger: logger.With("component", "http"),
 	})
 	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
 	if err != nil {
@@ -84,7 +86,7 @@ func serve(ctx context.Context, cfg *configs.Config, sim simulateOptions, logger
 	})
 	if cfg.Slack.Mode == "socket" {
 		wg.Go(func() {
-			if err := bot.NewSocketClient(api, b, bot.SocketOptions{Logger: logger.With("component", "socketmode")}).Run(ctx); err != nil && ctx.Err() == nil {
+			if err := bot.NewSocketClient(api, b, bot.SocketOptions{Logger: logger.With("component", "socketmode"), ObserveAck: m.AckObserver("socket")}).Run(ctx); err != nil && ctx.Err() == nil {
 				errs <- fmt.Errorf("Socket Mode: %w", err)
 			}
 		})
@@ -128,20 +130,20 @@ func openStore(ctx context.Context, cfg *configs.Config) (*conversations.Store, 
 }
 
 // newSlackClient builds the Web API client: 429 answers are retried after
-// their Retry-After by slack-go itself.
-func newSlackClient(cfg *configs.Config) *slack.Client {
-	opts := []slack.Option{
-		slack.OptionAppLevelToken(cfg.Slack.AppToken),
-		slack.OptionRetryConfig(slack.RetryConfig{MaxRetries: 3, RetryAfterJitter: 500 * time.Millisecond}),
-	}
+// their Retry-After by slack-go itself. extra options, such as
+// slack.OptionHTTPClient, apply before the retry configuration, so that
+// the retries go through the HTTP client they set.
+func newSlackClient(cfg *configs.Config, extra ...slack.Option) *slack.Client {
+	opts := append([]slack.Option{slack.OptionAppLevelToken(cfg.Slack.AppToken)}, extra...)
+	opts = append(opts, slack.OptionRetryConfig(slack.RetryConfig{MaxRetries: 3, RetryAfterJitter: 500 * time.Millisecond}))
 	if cfg.Slack.APIURL != "" {
 		opts = append(opts, slack.OptionAPIURL(cfg.Slack.APIURL))
 	}
 	return slack.New(cfg.Slack.BotToken, opts...)
 }
 
-// botOptions maps configuration onto the bot.
-func botOptions(cfg *configs.Config, logger *slog.Logger) bot.Options {
+// botOptions maps configuration onto the bot, which counts into m.
+func botOptions(cfg *configs.Config, logger *slog.Logger, m bot.Metrics) bot.Options {
 	host, _ := os.Hostname()
 	return bot.Options{
 		DefaultRegion:    cfg.TencentCloud.Region,
@@ -153,5 +155,6 @@ func botOptions(cfg *configs.Config, logger *slog.Logger) bot.Options {
 		DiagnosisTimeout: cfg.Diagnosis.Timeout,
 		Replica:          fmt.Sprintf("%s-%d", host, os.Getpid()),
 		Logger:           logger,
+		Metrics:          m,
 	}
 }

@@ -1,0 +1,55 @@
+package bot
+
+import (
+	"time"
+
+	"github.com/cvmlogin/cvmlogin/conversations"
+	"github.com/cvmlogin/cvmlogin/diag"
+)
+
+// Metrics receives what the bot counts. *metrics.Metrics (internal/metrics)
+// satisfies it. Implementations must be safe for concurrent use.
+type Metrics interface {
+	// Diagnosis counts a finished diagnosis with Diagnose's report and error.
+	Diagnosis(r *diag.Report, err error)
+	// FixEvent counts a step of a fix request: action is its diag.FixAction,
+	// outcome one of requested, approved, rejected, refused, succeeded,
+	// failed or not_applicable.
+	FixEvent(action, outcome string)
+}
+
+// noMetrics is the Metrics of a Bot whose Options have none.
+type noMetrics struct{}
+
+func (noMetrics) Diagnosis(*diag.Report, error) {}
+func (noMetrics) FixEvent(string, string)       {}
+
+// fixRefused is the FixEvent outcome of a decision by someone not allowed to
+// make it.
+const fixRefused = "refused"
+
+// fixEndOutcome is the FixEvent outcome of a finished fix whose request
+// ended in status (succeeded or failed): not_applicable when the fix found
+// nothing to change.
+func fixEndOutcome(status string, outcome diag.FixOutcome) string {
+	if status == conversations.FixSucceeded && outcome.Result == diag.FixNotApplicable {
+		return diag.FixNotApplicable
+	}
+	return status
+}
+
+// The kinds of request whose acknowledgement the transports time, passed to
+// HTTPOptions.ObserveAck and SocketOptions.ObserveAck.
+const (
+	AckCommand     = "command"     // a slash command
+	AckInteraction = "interaction" // a button press or other interaction
+	AckEvent       = "event"       // an Events API request
+)
+
+// ackObserver returns observe, or a function doing nothing if it is nil.
+func ackObserver(observe func(kind string, d time.Duration)) func(kind string, d time.Duration) {
+	if observe == nil {
+		return func(string, time.Duration) {}
+	}
+	return observe
+}
