@@ -64,7 +64,7 @@ func (r *run) resolve() (Finding, error) {
 	f := Finding{Check: CheckInstanceFound, Evidence: evidence, Severity: SeverityCritical}
 	switch {
 	case err != nil:
-		f.Status, f.Title = StatusUnknown, "Could not look the instance up"
+		f.Status, f.Title, f.DocURL = StatusUnknown, "Could not look the instance up", DocLinuxLogin
 		f.Detail = err.Error()
 		f.Remediation = remedyForAPIError(err)
 		return f.normalized(), fmt.Errorf("%w: looking up %s: %w", ErrCouldNotRun, r.req.Target.Raw, err)
@@ -81,12 +81,12 @@ func (r *run) resolve() (Finding, error) {
 			names = append(names, fmt.Sprintf("%s (%s, %s)", in.ID, in.Name, orDash(firstOf(in.PublicIPs))))
 		}
 		f.Detail = "Candidates: " + strings.Join(names, "; ")
-		f.Remediation = "Diagnose one of them by instance ID."
+		f.Remediation, f.DocURL = "Diagnose one of them by instance ID.", DocLinuxLogin
 		evidence["candidates"] = names
 		return f.normalized(), nil
 	}
 	r.setInstance(found[0])
-	f.Status, f.Severity = StatusOK, SeverityInfo
+	f.Status, f.Severity, f.DocURL = StatusOK, SeverityInfo, loginDoc(r.os)
 	f.Title = fmt.Sprintf("Found %s (%s) in %s", r.inst.ID, orDash(r.inst.Name), r.region)
 	f.Detail = fmt.Sprintf("%s, %s, login port %d", r.inst.State, orDash(r.inst.OSName), r.port)
 	return f.normalized(), nil
