@@ -104,7 +104,7 @@ func (b *Bot) dispatch(ctx context.Context, p press) {
 func (b *Bot) rediagnose(ctx context.Context, p press) {
 	text, err := b.queueRediagnosis(ctx, p.conv, p.user)
 	if err != nil {
-		b.log.Error("queueing a re-diagnosis", "diag_id", p.conv.ID, "err", err)
+		b.log.ErrorContext(ctx, "queueing a re-diagnosis", "diag_id", p.conv.ID, "err", err)
 	}
 	if text != "" {
 		b.reply(ctx, p, text)
@@ -142,7 +142,7 @@ func (b *Bot) export(ctx context.Context, p press) {
 		return
 	}
 	if err := b.uploadReport(ctx, p.conv, report); err != nil {
-		b.log.Error("exporting a report", "diag_id", p.conv.ID, "err", err)
+		b.log.ErrorContext(ctx, "exporting a report", "diag_id", p.conv.ID, "err", err)
 		b.reply(ctx, p, "I could not upload the report files: "+escapeMrkdwn(err.Error()))
 		return
 	}

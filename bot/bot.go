@@ -249,7 +249,7 @@ func (b *Bot) Mention(ctx context.Context, m Mention) {
 	}
 	text, err := b.startDiagnosis(ctx, req, m.Channel, thread, m.User)
 	if err != nil {
-		b.log.Error("starting a diagnosis from a mention", "channel", m.Channel, "target", req.Target.Raw, "err", err)
+		b.log.ErrorContext(ctx, "starting a diagnosis from a mention", "channel", m.Channel, "target", req.Target.Raw, "err", err)
 	}
 	if text != "" {
 		reply(text)
@@ -317,7 +317,7 @@ func (b *Bot) release(c conversations.Conversation, jobID string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if err := b.store.ReleaseRun(ctx, b.runKey(c.Target, c.Region), runOwner(c.ID, jobID)); err != nil {
-		b.log.Warn("releasing a run", "diag_id", c.ID, "err", err)
+		b.log.WarnContext(ctx, "releasing a run", "diag_id", c.ID, "err", err)
 	}
 }
 
@@ -340,6 +340,6 @@ func (b *Bot) ephemeral(ctx context.Context, channel, user, thread, text string)
 		opts = append(opts, slack.MsgOptionTS(thread))
 	}
 	if _, err := b.slack.PostEphemeralContext(ctx, channel, user, opts...); err != nil {
-		b.log.Warn("posting an ephemeral message", "channel", channel, "user", user, "err", err)
+		b.log.WarnContext(ctx, "posting an ephemeral message", "channel", channel, "user", user, "err", err)
 	}
 }

@@ -82,7 +82,7 @@ func (b *Bot) deliver(ctx context.Context, what string, call func(ctx context.Co
 		if errors.As(err, &rl) && rl.RetryAfter > wait {
 			wait = rl.RetryAfter
 		}
-		b.log.Warn("Slack call failed, retrying", "what", what, "attempt", attempt, "retry_in", wait, "err", err)
+		b.log.WarnContext(ctx, "Slack call failed, retrying", "what", what, "attempt", attempt, "retry_in", wait, "err", err)
 		timer := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
@@ -124,7 +124,7 @@ func (b *Bot) update(ctx context.Context, what, channel, ts string, opts ...slac
 func (b *Bot) postThread(ctx context.Context, what, channel, thread string, texts ...string) {
 	for _, text := range texts {
 		if _, err := b.post(ctx, what, channel, thread, slack.MsgOptionText(text, false)); err != nil {
-			b.log.Error("posting to a thread", "what", what, "channel", channel, "thread", thread, "err", err)
+			b.log.ErrorContext(ctx, "posting to a thread", "what", what, "channel", channel, "thread", thread, "err", err)
 			return
 		}
 	}

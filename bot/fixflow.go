@@ -104,7 +104,7 @@ func (b *Bot) postApprovalRequest(ctx context.Context, p press, fr conversations
 	}
 	blocks := approvalBlocks(text, refs, plan.Describe())
 	if _, err := b.post(ctx, "posting a fix request", fr.Channel, p.conv.ThreadTS, slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...)); err != nil {
-		b.log.Error("posting a fix request", "fix_id", fr.ID, "err", err)
+		b.log.ErrorContext(ctx, "posting a fix request", "fix_id", fr.ID, "err", err)
 	}
 }
 
@@ -119,7 +119,7 @@ func (b *Bot) decide(ctx context.Context, p press) {
 		b.reply(ctx, p, storeTrouble(err))
 		return
 	case fr.Channel != p.channel || fr.ConversationID != p.conv.ID:
-		b.log.Warn("refused a decision on a fix request of another conversation", "user", p.user, "fix_id", fr.ID)
+		b.log.WarnContext(ctx, "refused a decision on a fix request of another conversation", "user", p.user, "fix_id", fr.ID)
 		b.reply(ctx, p, msgStaleButton)
 		return
 	}
@@ -174,7 +174,7 @@ func (b *Bot) approve(ctx context.Context, p press, fr conversations.FixRequest,
 			fmt.Sprintf("<@%s> (an approver) pressed *%s*: %s Applying it now.", p.user, fixTitles[diag.FixAction(fr.Action)], escapeMrkdwn(fr.Params["plan"])))
 	}
 	if err := b.store.Enqueue(ctx, conversations.Job{Kind: conversations.JobFix, ConversationID: fr.ConversationID, FixRequestID: fr.ID, Requester: p.user}); err != nil {
-		b.log.Error("queueing an approved fix", "fix_id", fr.ID, "err", err)
+		b.log.ErrorContext(ctx, "queueing an approved fix", "fix_id", fr.ID, "err", err)
 		b.reply(ctx, p, storeTrouble(err))
 	}
 }
@@ -206,7 +206,7 @@ func (b *Bot) refuseTransition(ctx context.Context, p press, fr conversations.Fi
 		}
 		b.reply(ctx, p, fmt.Sprintf("This request was already %s%s; nothing more was done.", conflict.Current, by))
 	default:
-		b.log.Error("deciding a fix request", "fix_id", fr.ID, "err", err)
+		b.log.ErrorContext(ctx, "deciding a fix request", "fix_id", fr.ID, "err", err)
 		b.reply(ctx, p, storeTrouble(err))
 	}
 }
@@ -222,7 +222,7 @@ func (b *Bot) closeApproval(ctx context.Context, p press, fr conversations.FixRe
 		slack.NewContextBlock("fix.decision", slack.NewTextBlockObject(slack.MarkdownType, decision, false, false)),
 	}
 	if err := b.update(ctx, "closing a fix request", fr.Channel, p.message, slack.MsgOptionText(text+"\n"+decision, false), slack.MsgOptionBlocks(blocks...)); err != nil {
-		b.log.Warn("closing a fix request message", "fix_id", fr.ID, "err", err)
+		b.log.WarnContext(ctx, "closing a fix request message", "fix_id", fr.ID, "err", err)
 	}
 }
 
@@ -258,26 +258,29 @@ const fixTimeout = 10 * time.Minute
 func (b *Bot) runFix(ctx context.Context, j conversations.Job) error {
 	fr, err := b.store.Transition(ctx, j.FixRequestID, conversations.FixApproved, conversations.FixRunning, nil)
 	if err != nil {
-		b.log.Info("fix job not run", "fix_id", j.FixRequestID, "err", err)
+		b.log.InfoContext(ctx, "fix job not run", "fix_id", j.FixRequestID, "err", err)
 		return nil // already running or done elsewhere, or never approved
 	}
+	// From here on the fix may touch the cloud: its outcome is recorded even
+	// if shutdown begins.
+	record := context.WithoutCancel(ctx)
 	c, err := b.store.Conversation(ctx, fr.ConversationID)
 	if err != nil {
-		return b.finishFix(ctx, c, fr, diag.FixOutcome{Result: "failed", Summary: "the conversation is gone"}, err)
+		return b.finishFix(record, c, fr, diag.FixOutcome{Result: "failed", Summary: "the conversation is gone"}, err)
 	}
 	report, err := b.store.Report(ctx, c.ID)
 	if err != nil || report.Instance == nil {
-		return b.finishFix(ctx, c, fr, diag.FixOutcome{Result: "failed", Summary: "the report is gone"}, err)
+		return b.finishFix(record, c, fr, diag.FixOutcome{Result: "failed", Summary: "the report is gone"}, err)
 	}
 	plan, err := b.planFix(ctx, fr.ID, diag.FixAction(fr.Action), report, fr.Params["undo_of"])
 	if err != nil {
-		return b.finishFix(ctx, c, fr, diag.FixOutcome{Result: "failed", Summary: err.Error()}, nil)
+		return b.finishFix(record, c, fr, diag.FixOutcome{Result: "failed", Summary: err.Error()}, nil)
 	}
 	b.audit(ctx, fixEvent(fr, fr.Approver, "fix.started", ""))
 	runCtx, cancel := context.WithTimeout(ctx, fixTimeout)
 	outcome, err := b.fixer.Execute(runCtx, plan)
 	cancel()
-	return b.finishFix(ctx, c, fr, outcome, err)
+	return b.finishFix(record, c, fr, outcome, err)
 }
 
 // finishFix records the outcome, tells the thread, and re-diagnoses after a
@@ -292,7 +295,7 @@ func (b *Bot) finishFix(ctx context.Context, c conversations.Conversation, fr co
 		summary = strings.TrimSpace(summary + " " + execErr.Error())
 	}
 	if _, err := b.store.Transition(ctx, fr.ID, conversations.FixRunning, to, func(f *conversations.FixRequest) { f.Outcome = summary }); err != nil {
-		b.log.Error("recording a fix outcome", "fix_id", fr.ID, "err", err)
+		b.log.ErrorContext(ctx, "recording a fix outcome", "fix_id", fr.ID, "err", err)
 	}
 	ev := fixEvent(fr, fr.Approver, "fix."+to, summary)
 	ev.RequestID = strings.Join(outcome.RequestIDs, ",")
@@ -313,7 +316,7 @@ func (b *Bot) finishFix(ctx context.Context, c conversations.Conversation, fr co
 	_ = b.logEntry(ctx, c.ID, "fix", fmt.Sprintf("%s %s: %s", fr.Action, to, summary))
 	if to == conversations.FixSucceeded && outcome.Result == "succeeded" {
 		if text, err := b.queueRediagnosis(ctx, c, fr.Approver); err != nil || text != "" {
-			b.log.Info("no automatic re-diagnosis after the fix", "fix_id", fr.ID, "reason", text, "err", err)
+			b.log.InfoContext(ctx, "no automatic re-diagnosis after the fix", "fix_id", fr.ID, "reason", text, "err", err)
 		}
 	}
 	return execErr
@@ -332,6 +335,6 @@ func (b *Bot) recordOpenPorts(ctx context.Context, c conversations.Conversation,
 		err = b.store.SetOpenPortsFix(ctx, c.ID, "")
 	}
 	if err != nil {
-		b.log.Error("recording opened ports", "fix_id", fr.ID, "err", err)
+		b.log.ErrorContext(ctx, "recording opened ports", "fix_id", fr.ID, "err", err)
 	}
 }

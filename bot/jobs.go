@@ -87,7 +87,8 @@ func (b *Bot) runDiagnosis(ctx context.Context, j conversations.Job) error {
 		log.Warn("diagnosis could not run", "err", runErr)
 	}
 	log.Info("diagnosis finished", "fail", report.Summary.Fail, "unknown", report.Summary.Unknown, "likely_cause", likelyCause(report), "duration_ms", report.DurationMS)
-	return b.publish(ctx, c, j.Requester, report, release)
+	// The cloud has been read: finish publishing even if shutdown begins now.
+	return b.publish(context.WithoutCancel(ctx), c, j.Requester, report, release)
 }
 
 // postPlaceholder posts the "Diagnosing …" message and records it.
@@ -130,12 +131,12 @@ func likelyCause(r *diag.Report) string {
 func (b *Bot) publish(ctx context.Context, c conversations.Conversation, requester string, report *diag.Report, release func()) error {
 	previous, err := b.store.SaveReport(ctx, c.ID, report)
 	if err != nil {
-		b.log.Error("saving the report", "diag_id", c.ID, "err", err)
+		b.log.ErrorContext(ctx, "saving the report", "diag_id", c.ID, "err", err)
 	}
 	rediagnosis := previous != nil
 	buttons, err := b.buttons(ctx, c, report)
 	if err != nil {
-		b.log.Error("creating the report's buttons", "diag_id", c.ID, "err", err)
+		b.log.ErrorContext(ctx, "creating the report's buttons", "diag_id", c.ID, "err", err)
 	}
 	view := ReportView{Report: report, Requester: requester, Final: true, Buttons: buttons}
 	if rediagnosis {
@@ -143,7 +144,7 @@ func (b *Bot) publish(ctx context.Context, c conversations.Conversation, request
 	}
 	if err := b.update(ctx, "updating the report message", c.Channel, c.MessageTS,
 		slack.MsgOptionText(ReportFallbackText(report), false), slack.MsgOptionBlocks(RenderReport(view)...)); err != nil {
-		b.log.Error("publishing the report", "diag_id", c.ID, "err", err)
+		b.log.ErrorContext(ctx, "publishing the report", "diag_id", c.ID, "err", err)
 		_ = b.store.SetStatus(ctx, c.ID, conversations.ConversationFailed)
 		return err
 	}
@@ -201,7 +202,7 @@ func (b *Bot) buttons(ctx context.Context, c conversations.Conversation, r *diag
 func (b *Bot) logEntry(ctx context.Context, id, kind, text string) error {
 	err := b.store.AppendLog(ctx, id, conversations.LogEntry{Time: b.opts.Now().UTC(), Kind: kind, Text: text})
 	if err != nil {
-		b.log.Warn("appending to the conversation log", "diag_id", id, "err", err)
+		b.log.WarnContext(ctx, "appending to the conversation log", "diag_id", id, "err", err)
 	}
 	return err
 }
@@ -210,7 +211,7 @@ func (b *Bot) logEntry(ctx context.Context, id, kind, text string) error {
 func (b *Bot) audit(ctx context.Context, e conversations.Event) {
 	e.Time = b.opts.Now().UTC()
 	if err := b.store.Audit(ctx, e); err != nil {
-		b.log.Error("writing the audit stream", "action", e.Action, "err", err)
+		b.log.ErrorContext(ctx, "writing the audit stream", "action", e.Action, "err", err)
 	}
 }
 
@@ -284,6 +285,6 @@ func (p *progressUpdater) flush() {
 	_, _, _, err := p.b.slack.UpdateMessageContext(ctx, p.c.Channel, p.c.MessageTS,
 		slack.MsgOptionText(ProgressFallbackText(partial), false), slack.MsgOptionBlocks(blocks...))
 	if err != nil && !errors.Is(err, context.Canceled) {
-		p.b.log.Debug("progress update failed", "diag_id", p.c.ID, "err", err)
+		p.b.log.DebugContext(ctx, "progress update failed", "diag_id", p.c.ID, "err", err)
 	}
 }

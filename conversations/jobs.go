@@ -58,6 +58,18 @@ func (s *Store) Enqueue(ctx context.Context, j Job) error {
 	return nil
 }
 
+// QueueDepth returns the number of jobs in the job stream (XLEN): those
+// waiting for a worker plus those being handled, since a handled job is
+// deleted from the stream when it is acknowledged. A stream that does not
+// exist yet has depth 0.
+func (s *Store) QueueDepth(ctx context.Context) (int64, error) {
+	n, err := s.rdb.XLen(ctx, s.key("jobs")).Result()
+	if err != nil {
+		return 0, wrap("reading the job queue's length", err)
+	}
+	return n, nil
+}
+
 func decodeJob(m redis.XMessage) (Job, error) {
 	data, _ := m.Values[jobField].(string)
 	var j Job

@@ -140,7 +140,7 @@ func (d *Diagnoser) Diagnose(ctx context.Context, req Request) (*Report, error) 
 	report.APICalls = calls.Calls()
 	report.DurationMS = d.opts.Now().Sub(started).Milliseconds()
 	report.Finish()
-	d.opts.Logger.Debug("diagnosis finished", "target", req.Target.Raw, "region", run.region,
+	d.opts.Logger.DebugContext(ctx, "diagnosis finished", "target", req.Target.Raw, "region", run.region,
 		"fail", report.Summary.Fail, "unknown", report.Summary.Unknown, "duration_ms", report.DurationMS)
 	return report, err
 }

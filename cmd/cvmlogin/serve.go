@@ -8,9 +8,11 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/slack-go/slack"
 	"github.com/spf13/cobra"
 
@@ -68,7 +70,7 @@ func serve(ctx context.Context, cfg *configs.Config, sim simulateOptions, logger
 
 	httpSrv := bot.NewHTTPServer(b, bot.HTTPOptions{
 		Verifier: bot.Verifier{Secret: cfg.Slack.SigningSecret}, SlackRoutes: cfg.Slack.Mode == "http",
-		Metrics: m.Handler(), ObserveAck: m.AckObserver("http"), Logger: logger.With("component", "http"),
+		Metrics: m.Handler(), ObserveAck: m.AckObserver("http"), Logger: logger, // the transport adds its component
 	})
 	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
 	if err != nil {
@@ -86,7 +88,7 @@ func serve(ctx context.Context, cfg *configs.Config, sim simulateOptions, logger
 	})
 	if cfg.Slack.Mode == "socket" {
 		wg.Go(func() {
-			if err := bot.NewSocketClient(api, b, bot.SocketOptions{Logger: logger.With("component", "socketmode"), ObserveAck: m.AckObserver("socket")}).Run(ctx); err != nil && ctx.Err() == nil {
+			if err := bot.NewSocketClient(api, b, bot.SocketOptions{Logger: logger, ObserveAck: m.AckObserver("socket")}).Run(ctx); err != nil && ctx.Err() == nil {
 				errs <- fmt.Errorf("Socket Mode: %w", err)
 			}
 		})
@@ -107,26 +109,43 @@ func serve(ctx context.Context, cfg *configs.Config, sim simulateOptions, logger
 
 // openStore connects to Redis and says exactly where it could not.
 func openStore(ctx context.Context, cfg *configs.Config) (*conversations.Store, error) {
+	rdb, where, err := redisClient(cfg)
+	if err != nil {
+		return nil, usageError("redis: %w", err)
+	}
+	store := conversations.New(rdb, storeOptions(cfg))
+	if err := pingStore(ctx, store); err != nil {
+		return nil, &exitError{code: exitCouldNot, err: fmt.Errorf("Redis is unreachable at %s: %w (set redis.addr or CVMLOGIN_REDIS_ADDR)", where, err)}
+	}
+	return store, nil
+}
+
+// storeOptions maps configuration onto the state store.
+func storeOptions(cfg *configs.Config) conversations.Options {
+	return conversations.Options{Prefix: cfg.Redis.KeyPrefix, AuditMaxLen: cfg.Audit.MaxLength, AuditMaxAge: cfg.Audit.MaxAge}
+}
+
+// redisClient returns a client of the configured Redis and where that is,
+// for messages: its addresses, or "redis.url" (which may hold a password).
+func redisClient(cfg *configs.Config) (rdb redis.UniversalClient, where string, err error) {
 	r := cfg.Redis
 	addrs := r.Addrs
 	if len(addrs) == 0 {
 		addrs = []string{r.Addr}
 	}
-	rdb, err := conversations.NewClient(conversations.ClientOptions{URL: r.URL, Addrs: addrs, MasterName: r.MasterName, Password: r.Password, DB: r.DB})
-	if err != nil {
-		return nil, usageError("redis: %w", err)
+	where = strings.Join(addrs, ",")
+	if r.URL != "" {
+		where = "redis.url"
 	}
-	store := conversations.New(rdb, conversations.Options{Prefix: r.KeyPrefix})
-	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	rdb, err = conversations.NewClient(conversations.ClientOptions{URL: r.URL, Addrs: addrs, MasterName: r.MasterName, Password: r.Password, DB: r.DB})
+	return rdb, where, err
+}
+
+// pingStore checks that the state store answers within 5s.
+func pingStore(ctx context.Context, store *conversations.Store) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if err := store.Ping(pingCtx); err != nil {
-		where := fmt.Sprint(addrs)
-		if r.URL != "" {
-			where = "redis.url"
-		}
-		return nil, &exitError{code: exitCouldNot, err: fmt.Errorf("Redis is unreachable at %s: %w (set redis.addr or CVMLOGIN_REDIS_ADDR)", where, err)}
-	}
-	return store, nil
+	return store.Ping(ctx)
 }
 
 // newSlackClient builds the Web API client: 429 answers are retried after

@@ -160,8 +160,9 @@ func errorCode(e *diag.APIError) string {
 	return string(e.Kind)
 }
 
-// record logs a finished call at Debug level and adds it to ctx's call log.
-// errCode is "" for a success.
+// record logs a finished call at Debug level, with ctx so that the log line
+// carries the diagnosis ID, adds it to ctx's call log and passes it to
+// Config.OnCall. errCode is "" for a success.
 func (c *Client) record(ctx context.Context, op action, region string, d time.Duration, attempts int, requestID, errCode string) {
 	c.log.LogAttrs(ctx, slog.LevelDebug, "tencent cloud call",
 		slog.String("service", op.service),
@@ -171,7 +172,7 @@ func (c *Client) record(ctx context.Context, op action, region string, d time.Du
 		slog.Int("attempts", attempts),
 		slog.String("request_id", requestID),
 		slog.String("error_code", errCode))
-	diag.RecordCall(ctx, diag.APICall{
+	call := diag.APICall{
 		Service:    op.service,
 		Action:     op.name,
 		Region:     region,
@@ -179,7 +180,11 @@ func (c *Client) record(ctx context.Context, op action, region string, d time.Du
 		Attempts:   attempts,
 		RequestID:  requestID,
 		ErrorCode:  errCode,
-	})
+	}
+	diag.RecordCall(ctx, call)
+	if c.cfg.OnCall != nil {
+		c.cfg.OnCall(call)
+	}
 }
 
 // requestIDOf returns the RequestId of a reply. Every SDK reply type (and

@@ -5,8 +5,9 @@
 // shared by all goroutines. Every call honours its context, is throttled to the
 // action's documented rate limit, is retried with jittered exponential backoff
 // where that is safe, is classified into a *diag.APIError when it fails, is
-// logged at Debug level without bodies or secrets, and is recorded in the
-// context's diag.CallLog.
+// logged at Debug level without bodies or secrets (with its context, so
+// that the line carries the diagnosis ID), is recorded in the context's
+// diag.CallLog, and is passed to Config.OnCall.
 //
 // Tencent Cloud API docs: https://cloud.tencent.com/document/api
 package tencent
@@ -63,6 +64,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Language is the language of provider error messages, "en-US" or "zh-CN".
 	Language string
+	// OnCall, if not nil, is called once per logical call, after its retries,
+	// with what the call log records; metrics count calls with it. It must be
+	// safe for concurrent use and return quickly.
+	OnCall func(diag.APICall)
 }
 
 // Client talks to the Tencent Cloud APIs. It implements diag.Cloud and

@@ -30,6 +30,38 @@ var methods = map[string]func(*Server, url.Values) (map[string]any, string){
 	"users.info":                   (*Server).userInfo,
 }
 
+// DefaultScopes are the bot scopes BotToken has until SetScopes: those
+// cvmlogin's Slack app manifest asks for.
+var DefaultScopes = []string{"commands", "app_mentions:read", "chat:write", "files:write", "usergroups:read"}
+
+// headerScopes is the response header in which Slack lists the scopes of
+// the token a Web API call was made with.
+const headerScopes = "X-OAuth-Scopes"
+
+// SetScopes sets the scopes BotToken was granted, which every Web API
+// answer to it lists, comma-separated, in its X-OAuth-Scopes header, as
+// Slack's do.
+func (s *Server) SetScopes(scopes ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.scopes = append([]string{}, scopes...)
+}
+
+// setScopesHeader sets X-OAuth-Scopes on the answer to an authenticated
+// call of method, unless method is called with the app-level token.
+func (s *Server) setScopesHeader(method string, h http.Header) {
+	if method == "apps.connections.open" {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	scopes := s.scopes
+	if scopes == nil {
+		scopes = DefaultScopes
+	}
+	h.Set(headerScopes, strings.Join(scopes, ","))
+}
+
 func (s *Server) authTest(url.Values) (map[string]any, string) {
 	return map[string]any{
 		"url": "https://slackfake.slack.com/", "team": "slackfake", "user": "cvmlogin",

@@ -64,6 +64,7 @@ type Server struct {
 	uploads  map[string]*upload // by file ID, until completed
 	files    []File
 	groups   map[string]group
+	scopes   []string // granted to BotToken; nil means DefaultScopes
 	sockets  socketState
 }
 
@@ -246,6 +247,7 @@ func (s *Server) serveMethod(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, map[string]any{"ok": false, "error": problem})
 		return
 	}
+	s.setScopesHeader(method, w.Header())
 	if f := s.takeFault(method); f != nil {
 		f.writeAPI(w)
 		return

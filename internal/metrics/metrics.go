@@ -1,0 +1,249 @@
+// Package metrics defines cvmlogin's Prometheus metrics and serves them.
+//
+// A Metrics owns a dedicated registry (never the global default one) holding
+// the Go runtime and process collectors and these families:
+//
+//	cvmlogin_diagnoses_total{result}                          result: fail, warn, ok, could_not_run
+//	cvmlogin_check_duration_seconds{check}                    histogram, checks that ran (not skipped)
+//	cvmlogin_check_findings_total{check,status}               status: ok, warn, fail, unknown, skipped
+//	cvmlogin_tencent_api_calls_total{service,action,error_code}   error_code "none" for a success
+//	cvmlogin_tencent_api_call_duration_seconds{service,action}    histogram, retries included
+//	cvmlogin_slack_api_calls_total{method,status}             status: HTTP status code, or "error"
+//	cvmlogin_slack_api_rate_limited_total{method}             HTTP 429 answers
+//	cvmlogin_fix_requests_total{action,outcome}               see the Fix* outcome constants
+//	cvmlogin_slack_ack_seconds{transport,kind}                histogram; transport http|socket, kind command|interaction|event
+//	cvmlogin_job_queue_depth                                  jobs queued or being handled
+//
+// The diagnosis families are derived from the diag.Report (Diagnosis), so
+// that diag itself knows nothing of Prometheus. Tencent Cloud calls are
+// counted through the adapter's per-call hook (TencentCall), which sees the
+// calls of diagnoses and fixes alike, and only there: Diagnosis ignores the
+// report's call log, so no call is counted twice. Slack Web API calls are
+// counted by an http.RoundTripper under slack-go (InstrumentSlack), so that
+// slack-go's own retries are counted too.
+//
+// Every method of Metrics is safe for concurrent use.
+package metrics
+
+import (
+	"context"
+	"math"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/cvmlogin/cvmlogin/diag"
+)
+
+// namespace prefixes every family name.
+const namespace = "cvmlogin"
+
+// The values of the result label of cvmlogin_diagnoses_total.
+const (
+	ResultFail        = "fail"          // at least one finding failed
+	ResultWarn        = "warn"          // no failure, but a warning or an unknown
+	ResultOK          = "ok"            // every check that ran is ok
+	ResultCouldNotRun = "could_not_run" // the instance lookup failed: credentials, network
+)
+
+// The values of the outcome label of cvmlogin_fix_requests_total: the steps
+// of a fix request (requested, approved, rejected, refused: someone not
+// allowed to decide pressed approve or reject) and its end (succeeded,
+// failed, not_applicable: nothing needed changing).
+const (
+	FixRequested     = "requested"
+	FixApproved      = "approved"
+	FixRejected      = "rejected"
+	FixRefused       = "refused"
+	FixSucceeded     = "succeeded"
+	FixFailed        = "failed"
+	FixNotApplicable = "not_applicable"
+)
+
+var fixOutcomes = []string{FixRequested, FixApproved, FixRejected, FixRefused, FixSucceeded, FixFailed, FixNotApplicable}
+
+// The label values of cvmlogin_slack_ack_seconds.
+var (
+	ackTransports = []string{"http", "socket"}
+	ackKinds      = []string{"command", "interaction", "event"}
+)
+
+// queueDepthTimeout bounds the Redis call a scrape of job_queue_depth makes.
+const queueDepthTimeout = time.Second
+
+// Metrics holds cvmlogin's metric families and the registry that serves
+// them. Create it with New.
+type Metrics struct {
+	registry *prometheus.Registry
+
+	diagnoses        *prometheus.CounterVec
+	checkDuration    *prometheus.HistogramVec
+	checkFindings    *prometheus.CounterVec
+	tencentCalls     *prometheus.CounterVec
+	tencentDuration  *prometheus.HistogramVec
+	slackCalls       *prometheus.CounterVec
+	slackRateLimited *prometheus.CounterVec
+	fixRequests      *prometheus.CounterVec
+	slackAck         *prometheus.HistogramVec
+}
+
+// New returns a Metrics with a registry of its own holding every family
+// listed in the package documentation except job_queue_depth (see
+// WatchQueue), plus the Go runtime and process collectors. The label
+// combinations known in advance (diagnosis results, fix actions and outcomes,
+// ack transports and kinds) start at zero, so that they are scraped before
+// they first happen.
+func New() *Metrics {
+	m := &Metrics{
+		registry: prometheus.NewRegistry(),
+		diagnoses: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "diagnoses_total",
+			Help: "Diagnoses finished, by result: fail, warn, ok, or could_not_run.",
+		}, []string{"result"}),
+		checkDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "check_duration_seconds",
+			Help:    "How long each check that ran took.",
+			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"check"}),
+		checkFindings: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "check_findings_total",
+			Help: "Findings of every diagnosis, by check and status.",
+		}, []string{"check", "status"}),
+		tencentCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "tencent_api_calls_total",
+			Help: "Tencent Cloud API calls (retries included in one call), by service, action and error code (none for a success).",
+		}, []string{"service", "action", "error_code"}),
+		tencentDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "tencent_api_call_duration_seconds",
+			Help:    "How long each Tencent Cloud API call took, retries included.",
+			Buckets: prometheus.DefBuckets,
+		}, []string{"service", "action"}),
+		slackCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "slack_api_calls_total",
+			Help: "HTTP requests to the Slack Web API, retries included, by method and HTTP status (error: no response).",
+		}, []string{"method", "status"}),
+		slackRateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "slack_api_rate_limited_total",
+			Help: "Slack Web API requests answered 429 Too Many Requests, by method.",
+		}, []string{"method"}),
+		fixRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "fix_requests_total",
+			Help: "Fix request events, by fix action and outcome.",
+		}, []string{"action", "outcome"}),
+		slackAck: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "slack_ack_seconds",
+			Help:    "Time from receiving a Slack request to acknowledging it, by transport and kind; Slack wants it under 3s.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2, 3, 5},
+		}, []string{"transport", "kind"}),
+	}
+	m.registry.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.diagnoses, m.checkDuration, m.checkFindings, m.tencentCalls, m.tencentDuration,
+		m.slackCalls, m.slackRateLimited, m.fixRequests, m.slackAck,
+	)
+	m.initLabels()
+	return m
+}
+
+// initLabels creates the series whose labels are known in advance.
+func (m *Metrics) initLabels() {
+	for _, result := range []string{ResultFail, ResultWarn, ResultOK, ResultCouldNotRun} {
+		m.diagnoses.WithLabelValues(result)
+	}
+	for _, action := range diag.FixActions {
+		for _, outcome := range fixOutcomes {
+			m.fixRequests.WithLabelValues(string(action), outcome)
+		}
+	}
+	for _, transport := range ackTransports {
+		for _, kind := range ackKinds {
+			m.slackAck.WithLabelValues(transport, kind)
+		}
+	}
+}
+
+// Handler returns the handler serving the registry in the Prometheus text
+// (or negotiated) format, for GET /metrics.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{Registry: m.registry})
+}
+
+// Diagnosis counts a finished diagnosis: each finding's status and (unless
+// skipped) duration, then its result, so that a scrape that sees the
+// diagnosis counted sees its findings too. err is Diagnose's error; a
+// non-nil err counts as could_not_run. r may be nil when err is not. The
+// report's API calls are not counted here: see TencentCall.
+func (m *Metrics) Diagnosis(r *diag.Report, err error) {
+	if r != nil {
+		for _, f := range r.Findings {
+			m.checkFindings.WithLabelValues(string(f.Check), string(f.Status)).Inc()
+			if f.Status != diag.StatusSkipped {
+				m.checkDuration.WithLabelValues(string(f.Check)).Observe(msToSeconds(f.DurationMS))
+			}
+		}
+	}
+	m.diagnoses.WithLabelValues(diagnosisResult(r, err)).Inc()
+}
+
+// diagnosisResult is the result label of a diagnosis.
+func diagnosisResult(r *diag.Report, err error) string {
+	switch {
+	case err != nil || r == nil:
+		return ResultCouldNotRun
+	case r.Summary.Fail > 0:
+		return ResultFail
+	case r.Summary.Warn > 0 || r.Summary.Unknown > 0:
+		return ResultWarn
+	}
+	return ResultOK
+}
+
+// FixEvent counts a step of a fix request: action is a diag.FixAction,
+// outcome one of the Fix* constants.
+func (m *Metrics) FixEvent(action, outcome string) {
+	m.fixRequests.WithLabelValues(action, outcome).Inc()
+}
+
+// TencentCall counts one logical Tencent Cloud API call. It has the shape of
+// the adapter's tencent.Config.OnCall hook.
+func (m *Metrics) TencentCall(c diag.APICall) {
+	code := c.ErrorCode
+	if code == "" {
+		code = "none"
+	}
+	m.tencentCalls.WithLabelValues(c.Service, c.Action, code).Inc()
+	m.tencentDuration.WithLabelValues(c.Service, c.Action).Observe(msToSeconds(c.DurationMS))
+}
+
+// AckObserver returns the function a Slack transport ("http" or "socket")
+// calls with the kind of each request it acknowledged ("command",
+// "interaction" or "event") and how long that took.
+func (m *Metrics) AckObserver(transport string) func(kind string, d time.Duration) {
+	return func(kind string, d time.Duration) {
+		m.slackAck.WithLabelValues(transport, kind).Observe(d.Seconds())
+	}
+}
+
+// WatchQueue registers cvmlogin_job_queue_depth, a gauge that calls depth
+// with a one-second deadline at each scrape; it reads NaN when depth fails.
+// Like prometheus.MustRegister it panics if called twice.
+func (m *Metrics) WatchQueue(depth func(context.Context) (int64, error)) {
+	m.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: namespace, Name: "job_queue_depth",
+		Help: "Jobs in the shared job queue: waiting for a worker or being handled (NaN: Redis did not answer).",
+	}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), queueDepthTimeout)
+		defer cancel()
+		n, err := depth(ctx)
+		if err != nil {
+			return math.NaN()
+		}
+		return float64(n)
+	}))
+}
+
+func msToSeconds(ms int64) float64 { return float64(ms) / 1000 }
