@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/slack-go/slack"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/cvmlogin/cvmlogin/conversations"
 	"github.com/cvmlogin/cvmlogin/diag"
@@ -279,12 +278,12 @@ func (b *Bot) startDiagnosis(ctx context.Context, req Request, channel, thread, 
 	if text, busy, err := b.coalesce(ctx, c, job.ID); busy || err != nil {
 		return text, err
 	}
-	// Both writes at once: the user waits for them. A job whose
-	// conversation failed to save finds none and is dropped by the worker.
-	var g errgroup.Group
-	g.Go(func() error { return b.store.CreateConversation(ctx, c) })
-	g.Go(func() error { return b.store.Enqueue(ctx, job) })
-	if err := g.Wait(); err != nil {
+	// The conversation first: a worker may take the job the moment it is queued.
+	if err := b.store.CreateConversation(ctx, c); err != nil {
+		b.release(c, job.ID)
+		return storeTrouble(err), err
+	}
+	if err := b.store.Enqueue(ctx, job); err != nil {
 		b.release(c, job.ID)
 		return storeTrouble(err), err
 	}

@@ -1,6 +1,7 @@
 package bot_test
 
 import (
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/cvmlogin/cvmlogin/internal/logging"
 	"github.com/cvmlogin/cvmlogin/internal/redistest"
 )
 
@@ -48,6 +50,7 @@ func TestReplicaStoppedMidDiagnosis(t *testing.T) {
 // TestStateStoreDownAndBack: while Redis is down the bot says so and
 // executes nothing; once Redis is back it works again without a restart.
 func TestStateStoreDownAndBack(t *testing.T) {
+	redis.SetLogger(logging.Printf{Logger: slog.New(slog.DiscardHandler)}) // dial failures are expected here
 	addr, stop, restart := redistest.StartServer(t)
 	rdb := redis.NewClient(&redis.Options{Addr: addr, DialTimeout: 200 * time.Millisecond,
 		ReadTimeout: 500 * time.Millisecond, WriteTimeout: 500 * time.Millisecond, MaxRetries: -1})

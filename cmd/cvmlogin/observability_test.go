@@ -157,10 +157,11 @@ func TestServeObservability(t *testing.T) {
 				t.Fatalf("the command was answered %s", resp.Status)
 			}
 			var f metricstest.Families
-			slackfake.WaitFor(t, func() bool { // the diagnosis is counted
+			slackfake.WaitFor(t, func() bool { // the diagnosis is counted; a scrape is not atomic across families
 				f = metricstest.MustScrape(t, base+"/metrics")
-				n, _ := f.Value("cvmlogin_diagnoses_total")
-				return n == 1
+				diagnoses, _ := f.Value("cvmlogin_diagnoses_total")
+				findings, _ := f.Value("cvmlogin_check_findings_total")
+				return diagnoses == 1 && findings == float64(len(diag.CheckIDs))
 			}, 30*time.Second)
 			checkMetricFamilies(t, f)
 			slackfake.WaitFor(t, func() bool { // the report's call log is in its thread

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -114,5 +115,7 @@ func (g *globals) loadConfig(flags *pflag.FlagSet, flagKeys map[string]string, p
 func newLogger(cfg *configs.Config, w io.Writer) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.Log.Level)) // validated already
-	return logging.New(w, cfg.Log.Format, level)
+	logger := logging.New(w, cfg.Log.Format, level)
+	redis.SetLogger(logging.Printf{Logger: logger.With("component", "redis")})
+	return logger
 }

@@ -9,8 +9,10 @@ package logging
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 
 	"github.com/cvmlogin/cvmlogin/diag"
 )
@@ -76,4 +78,14 @@ func recordHasID(r slog.Record) bool {
 		return !found
 	})
 	return found
+}
+
+// Printf adapts a logger to the printf-style hook of libraries such as
+// go-redis (redis.SetLogger), so that their messages become structured
+// warnings of the process log instead of bare lines on stderr.
+type Printf struct{ Logger *slog.Logger }
+
+// Printf logs the formatted message as a warning.
+func (p Printf) Printf(ctx context.Context, format string, v ...any) {
+	p.Logger.WarnContext(ctx, strings.TrimSpace(fmt.Sprintf(format, v...)))
 }

@@ -123,3 +123,15 @@ func TestDiagnosisLinesCarryTheID(t *testing.T) {
 		t.Errorf("%d adapter lines, want one per API call of the diagnosis", calls)
 	}
 }
+
+func TestPrintfLogsAWarning(t *testing.T) {
+	var buf bytes.Buffer
+	logger := logging.New(&buf, "json", slog.LevelInfo)
+	logging.Printf{Logger: logger}.Printf(diag.WithDiagnosisID(context.Background(), "d1"), "redis: dial %s: refused\n", "127.0.0.1:1")
+	out := buf.String()
+	for _, want := range []string{`"level":"WARN"`, `"msg":"redis: dial 127.0.0.1:1: refused"`, `"diag_id":"d1"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log line %s lacks %s", out, want)
+		}
+	}
+}
