@@ -1,13 +1,21 @@
 // Package bot is cvmlogin's Slack adapter.
 //
-// This part of the package is pure: it verifies Slack request signatures
-// (Verifier, ReadVerified), parses what users type after /cvm-login or an
-// @mention (ParseCommand), renders a diagnosis report as a Block Kit message
-// (RenderReport, ButtonsFor, ReportFallbackText) within Slack's limits
-// (ValidateBlocks), and writes the thread messages that carry the details
-// (FindingDetails, CallLog, Diff). None of it does I/O; the transports that
-// receive Slack requests and post messages call it.
+// The transports receive Slack's requests: HTTPServer (HTTP mode: signatures
+// verified on the raw body before anything is parsed) and SocketClient
+// (Socket Mode). Both acknowledge within milliseconds and hand the request to
+// a Handler, which Bot implements.
 //
-// Text destined for Slack mrkdwn is escaped (&, < and >) wherever it comes from
-// a report, so a cloud resource name can never inject a mention or a link.
+// Bot turns /cvm-login, @mentions and button presses into conversations and
+// jobs kept in Redis (through the Store it declares), so that any replica can
+// run them: a diagnosis job posts the report message, keeps it current while
+// checks finish, then publishes the final report with its buttons and the
+// details in its thread; a fix job executes an approved fix exactly once and
+// re-diagnoses. Approvals, four-eyes and audit live in fixflow.go.
+//
+// The pure parts need no I/O: request verification (Verifier, ReadVerified),
+// command parsing (ParseCommand), Block Kit rendering within Slack's limits
+// (RenderReport, ButtonsFor, ValidateBlocks) and the thread texts
+// (FindingDetails, CallLog, Diff). Text destined for Slack mrkdwn is escaped
+// (&, < and >) wherever it comes from a report, so a cloud resource name can
+// never inject a mention or a link.
 package bot

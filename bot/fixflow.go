@@ -17,9 +17,9 @@ import (
 var fixTitles = map[diag.FixAction]string{
 	diag.FixOpenAllPorts:    "Open all ports",
 	diag.FixOpenLoginPort:   "Open login port",
-	diag.FixUndoOpenPorts:   "Undo opened ports",
-	diag.FixRestartInstance: "Restart",
-	diag.FixStartInstance:   "Start",
+	diag.FixUndoOpenPorts:   "Close opened ports",
+	diag.FixRestartInstance: "Restart instance",
+	diag.FixStartInstance:   "Start instance",
 }
 
 // requestFix turns a fix button press into a fix request: executed at once
@@ -159,16 +159,11 @@ func (b *Bot) mayDecide(ctx context.Context, p press, fr conversations.FixReques
 // approve moves fr to approved, exactly once, and queues its execution.
 // approvalMessage is the approval request's ts, "" when there is none.
 func (b *Bot) approve(ctx context.Context, p press, fr conversations.FixRequest, approvalMessage string) {
-	fr, err := b.store.Transition(ctx, fr.ID, conversations.FixRequested, conversations.FixApproved, func(f *conversations.FixRequest) { f.Approver = p.user })
-	if err != nil {
-		b.refuseTransition(ctx, p, fr, err)
+	p.message = approvalMessage
+	fr, ok := b.decideOnce(ctx, p, fr, conversations.FixApproved, ":white_check_mark: Approved by <@%s> at %s; applying it now.")
+	if !ok {
 		return
 	}
-	b.audit(ctx, fixEvent(fr, p.user, "fix.approved", ""))
-	b.opts.Metrics.FixEvent(fr.Action, conversations.FixApproved)
-	_ = b.logEntry(ctx, fr.ConversationID, "fix", fmt.Sprintf("<@%s> approved %s", p.user, fr.Action))
-	p.message = approvalMessage
-	b.closeApproval(ctx, p, fr, fmt.Sprintf(":white_check_mark: Approved by <@%s> at %s; applying it now.", p.user, b.opts.Now().UTC().Format("15:04 MST")))
 	if approvalMessage == "" {
 		b.postThread(ctx, "posting a fix approval", fr.Channel, p.conv.ThreadTS,
 			fmt.Sprintf("<@%s> (an approver) pressed *%s*: %s Applying it now.", p.user, fixTitles[diag.FixAction(fr.Action)], escapeMrkdwn(fr.Params["plan"])))
@@ -180,15 +175,24 @@ func (b *Bot) approve(ctx context.Context, p press, fr conversations.FixRequest,
 }
 
 func (b *Bot) reject(ctx context.Context, p press, fr conversations.FixRequest) {
-	fr, err := b.store.Transition(ctx, fr.ID, conversations.FixRequested, conversations.FixRejected, func(f *conversations.FixRequest) { f.Approver = p.user })
+	b.decideOnce(ctx, p, fr, conversations.FixRejected, ":no_entry_sign: Rejected by <@%s> at %s; nothing was changed.")
+}
+
+// decideOnce moves fr from requested to status (approved or rejected) by
+// compare-and-set, records the decision, and replaces the approval buttons
+// by decision (a format taking the user and the time). ok is false when
+// someone else decided first or the request expired; the presser is told.
+func (b *Bot) decideOnce(ctx context.Context, p press, fr conversations.FixRequest, status, decision string) (conversations.FixRequest, bool) {
+	fr, err := b.store.Transition(ctx, fr.ID, conversations.FixRequested, status, func(f *conversations.FixRequest) { f.Approver = p.user })
 	if err != nil {
 		b.refuseTransition(ctx, p, fr, err)
-		return
+		return fr, false
 	}
-	b.audit(ctx, fixEvent(fr, p.user, "fix.rejected", ""))
-	b.opts.Metrics.FixEvent(fr.Action, conversations.FixRejected)
-	_ = b.logEntry(ctx, fr.ConversationID, "fix", fmt.Sprintf("<@%s> rejected %s", p.user, fr.Action))
-	b.closeApproval(ctx, p, fr, fmt.Sprintf(":no_entry_sign: Rejected by <@%s> at %s; nothing was changed.", p.user, b.opts.Now().UTC().Format("15:04 MST")))
+	b.audit(ctx, fixEvent(fr, p.user, "fix."+status, ""))
+	b.opts.Metrics.FixEvent(fr.Action, status)
+	_ = b.logEntry(ctx, fr.ConversationID, "fix", fmt.Sprintf("<@%s> %s %s", p.user, status, fr.Action))
+	b.closeApproval(ctx, p, fr, fmt.Sprintf(decision, p.user, b.opts.Now().UTC().Format("15:04 MST")))
+	return fr, true
 }
 
 // refuseTransition explains why a decision lost: someone else decided

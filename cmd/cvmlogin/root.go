@@ -9,7 +9,6 @@ import (
 	"os"
 	"strings"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -99,7 +98,7 @@ func (g *globals) loadConfig(flags *pflag.FlagSet, flagKeys map[string]string, p
 	problems := cfg.ValidateFor(purpose)
 	var lines []string
 	for _, p := range problems {
-		lines = append(lines, "  "+p.String())
+		lines = append(lines, fmt.Sprintf("  %s: %s", p.Severity, p))
 	}
 	if configs.HasCritical(problems) {
 		return nil, usageError("invalid configuration:\n%s", strings.Join(lines, "\n"))
@@ -115,7 +114,5 @@ func (g *globals) loadConfig(flags *pflag.FlagSet, flagKeys map[string]string, p
 func newLogger(cfg *configs.Config, w io.Writer) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.Log.Level)) // validated already
-	logger := logging.New(w, cfg.Log.Format, level)
-	redis.SetLogger(logging.Printf{Logger: logger.With("component", "redis")})
-	return logger
+	return logging.New(w, cfg.Log.Format, level)
 }

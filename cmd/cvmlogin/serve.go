@@ -20,6 +20,7 @@ import (
 	"github.com/cvmlogin/cvmlogin/configs"
 	"github.com/cvmlogin/cvmlogin/conversations"
 	"github.com/cvmlogin/cvmlogin/diag"
+	"github.com/cvmlogin/cvmlogin/internal/logging"
 	"github.com/cvmlogin/cvmlogin/internal/metrics"
 )
 
@@ -46,6 +47,9 @@ func newServeCmd(g *globals) *cobra.Command {
 // gracefully: stop taking requests, let the jobs in hand finish (or hand
 // them back to the queue), then return.
 func serve(ctx context.Context, cfg *configs.Config, sim simulateOptions, logger *slog.Logger) error {
+	// go-redis's own messages (pool dial failures) join the structured log.
+	// The hook is process-wide, so only the long-running command sets it.
+	redis.SetLogger(logging.Printf{Logger: logger.With("component", "redis")})
 	m := metrics.New()
 	backend, err := newBackend(cfg, sim, logger, m.TencentCall)
 	if err != nil {
@@ -60,7 +64,7 @@ func serve(ctx context.Context, cfg *configs.Config, sim simulateOptions, logger
 	api := newSlackClient(cfg, slack.OptionHTTPClient(&http.Client{Transport: m.InstrumentSlack(nil)}))
 	auth, err := api.AuthTestContext(ctx)
 	if err != nil {
-		return &exitError{code: exitCouldNot, err: fmt.Errorf("Slack rejected slack.bot_token (auth.test: %w): check the token and that the app is installed in the workspace", err)}
+		return &exitError{code: exitCouldNot, err: slackAuthError(err)}
 	}
 	logger.Info("connected to Slack", "team", auth.Team, "bot_user", auth.UserID, "mode", cfg.Slack.Mode)
 
@@ -176,4 +180,14 @@ func botOptions(cfg *configs.Config, logger *slog.Logger, m bot.Metrics) bot.Opt
 		Logger:           logger,
 		Metrics:          m,
 	}
+}
+
+// slackAuthError says whether Slack refused the bot token or could not be
+// reached at all.
+func slackAuthError(err error) error {
+	var refused slack.SlackErrorResponse
+	if errors.As(err, &refused) {
+		return fmt.Errorf("Slack rejected slack.bot_token (auth.test: %w): check the token and that the app is installed in the workspace", err)
+	}
+	return fmt.Errorf("could not reach Slack to check slack.bot_token (auth.test: %w): check this host's network access to slack.com (or slack.api_url)", err)
 }
