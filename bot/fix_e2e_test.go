@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cvmlogin/cvmlogin/bot"
 	"github.com/cvmlogin/cvmlogin/internal/slackfake"
 )
 
@@ -132,5 +133,25 @@ func TestUndoRemovesExactlyTheAddedRules(t *testing.T) {
 		if got[i].Protocol != want[i].Protocol || got[i].Port != want[i].Port || got[i].Action != want[i].Action || got[i].Description != want[i].Description {
 			t.Fatalf("rule %d is %+v, want %+v", i, got[i], want[i])
 		}
+	}
+}
+
+// TestApproverGroups: members of an approver user group may approve; when
+// Slack will not list a group (missing scope, free plan) only the explicit
+// approvers can.
+func TestApproverGroups(t *testing.T) {
+	w := newWorld(t)
+	w.slack.SetGroupMembers("S0ONCALL", outsider)
+	w.slack.FailGroup("S0FREEPLAN", "paid_teams_only")
+	r := w.replica(t, "r1", func(o *bot.Options) { o.Approvers, o.ApproverGroups = nil, []string{"S0FREEPLAN", "S0ONCALL"} })
+	report, approval := requestFix(t, w, r, "ins-cpuhigh1", "restart_instance", requester)
+	value, _ := button(approval, "approve")
+
+	r.press(t, approverA, "approve", value, approval.TS) // listed nowhere now, and not in the groups
+	w.waitEphemeral(t, approverA, "Only approvers")
+	r.press(t, outsider, "approve", value, approval.TS) // a member of S0ONCALL
+	w.waitThread(t, report.TS, "(approved by <@"+outsider+">)")
+	if n := w.sim.CallCount("cvm", "RebootInstances"); n != 1 {
+		t.Fatalf("RebootInstances called %d times, want 1", n)
 	}
 }
