@@ -132,7 +132,7 @@ func (d *Diagnoser) Diagnose(ctx context.Context, req Request) (*Report, error) 
 	run.balance.start() // independent of the instance: overlap it with the lookup
 
 	found, err := run.resolve()
-	report := &Report{Target: req.Target.Raw, Region: run.region, StartedAt: started.UTC()}
+	report := &Report{Target: req.Target.Raw, Region: run.region, StartedAt: started.UTC().Truncate(time.Second)}
 	if run.inst != nil {
 		report.Instance = run.summary()
 	}
