@@ -22,20 +22,15 @@ RUN --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
     go build -trimpath -ldflags "-s -w -X main.version=$VERSION" -o /out/cvmlogin ./cmd/cvmlogin
 
-# The runtime base is Alpine rather than distroless because the HEALTHCHECK
-# below needs an HTTP client inside the image (BusyBox wget), and cvmlogin has
-# no "healthcheck" subcommand to probe /healthz by itself. Alpine's base already
-# carries the CA certificates the Tencent Cloud and Slack APIs need. Once such
-# a subcommand exists, gcr.io/distroless/static-debian12:nonroot is the better
-# base: no shell, no package manager.
-FROM alpine:3.22
+# Distroless: no shell, no package manager, CA certificates for the Tencent
+# Cloud and Slack APIs, and the unprivileged "nonroot" user (65532). The
+# HEALTHCHECK needs no HTTP client in the image: the binary probes /healthz
+# itself (cvmlogin healthcheck).
+FROM gcr.io/distroless/static-debian12:nonroot
 ARG VERSION=dev
 LABEL org.opencontainers.image.title="cvmlogin" \
       org.opencontainers.image.description="Slack bot that diagnoses and fixes CVM login problems" \
       org.opencontainers.image.version="$VERSION"
-# A fixed, unprivileged UID/GID (the distroless "nonroot" one), numeric in
-# USER so that Kubernetes' runAsNonRoot can verify it.
-RUN addgroup -S -g 65532 cvmlogin && adduser -S -D -H -u 65532 -G cvmlogin -s /sbin/nologin cvmlogin
 COPY --from=build /out/cvmlogin /cvmlogin
 USER 65532:65532
 # http.listen: /healthz, /readyz, /metrics, and the Slack endpoints in HTTP mode.
@@ -44,6 +39,6 @@ EXPOSE 8080
 # fails while Redis or Slack is unreachable. Change the port here if you
 # change CVMLOGIN_HTTP_LISTEN.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-    CMD ["wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/healthz"]
+    CMD ["/cvmlogin", "healthcheck", "--url", "http://127.0.0.1:8080/healthz"]
 ENTRYPOINT ["/cvmlogin"]
 CMD ["serve"]

@@ -62,7 +62,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.SetErr(stderr)
 	root.SetArgs(args)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError("%w", err) })
-	root.AddCommand(newDiagnoseCmd(g), newServeCmd(g), newSimulateCmd(g), newAuditCmd(g), newConfigCmd(g), newVersionCmd(g))
+	root.AddCommand(newDiagnoseCmd(g), newServeCmd(g), newSimulateCmd(g), newAuditCmd(g), newConfigCmd(g), newHealthcheckCmd(g), newVersionCmd(g))
 
 	err := root.ExecuteContext(ctx)
 	if err == nil {
