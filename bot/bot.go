@@ -264,24 +264,17 @@ func (b *Bot) runKey(target, region string) string {
 	return region + "/" + strings.ToLower(target)
 }
 
-// startDiagnosis records a new conversation and queues its diagnosis, unless
-// one for the same instance is already running; then it points there. It
-// returns the text to show the user ("" when the report message itself is
-// the answer).
+// startDiagnosis queues the diagnosis of a new conversation, unless one for
+// the same instance is already running; then it points there. It returns the
+// text to show the user ("" when the report message itself is the answer).
+// The user waits for this: two round trips to Redis, the run lock and the
+// job, which carries its conversation for the worker to store.
 func (b *Bot) startDiagnosis(ctx context.Context, req Request, channel, thread, user string) (string, error) {
-	c := conversations.Conversation{
-		ID: conversations.NewID(), Channel: channel, ThreadTS: thread, Requester: user,
-		Target: req.Target.Raw, Region: req.Region, Port: req.Port, Status: conversations.ConversationRunning,
-	}
+	c := conversations.Conversation{ID: conversations.NewID(), Target: req.Target.Raw, Region: req.Region}
 	job := conversations.Job{ID: conversations.NewID(), Kind: conversations.JobDiagnose, ConversationID: c.ID,
-		Target: c.Target, Region: c.Region, Port: c.Port, Requester: user}
+		Target: c.Target, Region: c.Region, Port: req.Port, Requester: user, Channel: channel, ThreadTS: thread}
 	if text, busy, err := b.coalesce(ctx, c, job.ID); busy || err != nil {
 		return text, err
-	}
-	// The conversation first: a worker may take the job the moment it is queued.
-	if err := b.store.CreateConversation(ctx, c); err != nil {
-		b.release(c, job.ID)
-		return storeTrouble(err), err
 	}
 	if err := b.store.Enqueue(ctx, job); err != nil {
 		b.release(c, job.ID)

@@ -51,9 +51,9 @@ func (b *Bot) handleJob(ctx context.Context, j conversations.Job) error {
 // message, keeps it current while checks finish, then posts the details in
 // its thread.
 func (b *Bot) runDiagnosis(ctx context.Context, j conversations.Job) error {
-	c, err := b.store.Conversation(ctx, j.ConversationID)
+	c, err := b.conversationOf(ctx, j)
 	if err != nil {
-		return fmt.Errorf("reading conversation %s: %w", j.ConversationID, err)
+		return err
 	}
 	ctx = diag.WithDiagnosisID(ctx, c.ID)
 	release := sync.OnceFunc(func() { b.release(c, j.ID) })
@@ -89,6 +89,22 @@ func (b *Bot) runDiagnosis(ctx context.Context, j conversations.Job) error {
 	log.Info("diagnosis finished", "fail", report.Summary.Fail, "unknown", report.Summary.Unknown, "likely_cause", likelyCause(report), "duration_ms", report.DurationMS)
 	// The cloud has been read: finish publishing even if shutdown begins now.
 	return b.publish(context.WithoutCancel(ctx), c, j.Requester, report, release)
+}
+
+// conversationOf returns the job's conversation, storing it first when the
+// job brought a new one.
+func (b *Bot) conversationOf(ctx context.Context, j conversations.Job) (conversations.Conversation, error) {
+	c, err := b.store.Conversation(ctx, j.ConversationID)
+	if !errors.Is(err, conversations.ErrNotFound) || j.Channel == "" {
+		return c, err
+	}
+	c = conversations.Conversation{ID: j.ConversationID, Channel: j.Channel, ThreadTS: j.ThreadTS, Requester: j.Requester,
+		Target: j.Target, Region: j.Region, Port: j.Port, Status: conversations.ConversationRunning}
+	err = b.store.CreateConversation(ctx, c)
+	if errors.Is(err, conversations.ErrConflict) { // a replica that died after storing it
+		return b.store.Conversation(ctx, j.ConversationID)
+	}
+	return c, err
 }
 
 // postPlaceholder posts the "Diagnosing …" message and records it.

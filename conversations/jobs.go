@@ -27,6 +27,11 @@ type Job struct {
 	Port           int    `json:"port,omitempty"`
 	Requester      string `json:"requester"`
 	FixRequestID   string `json:"fix_request_id,omitempty"` // for JobFix
+	// Channel and ThreadTS say where a new conversation lives: a diagnosis
+	// job may carry its conversation instead of the caller storing it
+	// first, and the worker creates it. Empty for existing conversations.
+	Channel  string `json:"channel,omitempty"`
+	ThreadTS string `json:"thread_ts,omitempty"`
 }
 
 // jobField is the stream entry field holding a Job's JSON.
