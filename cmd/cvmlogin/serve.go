@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/cvmlogin/cvmlogin/configs"
 	"github.com/cvmlogin/cvmlogin/conversations"
 	"github.com/cvmlogin/cvmlogin/diag"
+	"github.com/cvmlogin/cvmlogin/diag/tencent"
 	"github.com/cvmlogin/cvmlogin/internal/logging"
 	"github.com/cvmlogin/cvmlogin/internal/metrics"
 )
@@ -170,6 +172,7 @@ func botOptions(cfg *configs.Config, logger *slog.Logger, m bot.Metrics) bot.Opt
 	host, _ := os.Hostname()
 	return bot.Options{
 		DefaultRegion:    cfg.TencentCloud.Region,
+		KnownRegion:      knownRegion(cfg),
 		AllowedChannels:  cfg.Access.AllowedChannels,
 		Approvers:        cfg.Approvals.Approvers,
 		ApproverGroups:   cfg.Approvals.ApproverGroups,
@@ -180,6 +183,15 @@ func botOptions(cfg *configs.Config, logger *slog.Logger, m bot.Metrics) bot.Opt
 		Logger:           logger,
 		Metrics:          m,
 	}
+}
+
+// knownRegion accepts the regions the SDK knows and the configured ones, so
+// that a typo in /cvm-login is answered at once rather than by a diagnosis
+// that finds nothing.
+func knownRegion(cfg *configs.Config) func(string) bool {
+	known := append(tencent.Regions(), cfg.TencentCloud.Region)
+	known = append(known, cfg.TencentCloud.Regions...)
+	return func(region string) bool { return slices.Contains(known, region) }
 }
 
 // slackAuthError says whether Slack refused the bot token or could not be
