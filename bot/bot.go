@@ -218,7 +218,7 @@ func (b *Bot) Command(ctx context.Context, cmd slack.SlashCommand) Reply {
 	if req.Help {
 		return Reply{Text: Usage()}
 	}
-	text, err := b.startDiagnosis(ctx, req, cmd.ChannelID, "", cmd.UserID)
+	text, err := b.startDiagnosis(ctx, req, conversations.Job{Channel: cmd.ChannelID, Requester: cmd.UserID, ResponseURL: cmd.ResponseURL})
 	if err != nil {
 		log.Error("starting a diagnosis", "target", req.Target.Raw, "err", err)
 	}
@@ -246,7 +246,7 @@ func (b *Bot) Mention(ctx context.Context, m Mention) {
 		reply(Usage())
 		return
 	}
-	text, err := b.startDiagnosis(ctx, req, m.Channel, thread, m.User)
+	text, err := b.startDiagnosis(ctx, req, conversations.Job{Channel: m.Channel, ThreadTS: thread, Requester: m.User})
 	if err != nil {
 		b.log.ErrorContext(ctx, "starting a diagnosis from a mention", "channel", m.Channel, "target", req.Target.Raw, "err", err)
 	}
@@ -269,10 +269,12 @@ func (b *Bot) runKey(target, region string) string {
 // text to show the user ("" when the report message itself is the answer).
 // The user waits for this: two round trips to Redis, the run lock and the
 // job, which carries its conversation for the worker to store.
-func (b *Bot) startDiagnosis(ctx context.Context, req Request, channel, thread, user string) (string, error) {
+// where says who asked and where: Channel, ThreadTS, Requester, ResponseURL.
+func (b *Bot) startDiagnosis(ctx context.Context, req Request, where conversations.Job) (string, error) {
 	c := conversations.Conversation{ID: conversations.NewID(), Target: req.Target.Raw, Region: req.Region}
-	job := conversations.Job{ID: conversations.NewID(), Kind: conversations.JobDiagnose, ConversationID: c.ID,
-		Target: c.Target, Region: c.Region, Port: req.Port, Requester: user, Channel: channel, ThreadTS: thread}
+	job := where
+	job.ID, job.Kind, job.ConversationID = conversations.NewID(), conversations.JobDiagnose, c.ID
+	job.Target, job.Region, job.Port = c.Target, c.Region, req.Port
 	if text, busy, err := b.coalesce(ctx, c, job.ID); busy || err != nil {
 		return text, err
 	}

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cvmlogin/cvmlogin/internal/slackfake"
 )
 
 // TestSlashCommandEndToEnd follows one engineer's /cvm-login through HTTP
@@ -103,5 +105,25 @@ func TestBadCommandsGetClearReplies(t *testing.T) {
 	}
 	if n := len(w.slack.Calls("chat.postMessage")); n != 0 {
 		t.Fatalf("bad commands posted %d messages", n)
+	}
+}
+
+// TestBotNotInChannelSaysSo: the first-run surprise. Slack refuses the
+// report because nobody invited the bot; the user is told how to fix it.
+func TestBotNotInChannelSaysSo(t *testing.T) {
+	w := newWorld(t)
+	w.slack.Fail("chat.postMessage", "not_in_channel", 1)
+	r := w.replica(t, "r1")
+	r.command(t, requester, "ins-linux001")
+	w.slack.WaitFor(t, func() bool {
+		for _, c := range w.slack.Calls(slackfake.MethodResponseURL) {
+			if strings.Contains(c.Values.Get("text"), "/invite @cvmlogin") && c.Values.Get("response_type") == "ephemeral" {
+				return true
+			}
+		}
+		return false
+	}, 10*time.Second)
+	if n := w.sim.CallCount("cvm", "DescribeInstances"); n != 0 {
+		t.Fatalf("diagnosed (%d DescribeInstances) although the report could not be posted", n)
 	}
 }

@@ -67,6 +67,7 @@ func (b *Bot) runDiagnosis(ctx context.Context, j conversations.Job) error {
 		if c, err = b.postPlaceholder(ctx, c); err != nil {
 			log.Error("posting the report message", "err", err)
 			_ = b.store.SetStatus(ctx, c.ID, conversations.ConversationFailed)
+			b.tellUnposted(ctx, j, err)
 			return err
 		}
 	}
@@ -105,6 +106,24 @@ func (b *Bot) conversationOf(ctx context.Context, j conversations.Job) (conversa
 		return b.store.Conversation(ctx, j.ConversationID)
 	}
 	return c, err
+}
+
+// tellUnposted tells whoever typed the command, through its response_url,
+// that the report could not be posted: the usual first-run surprise is a bot
+// that was never invited to the channel.
+func (b *Bot) tellUnposted(ctx context.Context, j conversations.Job, err error) {
+	if j.ResponseURL == "" {
+		return
+	}
+	text := fmt.Sprintf(":warning: I could not post the report of %s here (%s), so nothing was diagnosed.", escapeMrkdwn(j.Target), escapeMrkdwn(err.Error()))
+	var se slack.SlackErrorResponse
+	if errors.As(err, &se) && (se.Err == "not_in_channel" || se.Err == "channel_not_found") {
+		text = fmt.Sprintf(":wave: I am not in this channel yet, so I could not post the report of %s. Invite me with `/invite @cvmlogin`, then run the command again.", escapeMrkdwn(j.Target))
+	}
+	_, _, err = b.slack.PostMessageContext(ctx, j.Channel, slack.MsgOptionResponseURL(j.ResponseURL, slack.ResponseTypeEphemeral), slack.MsgOptionText(text, false))
+	if err != nil {
+		b.log.WarnContext(ctx, "answering through response_url", "err", err)
+	}
 }
 
 // postPlaceholder posts the "Diagnosing …" message and records it.

@@ -32,6 +32,9 @@ type Job struct {
 	// first, and the worker creates it. Empty for existing conversations.
 	Channel  string `json:"channel,omitempty"`
 	ThreadTS string `json:"thread_ts,omitempty"`
+	// ResponseURL is the slash command's response_url, to tell the user
+	// when the report cannot be posted in the channel at all.
+	ResponseURL string `json:"response_url,omitempty"`
 }
 
 // jobField is the stream entry field holding a Job's JSON.

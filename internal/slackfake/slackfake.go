@@ -93,6 +93,7 @@ func New(tb testing.TB) *Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", s.serveMethod)
 	mux.HandleFunc("POST /upload/{file}", s.serveUpload)
+	mux.HandleFunc("POST /response/{id}", s.serveResponseURL)
 	mux.HandleFunc("GET /ws", s.serveSocket)
 	s.srv = httptest.NewServer(mux)
 	tb.Cleanup(s.close)
@@ -226,6 +227,26 @@ func (f *fault) writeAPI(w http.ResponseWriter) {
 		return
 	}
 	writeJSON(w, map[string]any{"ok": false, "error": f.slackError})
+}
+
+// MethodResponseURL is the method name under which Calls records the
+// messages sent to a slash command's response_url.
+const MethodResponseURL = "response_url"
+
+// ResponseURL returns a slash-command response_url served by the fake, as
+// Slack gives one with each command.
+func (s *Server) ResponseURL() string { return s.srv.URL + "/response/1" }
+
+// serveResponseURL records a message sent to a response_url. Like Slack's, it
+// needs no token.
+func (s *Server) serveResponseURL(w http.ResponseWriter, r *http.Request) {
+	values, err := requestValues(r)
+	if err != nil {
+		http.Error(w, "invalid_payload", http.StatusBadRequest)
+		return
+	}
+	s.record(MethodResponseURL, values)
+	writeJSON(w, map[string]any{"ok": true})
 }
 
 // serveMethod answers a Web API call: POST (or GET) /<method>.
