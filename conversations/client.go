@@ -24,7 +24,8 @@ type ClientOptions struct {
 }
 
 // NewClient returns a client for the Redis that o describes: a single node,
-// a Cluster or a Sentinel-managed master. Errors never contain the password.
+// a Cluster or a Sentinel-managed master. Its calls stop at their context's
+// deadline. Errors never contain the password.
 func NewClient(o ClientOptions) (redis.UniversalClient, error) {
 	if o.URL != "" {
 		opts, err := redis.ParseURL(o.URL)
@@ -38,6 +39,7 @@ func NewClient(o ClientOptions) (redis.UniversalClient, error) {
 		if opts.Password == "" {
 			opts.Password = o.Password
 		}
+		opts.ContextTimeoutEnabled = true
 		return redis.NewClient(opts), nil
 	}
 	if len(o.Addrs) == 0 {
@@ -48,5 +50,8 @@ func NewClient(o ClientOptions) (redis.UniversalClient, error) {
 		MasterName: o.MasterName,
 		Password:   o.Password,
 		DB:         o.DB,
+		// Honour callers' deadlines: a slash command must be acknowledged
+		// within 3 s even when Redis hangs rather than refuses.
+		ContextTimeoutEnabled: true,
 	}), nil
 }

@@ -1,8 +1,11 @@
 package conversations
 
 import (
+	"context"
+	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cvmlogin/cvmlogin/internal/redistest"
 )
@@ -50,5 +53,39 @@ func TestNewClientErrorsHideThePassword(t *testing.T) {
 				t.Errorf("error %q contains the password", err)
 			}
 		})
+	}
+}
+
+// TestNewClientHonoursDeadlines: against a Redis that accepts connections but
+// never answers, a call returns at its context's deadline, not after
+// go-redis's own 3 s read timeout, so that Slack acks stay within 3 s.
+func TestNewClientHonoursDeadlines(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer conn.Close() // hold it open, say nothing
+		}
+	}()
+	rdb, err := NewClient(ClientOptions{Addrs: []string{ln.Addr().String()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if err := rdb.Ping(ctx).Err(); err == nil {
+		t.Fatal("a silent server answered PING")
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Fatalf("PING took %s: the context deadline was ignored", took)
 	}
 }
