@@ -268,8 +268,8 @@ func (b *Bot) runKey(target, region string) string {
 // the same instance is already running; then it points there. It returns the
 // text to show the user ("" when the report message itself is the answer).
 // The user waits for this: two round trips to Redis, the run lock and the
-// job, which carries its conversation for the worker to store.
-// where says who asked and where: Channel, ThreadTS, Requester, ResponseURL.
+// job, which carries its conversation for the worker to store. where says
+// who asked and where: its Channel, ThreadTS, Requester and ResponseURL.
 func (b *Bot) startDiagnosis(ctx context.Context, req Request, where conversations.Job) (string, error) {
 	c := conversations.Conversation{ID: conversations.NewID(), Target: req.Target.Raw, Region: req.Region}
 	job := where
