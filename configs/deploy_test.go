@@ -426,9 +426,22 @@ func TestComposeEnvNamesAreConfigKeys(t *testing.T) {
 	}
 }
 
+// composeCommand returns the Compose CLI on this machine: the docker
+// compose plugin, else the standalone docker-compose; nil when neither.
+func composeCommand() []string {
+	if exec.Command("docker", "compose", "version").Run() == nil {
+		return []string{"docker", "compose"}
+	}
+	if _, err := exec.LookPath("docker-compose"); err == nil {
+		return []string{"docker-compose"}
+	}
+	return nil
+}
+
 func TestComposeConfigValidates(t *testing.T) {
-	if exec.Command("docker", "compose", "version").Run() != nil {
-		t.Skip("docker compose is not available")
+	cli := composeCommand()
+	if cli == nil {
+		t.Skip("neither docker compose nor docker-compose is available")
 	}
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, ".env"), mustRead(t, envExamplePath), 0o600); err != nil {
@@ -440,9 +453,10 @@ func TestComposeConfigValidates(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, "docker", "compose", "-f", compose, "--project-directory", dir, "config", "-q").CombinedOutput()
+	args := append(cli[1:], "-f", compose, "--project-directory", dir, "config", "-q")
+	out, err := exec.CommandContext(ctx, cli[0], args...).CombinedOutput()
 	if err != nil {
-		t.Errorf("docker compose config: %v\n%s", err, out)
+		t.Errorf("%s config: %v\n%s", strings.Join(cli, " "), err, out)
 	}
 }
 
