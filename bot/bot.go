@@ -49,6 +49,7 @@ type Store interface {
 	Transition(ctx context.Context, id, from, to string, mutate func(*conversations.FixRequest)) (conversations.FixRequest, error)
 	Audit(ctx context.Context, e conversations.Event) error
 	SetOpenPortsFix(ctx context.Context, id, fixID string) error
+	ExpireDue(ctx context.Context) ([]conversations.FixRequest, error)
 }
 
 // Diagnoser runs a diagnosis. *diag.Diagnoser satisfies it.
@@ -86,6 +87,9 @@ type Options struct {
 	Workers int
 	// Replica names this process among the replicas sharing Redis.
 	Replica string
+	// ExpirySweep is how often undecided fix requests are checked for
+	// expiry, to show it on their approval request. Default 30s.
+	ExpirySweep time.Duration
 	// GroupCacheTTL is how long approver-group members are cached. Default 5m.
 	GroupCacheTTL time.Duration
 	Logger        *slog.Logger
@@ -122,6 +126,7 @@ func New(api SlackAPI, store Store, diagnoser Diagnoser, fixer Fixer, opts Optio
 	opts.UpdateInterval = orDefault(opts.UpdateInterval, time.Second)
 	opts.PostInterval = orDefault(opts.PostInterval, time.Second)
 	opts.GroupCacheTTL = orDefault(opts.GroupCacheTTL, 5*time.Minute)
+	opts.ExpirySweep = orDefault(opts.ExpirySweep, 30*time.Second)
 	if opts.Workers <= 0 {
 		opts.Workers = 4
 	}

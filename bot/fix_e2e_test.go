@@ -155,3 +155,40 @@ func TestApproverGroups(t *testing.T) {
 		t.Fatalf("RebootInstances called %d times, want 1", n)
 	}
 }
+
+// TestUndecidedRequestExpiresVisibly: when nobody decides in time, the
+// approval request says it expired, its buttons go, and the audit trail
+// records it once, even with two replicas sweeping.
+func TestUndecidedRequestExpiresVisibly(t *testing.T) {
+	w := newWorld(t)
+	r1 := w.replica(t, "r1")
+	w.replica(t, "r2") // sweeps for expiries too
+	_, approval := requestFix(t, w, r1, "ins-cpuhigh1", "restart_instance", requester)
+
+	w.advance(16 * time.Minute)
+	w.slack.WaitFor(t, func() bool {
+		for _, m := range w.slack.Messages(channel) {
+			if m.TS == approval.TS {
+				_, open := button(m, "approve")
+				return !open && strings.Contains(m.Text, "Expired at")
+			}
+		}
+		return false
+	}, 10*time.Second)
+	events, err := r1.store.AuditEvents(t.Context(), time.Now().Add(-time.Hour), "ins-cpuhigh1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	expired := 0
+	for _, e := range events {
+		if e.Action == "fix.expired" {
+			expired++
+		}
+	}
+	if expired != 1 {
+		t.Fatalf("%d fix.expired audit events, want 1", expired)
+	}
+	if n := w.sim.CallCount("cvm", "RebootInstances"); n != 0 {
+		t.Fatalf("an expired request rebooted the instance %d times", n)
+	}
+}

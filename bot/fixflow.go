@@ -52,20 +52,43 @@ func (b *Bot) requestFix(ctx context.Context, p press) {
 	fr := conversations.FixRequest{
 		ID: id, Action: p.action, ConversationID: p.conv.ID, Channel: p.channel, InstanceID: plan.InstanceID,
 		Region: plan.Region, SecurityGroupID: plan.GroupID, Port: plan.Port, Requester: p.user,
+		CreatedAt: b.opts.Now(), ExpiresAt: b.opts.Now().Add(b.opts.ApprovalTTL),
 		Params: map[string]string{"plan": plan.Describe(), "undo_of": undoOf},
 	}
-	if fr, err = b.store.CreateFixRequest(ctx, fr, b.opts.ApprovalTTL); err != nil {
+	if !b.opts.FourEyes && b.isApprover(ctx, p.user) {
+		if fr, ok := b.recordRequest(ctx, p, fr); ok {
+			b.approve(ctx, p, fr, "")
+		}
+		return
+	}
+	ts, err := b.postApprovalRequest(ctx, p, fr, plan)
+	if err != nil {
+		b.log.ErrorContext(ctx, "posting a fix request", "fix_id", fr.ID, "err", err)
 		b.reply(ctx, p, storeTrouble(err))
 		return
 	}
+	fr.Params[approvalMessageParam] = ts
+	if _, ok := b.recordRequest(ctx, p, fr); !ok {
+		b.closeApproval(ctx, fr, ts, ":warning: Not recorded: cvmlogin's state store is unavailable, so nothing will change. Press the fix button again later.")
+	}
+}
+
+// approvalMessageParam is the fix request parameter holding the ts of its
+// approval request message, so that its expiry can be shown there.
+const approvalMessageParam = "approval_ts"
+
+// recordRequest stores a new fix request, audits it and tells the presser
+// when the store is unavailable.
+func (b *Bot) recordRequest(ctx context.Context, p press, fr conversations.FixRequest) (conversations.FixRequest, bool) {
+	fr, err := b.store.CreateFixRequest(ctx, fr, b.opts.ApprovalTTL)
+	if err != nil {
+		b.reply(ctx, p, storeTrouble(err))
+		return fr, false
+	}
 	b.audit(ctx, fixEvent(fr, p.user, "fix.requested", ""))
 	b.opts.Metrics.FixEvent(fr.Action, conversations.FixRequested)
-	_ = b.logEntry(ctx, p.conv.ID, "fix", fmt.Sprintf("<@%s> requested %s: %s", p.user, fr.Action, plan.Describe()))
-	if !b.opts.FourEyes && b.isApprover(ctx, p.user) {
-		b.approve(ctx, p, fr, "")
-		return
-	}
-	b.postApprovalRequest(ctx, p, fr, plan)
+	_ = b.logEntry(ctx, p.conv.ID, "fix", fmt.Sprintf("<@%s> requested %s: %s", p.user, fr.Action, fr.Params["plan"]))
+	return fr, true
 }
 
 // planFix plans a fix on the report's instance. An undo targets the group
@@ -85,14 +108,14 @@ func (b *Bot) planFix(ctx context.Context, id string, action diag.FixAction, rep
 	return plan, nil
 }
 
-// postApprovalRequest asks approvers, in the thread, to approve or reject.
-func (b *Bot) postApprovalRequest(ctx context.Context, p press, fr conversations.FixRequest, plan diag.FixPlan) {
+// postApprovalRequest asks approvers, in the thread, to approve or reject
+// fr, and returns the message's ts.
+func (b *Bot) postApprovalRequest(ctx context.Context, p press, fr conversations.FixRequest, plan diag.FixPlan) (string, error) {
 	refs := map[string]string{}
 	for _, action := range []string{ActionApprove, ActionReject} {
 		id, err := b.store.CreateRef(ctx, conversations.Ref{Action: action, ConversationID: fr.ConversationID, Channel: fr.Channel, FixRequestID: fr.ID})
 		if err != nil {
-			b.reply(ctx, p, storeTrouble(err))
-			return
+			return "", err
 		}
 		refs[action] = id
 	}
@@ -103,9 +126,7 @@ func (b *Bot) postApprovalRequest(ctx context.Context, p press, fr conversations
 		text += " Four-eyes rule: the requester cannot approve."
 	}
 	blocks := approvalBlocks(text, refs, plan.Describe())
-	if _, err := b.post(ctx, "posting a fix request", fr.Channel, p.conv.ThreadTS, slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...)); err != nil {
-		b.log.ErrorContext(ctx, "posting a fix request", "fix_id", fr.ID, "err", err)
-	}
+	return b.post(ctx, "posting a fix request", fr.Channel, p.conv.ThreadTS, slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...))
 }
 
 // decide handles approve and reject on a fix request's message.
@@ -125,7 +146,9 @@ func (b *Bot) decide(ctx context.Context, p press) {
 	}
 	if fr.Status == conversations.FixExpired {
 		b.reply(ctx, p, fmt.Sprintf("This request expired at %s and nothing was changed. Press the fix button on the report again to ask anew.", fr.ExpiresAt.UTC().Format("15:04 MST")))
-		b.closeApproval(ctx, p, fr, "expired")
+		if expired, err := b.store.Transition(ctx, fr.ID, conversations.FixRequested, conversations.FixExpired, nil); err == nil {
+			b.announceExpiry(ctx, expired) // unless the sweeper already did
+		}
 		return
 	}
 	if refusal := b.mayDecide(ctx, p, fr); refusal != "" {
@@ -191,7 +214,7 @@ func (b *Bot) decideOnce(ctx context.Context, p press, fr conversations.FixReque
 	b.audit(ctx, fixEvent(fr, p.user, "fix."+status, ""))
 	b.opts.Metrics.FixEvent(fr.Action, status)
 	_ = b.logEntry(ctx, fr.ConversationID, "fix", fmt.Sprintf("<@%s> %s %s", p.user, status, fr.Action))
-	b.closeApproval(ctx, p, fr, fmt.Sprintf(decision, p.user, b.opts.Now().UTC().Format("15:04 MST")))
+	b.closeApproval(ctx, fr, p.message, fmt.Sprintf(decision, p.user, b.opts.Now().UTC().Format("15:04 MST")))
 	return fr, true
 }
 
@@ -216,8 +239,8 @@ func (b *Bot) refuseTransition(ctx context.Context, p press, fr conversations.Fi
 }
 
 // closeApproval replaces the approval request's buttons by the decision.
-func (b *Bot) closeApproval(ctx context.Context, p press, fr conversations.FixRequest, decision string) {
-	if p.message == "" {
+func (b *Bot) closeApproval(ctx context.Context, fr conversations.FixRequest, messageTS, decision string) {
+	if messageTS == "" {
 		return
 	}
 	text := fmt.Sprintf("<@%s> asked to *%s* on %s: %s", fr.Requester, fixTitles[diag.FixAction(fr.Action)], fr.InstanceID, escapeMrkdwn(fr.Params["plan"]))
@@ -225,8 +248,40 @@ func (b *Bot) closeApproval(ctx context.Context, p press, fr conversations.FixRe
 		slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, truncateText(text, maxSectionText, "…"), false, false), nil, nil, slack.SectionBlockOptionBlockID("fix.request")),
 		slack.NewContextBlock("fix.decision", slack.NewTextBlockObject(slack.MarkdownType, decision, false, false)),
 	}
-	if err := b.update(ctx, "closing a fix request", fr.Channel, p.message, slack.MsgOptionText(text+"\n"+decision, false), slack.MsgOptionBlocks(blocks...)); err != nil {
+	if err := b.update(ctx, "closing a fix request", fr.Channel, messageTS, slack.MsgOptionText(text+"\n"+decision, false), slack.MsgOptionBlocks(blocks...)); err != nil {
 		b.log.WarnContext(ctx, "closing a fix request message", "fix_id", fr.ID, "err", err)
+	}
+}
+
+// announceExpiry records that fr expired undecided and says so on its
+// approval request, in place of the buttons.
+func (b *Bot) announceExpiry(ctx context.Context, fr conversations.FixRequest) {
+	b.audit(ctx, fixEvent(fr, "cvmlogin", "fix.expired", "not approved within the approval window"))
+	b.opts.Metrics.FixEvent(fr.Action, conversations.FixExpired)
+	_ = b.logEntry(ctx, fr.ConversationID, "fix", fmt.Sprintf("%s request by <@%s> expired undecided", fr.Action, fr.Requester))
+	b.closeApproval(ctx, fr, fr.Params[approvalMessageParam], fmt.Sprintf(
+		":hourglass: Expired at %s without a decision; nothing was changed. Press the fix button on the report to ask again.", fr.ExpiresAt.UTC().Format("15:04 MST")))
+}
+
+// sweepExpiries expires undecided fix requests as their approval windows
+// end, every interval until ctx is done. Every replica sweeps; each request
+// is announced once.
+func (b *Bot) sweepExpiries(ctx context.Context, interval time.Duration) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		expired, err := b.store.ExpireDue(ctx)
+		if err != nil && ctx.Err() == nil {
+			b.log.WarnContext(ctx, "expiring fix requests", "err", err)
+		}
+		for _, fr := range expired {
+			b.announceExpiry(ctx, fr)
+		}
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -113,7 +114,56 @@ func (s *Store) CreateFixRequest(ctx context.Context, fr FixRequest, ttl time.Du
 	if !created {
 		return FixRequest{}, fmt.Errorf("%s: %w: it exists", doing, ErrConflict)
 	}
+	if err := s.scheduleExpiry(ctx, fr); err != nil {
+		return FixRequest{}, wrap(doing, err)
+	}
 	return fr, nil
+}
+
+// scheduleExpiry indexes fr by the end of its approval window, for
+// ExpireDue.
+func (s *Store) scheduleExpiry(ctx context.Context, fr FixRequest) error {
+	key := s.key("fixes", "expiring")
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.ZAdd(ctx, key, redis.Z{Score: float64(fr.ExpiresAt.UnixMilli()), Member: fr.ID})
+		p.PExpire(ctx, key, s.retention(fr))
+		return nil
+	})
+	return err
+}
+
+// expiryBatch bounds how many requests one ExpireDue call handles.
+const expiryBatch = 100
+
+// ExpireDue moves every requested fix request whose approval window has
+// passed to expired, and returns the ones this call moved: with several
+// replicas sweeping, each request is returned to exactly one of them.
+// Requests decided in time simply leave the index.
+func (s *Store) ExpireDue(ctx context.Context) ([]FixRequest, error) {
+	const doing = "expiring fix requests"
+	key := s.key("fixes", "expiring")
+	due, err := s.rdb.ZRangeByScore(ctx, key, &redis.ZRangeBy{
+		Min: "-inf", Max: strconv.FormatInt(s.now().UnixMilli(), 10), Count: expiryBatch,
+	}).Result()
+	if err != nil {
+		return nil, wrap(doing, err)
+	}
+	var expired []FixRequest
+	for _, id := range due {
+		fr, err := s.Transition(ctx, id, FixRequested, FixExpired, nil)
+		switch {
+		case err == nil:
+			expired = append(expired, fr)
+		case errors.Is(err, ErrConflict), errors.Is(err, ErrNotFound):
+			// Decided in time, expired by another replica, or gone.
+		default:
+			return expired, err
+		}
+		if err := s.rdb.ZRem(ctx, key, id).Err(); err != nil {
+			return expired, wrap(doing, err)
+		}
+	}
+	return expired, nil
 }
 
 // FixRequest returns fix request id. A requested request whose approval

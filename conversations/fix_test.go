@@ -246,3 +246,67 @@ func TestConcurrentTransitionsHaveOneWinnerPerStep(t *testing.T) {
 		}
 	}
 }
+
+// TestExpireDue: requests left undecided past their window expire once,
+// whichever of several sweeping replicas gets them; decided ones do not.
+func TestExpireDue(t *testing.T) {
+	ctx := t.Context()
+	clock := newFakeClock()
+	s, c := newStore(t, Options{Now: clock.Now})
+	var undecided []string
+	for range 3 {
+		fr, err := s.CreateFixRequest(ctx, sampleFixRequest(), approvalTTL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		undecided = append(undecided, fr.ID)
+	}
+	decided, err := s.CreateFixRequest(ctx, sampleFixRequest(), approvalTTL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Transition(ctx, decided.ID, FixRequested, FixApproved, nil); err != nil {
+		t.Fatal(err)
+	}
+	if due, err := s.ExpireDue(ctx); err != nil || len(due) != 0 {
+		t.Fatalf("before the window ends: %d expired, %v", len(due), err)
+	}
+
+	clock.Advance(approvalTTL)
+	var (
+		mu      sync.Mutex
+		expired []string
+		wg      sync.WaitGroup
+	)
+	for range 5 { // five replicas sweep at once
+		wg.Go(func() {
+			due, err := s.ExpireDue(ctx)
+			if err != nil {
+				t.Error(err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for _, fr := range due {
+				expired = append(expired, fr.ID)
+				if fr.Status != FixExpired || fr.DecidedAt.IsZero() {
+					t.Errorf("expired request %+v", fr)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if len(expired) != len(undecided) {
+		t.Fatalf("expired %v, want each of %v once", expired, undecided)
+	}
+	for _, id := range undecided {
+		if fr, err := s.FixRequest(ctx, id); err != nil || fr.Status != FixExpired {
+			t.Fatalf("%s: %+v, %v", id, fr, err)
+		}
+	}
+	if fr, _ := s.FixRequest(ctx, decided.ID); fr.Status != FixApproved {
+		t.Fatalf("the decided request is %s", fr.Status)
+	}
+	if n := c.ZCard(ctx, s.key("fixes", "expiring")).Val(); n != 0 {
+		t.Fatalf("%d requests left in the expiry index", n)
+	}
+}
