@@ -51,19 +51,21 @@ const (
 
 // The values of the outcome label of cvmlogin_fix_requests_total: the steps
 // of a fix request (requested, approved, rejected, refused: someone not
-// allowed to decide pressed approve or reject) and its end (succeeded,
-// failed, not_applicable: nothing needed changing).
+// allowed to decide pressed approve or reject, expired: nobody decided in
+// time) and its end (succeeded, failed, not_applicable: nothing needed
+// changing).
 const (
 	FixRequested     = "requested"
 	FixApproved      = "approved"
 	FixRejected      = "rejected"
 	FixRefused       = "refused"
+	FixExpired       = "expired"
 	FixSucceeded     = "succeeded"
 	FixFailed        = "failed"
 	FixNotApplicable = "not_applicable"
 )
 
-var fixOutcomes = []string{FixRequested, FixApproved, FixRejected, FixRefused, FixSucceeded, FixFailed, FixNotApplicable}
+var fixOutcomes = []string{FixRequested, FixApproved, FixRejected, FixRefused, FixExpired, FixSucceeded, FixFailed, FixNotApplicable}
 
 // The label values of cvmlogin_slack_ack_seconds.
 var (
