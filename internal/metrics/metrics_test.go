@@ -133,7 +133,7 @@ func TestNewStartsKnownSeriesAtZero(t *testing.T) {
 	for _, result := range []string{"fail", "warn", "ok", "could_not_run"} {
 		wantValue(t, f, 0, "cvmlogin_diagnoses_total", "result", result)
 	}
-	if got, want := len(f.Series("cvmlogin_fix_requests_total")), len(diag.FixActions)*7; got != want {
+	if got, want := len(f.Series("cvmlogin_fix_requests_total")), len(diag.FixActions)*8; got != want {
 		t.Errorf("%d fix_requests_total series, want %d", got, want)
 	}
 	for _, family := range []string{"go_goroutines", "process_cpu_seconds_total"} {
