@@ -90,11 +90,28 @@ func appendNew(list []string, s string) []string {
 }
 
 func checkSGLoginPort(ctx context.Context, r *run) Finding {
-	t := Traffic{Protocol: "TCP", Port: r.port}
-	f, d, ok := r.evaluateGroups(ctx, t, "Security group: login port")
+	const title = "Security group: login port"
+	f, rules, ok := r.readGroups(ctx, title)
 	if !ok {
 		return f
 	}
+	// The family that decides is the one the instance is reached over: IPv4,
+	// unless its only public address is IPv6.
+	t := Traffic{Protocol: "TCP", Port: r.port, IPv6: len(r.inst.PublicIPs) == 0 && len(r.inst.PublicIPv6s) > 0}
+	d, err := rules.decide(t)
+	if err != nil {
+		return unknownFinding(title, err)
+	}
+	recordDecision(f, d, t)
+	r.judgeLoginPort(&f, d)
+	if !t.IPv6 && len(r.inst.PublicIPv6s) > 0 {
+		r.judgeIPv6(&f, rules, Traffic{Protocol: "TCP", Port: r.port, IPv6: true})
+	}
+	return f
+}
+
+// judgeLoginPort sets f's verdict on TCP to the login port from d.
+func (r *run) judgeLoginPort(f *Finding, d Decision) {
 	groups := strings.Join(r.inst.SecurityGroupIDs, ", ")
 	remedy := fmt.Sprintf("Open TCP %d in %s, or press Open login port / Open all ports.", r.port, firstOf(r.inst.SecurityGroupIDs))
 	switch d.Verdict {
@@ -110,22 +127,80 @@ func checkSGLoginPort(ctx context.Context, r *run) Finding {
 		f.Detail = fmt.Sprintf("No inbound rule in %s matches TCP %d, so it is rejected by default.", orDash(groups), r.port)
 		f.Remediation, f.Fixes = remedy, []FixAction{FixOpenLoginPort, FixOpenAllPorts}
 	case VerdictPartial:
-		f.Status, f.Severity, f.Title = StatusWarn, SeverityMedium, fmt.Sprintf("TCP %d is allowed only from some addresses", r.port)
-		f.Detail = "Allowed by " + refList(d.Partial) + "; connect from an address in that range."
-		f.Remediation = "If you connect from elsewhere, add your own IP to the rule."
+		sources := partialSources(d.Partial)
+		f.Status, f.Severity = StatusWarn, SeverityMedium
+		f.Title = fmt.Sprintf("TCP %d is allowed only from %s", r.port, strings.Join(sources, ", "))
+		f.Detail = "Allowed by " + refList(d.Partial) + "; the internet at large is not let in."
+		if bastions := sourceGroups(d.Partial); len(bastions) > 0 {
+			note := fmt.Sprintf("A bastion host (or any instance) in %s can still reach it over the private network.", strings.Join(bastions, ", "))
+			f.Detail += " " + note
+			f.Evidence["source_groups_note"] = note
+		}
+		f.Evidence["allowed_sources"] = sources
+		f.Remediation = "Connect from one of those sources (e.g. through the bastion host), or add your own IP to the rule."
 	case VerdictIndeterminate:
 		f.Status, f.Severity, f.Title = StatusUnknown, SeverityLow, fmt.Sprintf("Cannot tell whether TCP %d is allowed", r.port)
-		f.Detail = "Rules that reference other security groups, address or service templates may decide: " + refList(d.Uncertain)
-		f.Remediation = "Check those templates or groups in the console."
+		f.Detail = "Rules that cannot be evaluated may decide: " + refList(d.Uncertain)
+		f.Remediation = "Check those rules in the console."
 	}
-	return f
+}
+
+// judgeIPv6 adds the IPv6 verdict to an IPv4 finding: an instance with a
+// public IPv6 address is reached over both, so IPv4 alone is not ok.
+func (r *run) judgeIPv6(f *Finding, rules groupRules, t Traffic) {
+	f.Evidence["address_family"] = "IPv4 and IPv6"
+	f.Evidence["public_ipv6"] = r.inst.PublicIPv6s
+	d, err := rules.decide(t)
+	if err != nil {
+		f.Evidence["ipv6_verdict"] = string(StatusUnknown)
+		f.Evidence["ipv6_error"] = err.Error()
+	} else {
+		f.Evidence["ipv6_verdict"] = string(d.Verdict)
+		if d.Decider != nil {
+			f.Evidence["ipv6_deciding_rule"] = d.Decider.String()
+		}
+	}
+	if f.Status != StatusOK || (err == nil && d.Verdict == VerdictAccept) {
+		return
+	}
+	f.Status, f.Severity = StatusWarn, SeverityMedium
+	f.Title = fmt.Sprintf("TCP %d is allowed over IPv4 but not over IPv6", r.port)
+	f.Detail += fmt.Sprintf("; over IPv6 (%s) the verdict is %v", strings.Join(r.inst.PublicIPv6s, ", "), f.Evidence["ipv6_verdict"])
+	f.Remediation = "Connect over IPv4, or add an Ipv6CidrBlock rule (e.g. ::/0) for the login port."
+}
+
+// partialSources names the sources of partial rules, once each.
+func partialSources(refs []RuleRef) []string {
+	var sources []string
+	for _, ref := range refs {
+		sources = appendNew(sources, ruleSource(ref.Rule))
+	}
+	return sources
+}
+
+// sourceGroups lists the security groups that partial rules let in.
+func sourceGroups(refs []RuleRef) []string {
+	var groups []string
+	for _, ref := range refs {
+		if ref.Rule.SourceGroupID != "" {
+			groups = appendNew(groups, ref.Rule.SourceGroupID)
+		}
+	}
+	return groups
 }
 
 func checkSGICMP(ctx context.Context, r *run) Finding {
-	f, d, ok := r.evaluateGroups(ctx, Traffic{Protocol: "ICMP"}, "Security group: ping")
+	const title = "Security group: ping"
+	f, rules, ok := r.readGroups(ctx, title)
 	if !ok {
 		return f
 	}
+	t := Traffic{Protocol: "ICMP"}
+	d, err := rules.decide(t)
+	if err != nil {
+		return unknownFinding(title, err)
+	}
+	recordDecision(f, d, t)
 	if d.Verdict == VerdictAccept {
 		f.Status, f.Title, f.Detail = StatusOK, "Security group allows ping", d.Decider.String()+" matches first"
 		return f
@@ -136,30 +211,55 @@ func checkSGICMP(ctx context.Context, r *run) Finding {
 	return f
 }
 
-// evaluateGroups reads the security groups and evaluates t against them.
-// When it cannot, it returns the finding to report and ok false.
-func (r *run) evaluateGroups(ctx context.Context, t Traffic, title string) (Finding, Decision, bool) {
-	f := Finding{DocURL: loginDoc(r.os), Evidence: map[string]any{"traffic": t.String(), "security_groups": nonNil(r.inst.SecurityGroupIDs)}}
+// groupRules are the instance's security groups, in binding order, with the
+// templates their rules use.
+type groupRules struct {
+	groups []SecurityGroupPolicies
+	tpl    Templates
+	tplErr error // the template lookup failed
+}
+
+// decide evaluates t. It fails when the verdict depends on templates whose
+// lookup failed: an API error never turns into a verdict.
+func (g groupRules) decide(t Traffic) (Decision, error) {
+	d := EvaluateIngressWith(g.groups, t, g.tpl)
+	if d.Verdict == VerdictIndeterminate && g.tplErr != nil {
+		return d, g.tplErr
+	}
+	return d, nil
+}
+
+// readGroups reads the security groups and the templates their rules use, and
+// starts the finding. When it cannot, it returns the finding to report and ok
+// false.
+func (r *run) readGroups(ctx context.Context, title string) (Finding, groupRules, bool) {
+	f := Finding{DocURL: loginDoc(r.os), Evidence: map[string]any{"security_groups": nonNil(r.inst.SecurityGroupIDs)}}
 	if len(r.inst.SecurityGroupIDs) == 0 {
 		f.Status, f.Severity, f.Title = StatusWarn, SeverityMedium, "Instance has no security group"
 		f.Detail = "SecurityGroupIds is empty: traffic is governed by other controls only."
-		return f, Decision{}, false
+		return f, groupRules{}, false
 	}
 	groups, err := r.policies.get(ctx)
 	if err != nil {
-		return unknownFinding(title, err), Decision{}, false
+		return unknownFinding(title, err), groupRules{}, false
 	}
-	d := EvaluateIngress(groups, t)
-	f.Evidence["verdict"] = string(d.Verdict)
-	if d.Decider != nil {
-		f.Evidence["deciding_rule"] = d.Decider.String()
-	}
+	tpl, tplErr := r.templates.get(ctx)
 	versions := map[string]string{}
 	for _, g := range groups {
 		versions[g.GroupID] = g.Version
 	}
 	f.Evidence["versions"] = versions
-	return f, d, true
+	return f, groupRules{groups: groups, tpl: tpl, tplErr: tplErr}, true
+}
+
+// recordDecision puts d into f's evidence.
+func recordDecision(f Finding, d Decision, t Traffic) {
+	f.Evidence["traffic"] = t.String()
+	f.Evidence["address_family"] = t.Family()
+	f.Evidence["verdict"] = string(d.Verdict)
+	if d.Decider != nil {
+		f.Evidence["deciding_rule"] = d.Decider.String()
+	}
 }
 
 func refList(refs []RuleRef) string {

@@ -29,12 +29,31 @@ type BillingAPI interface {
 
 // NetworkAPI reads public addresses and security groups (vpc).
 type NetworkAPI interface {
-	// Addresses returns the public IPs and EIPs among ips, both "WanIP" and
-	// "EIP" types (vpc:DescribeAddresses).
+	// Addresses returns the public IPs and EIPs among ips, of every address
+	// type (AddressTypes; vpc:DescribeAddresses).
 	Addresses(ctx context.Context, region string, ips []string) ([]Address, error)
 	// SecurityGroupPolicies returns a group's rules and version
 	// (vpc:DescribeSecurityGroupPolicies).
 	SecurityGroupPolicies(ctx context.Context, region, groupID string) (SecurityGroupPolicies, error)
+	TemplateAPI
+}
+
+// TemplateAPI reads the parameter templates that security-group rules refer
+// to (vpc). Each returns the templates among ids that exist; an ID missing
+// from the result is a template that does not exist.
+type TemplateAPI interface {
+	// AddressTemplates returns IP address templates, ipm-
+	// (vpc:DescribeAddressTemplates).
+	AddressTemplates(ctx context.Context, region string, ids []string) ([]AddressTemplate, error)
+	// AddressTemplateGroups returns IP address template groups, ipmg-
+	// (vpc:DescribeAddressTemplateGroups).
+	AddressTemplateGroups(ctx context.Context, region string, ids []string) ([]TemplateGroup, error)
+	// ServiceTemplates returns protocol port templates, ppm-
+	// (vpc:DescribeServiceTemplates).
+	ServiceTemplates(ctx context.Context, region string, ids []string) ([]ServiceTemplate, error)
+	// ServiceTemplateGroups returns protocol port template groups, ppmg-
+	// (vpc:DescribeServiceTemplateGroups).
+	ServiceTemplateGroups(ctx context.Context, region string, ids []string) ([]TemplateGroup, error)
 }
 
 // DDoSAPI reads the basic DDoS protection state (antiddos).
@@ -105,10 +124,12 @@ type Instance struct {
 	RestrictState            string // NORMAL, EXPIRED, PROTECTIVELY_ISOLATED
 	IsolatedSource           string // ARREAR, EXPIRE, MANMADE, NOTISOLATED
 	ChargeType               string // InstanceChargeType
+	RenewFlag                string // NOTIFY_AND_AUTO_RENEW, NOTIFY_AND_MANUAL_RENEW, ...
 	ExpiredTime              *time.Time
 	OSName                   string
 	ImageID                  string
 	PublicIPs                []string
+	PublicIPv6s              []string // PublicIPv6Addresses
 	PrivateIPs               []string
 	BandwidthOutMbps         int64 // InternetAccessible.InternetMaxBandwidthOut
 	InternetChargeType       string
@@ -122,21 +143,60 @@ type Instance struct {
 	LatestOperationErrorMsg  string
 }
 
-// AccountBalance is the account's balance. Amounts are in cents (分).
+// AccountBalance is the account's balance, as DescribeAccountBalance
+// reports it. Amounts are in the account's currency's smallest unit (分 on
+// the China site); they are private to the account owner and never go into a
+// finding.
 type AccountBalance struct {
-	RealBalance float64
-	OweAmount   float64
+	RealBalance       float64 // available balance; negative when owing
+	OweAmount         float64 // amount in arrears
+	CreditAmount      float64 // credit line
+	RealCreditBalance float64 // credit still available
+	AllowArrears      bool    // IsAllowArrears (deprecated field): may consume while owing
 }
 
 // Address is a public IP or EIP as the VPC service sees it.
 type Address struct {
 	IP         string
 	ID         string
-	Type       string // WanIP, EIP, ...
+	Type       string // one of AddressTypes
 	Status     string // BIND, UNBIND, ...
 	InstanceID string
 	IsBlocked  bool // black-holed
 	IsArrears  bool // isolated for arrears
+}
+
+// AddressTypes are the public address types of DescribeAddresses' address-type
+// filter. Without the filter the API leaves WanIP out; the adapter asks for
+// all of them.
+var AddressTypes = []string{"WanIP", "EIP", "AnycastEIP", "HighQualityEIP", "AntiDDoSEIP", "ResidentialEIP"}
+
+// AddressTemplate is an IP address template (ipm-): IPs, CIDR blocks and IP
+// ranges ("10.0.0.1-10.0.0.100"), of either family.
+type AddressTemplate struct {
+	ID        string
+	Addresses []string
+}
+
+// ServiceTemplate is a protocol port template (ppm-): entries such as
+// "tcp:22", "TCP:80,443", "udp:1000-2000", "icmp" or "ALL".
+type ServiceTemplate struct {
+	ID       string
+	Services []string
+}
+
+// TemplateGroup is an address (ipmg-) or service (ppmg-) template group: the
+// IDs of its member templates.
+type TemplateGroup struct {
+	ID      string
+	Members []string
+}
+
+// Templates are resolved templates, by ID: groups are flattened into the
+// entries of their members.
+type Templates struct {
+	Addresses map[string][]string // ipm- and ipmg- IDs
+	Services  map[string][]string // ppm- and ppmg- IDs
 }
 
 // SecurityGroupPolicies is a security group's rule set.

@@ -19,7 +19,11 @@ type fakeCloud struct {
 	agent   Agent
 	facts   GuestFacts
 	ddos    string
-	errs    map[string]error
+	// templates are address and service templates by ID; groups template
+	// groups, by ID, listing their members.
+	templates      map[string][]string
+	templateGroups map[string][]string
+	errs           map[string]error
 }
 
 func healthyFake() *fakeCloud {
@@ -56,6 +60,39 @@ func (c *fakeCloud) Addresses(_ context.Context, _ string, ips []string) ([]Addr
 }
 func (c *fakeCloud) SecurityGroupPolicies(_ context.Context, _ string, id string) (SecurityGroupPolicies, error) {
 	return c.groups[id], c.errs["SecurityGroupPolicies"]
+}
+func (c *fakeCloud) AddressTemplates(_ context.Context, _ string, ids []string) ([]AddressTemplate, error) {
+	var out []AddressTemplate
+	for _, id := range ids {
+		if e, ok := c.templates[id]; ok {
+			out = append(out, AddressTemplate{ID: id, Addresses: e})
+		}
+	}
+	return out, c.errs["AddressTemplates"]
+}
+func (c *fakeCloud) ServiceTemplates(_ context.Context, _ string, ids []string) ([]ServiceTemplate, error) {
+	var out []ServiceTemplate
+	for _, id := range ids {
+		if e, ok := c.templates[id]; ok {
+			out = append(out, ServiceTemplate{ID: id, Services: e})
+		}
+	}
+	return out, c.errs["ServiceTemplates"]
+}
+func (c *fakeCloud) AddressTemplateGroups(_ context.Context, _ string, ids []string) ([]TemplateGroup, error) {
+	return c.groupsOf(ids), c.errs["AddressTemplateGroups"]
+}
+func (c *fakeCloud) ServiceTemplateGroups(_ context.Context, _ string, ids []string) ([]TemplateGroup, error) {
+	return c.groupsOf(ids), c.errs["ServiceTemplateGroups"]
+}
+func (c *fakeCloud) groupsOf(ids []string) []TemplateGroup {
+	var out []TemplateGroup
+	for _, id := range ids {
+		if m, ok := c.templateGroups[id]; ok {
+			out = append(out, TemplateGroup{ID: id, Members: m})
+		}
+	}
+	return out
 }
 func (c *fakeCloud) BasicDeviceStatus(_ context.Context, _ string, ips []string) (map[string]string, error) {
 	return map[string]string{ips[0]: c.ddos}, c.errs["BasicDeviceStatus"]

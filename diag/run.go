@@ -23,14 +23,15 @@ type run struct {
 	os   string
 	port int
 
-	balance  *lazy[AccountBalance]
-	addrs    *lazy[[]Address]
-	ddos     *lazy[map[string]string]
-	policies *lazy[[]SecurityGroupPolicies]
-	agent    *lazy[Agent]
-	guest    *lazy[GuestFacts]
-	metricMu sync.Mutex
-	metrics  map[string]*lazy[MetricSeries]
+	balance   *lazy[AccountBalance]
+	addrs     *lazy[[]Address]
+	ddos      *lazy[map[string]string]
+	policies  *lazy[[]SecurityGroupPolicies]
+	templates *lazy[Templates]
+	agent     *lazy[Agent]
+	guest     *lazy[GuestFacts]
+	metricMu  sync.Mutex
+	metrics   map[string]*lazy[MetricSeries]
 }
 
 // fetch runs an API read under the per-check deadline, detached from any
@@ -173,6 +174,13 @@ func (r *run) setInstance(in Instance) {
 		return cloud.BasicDeviceStatus(ctx, r.region, in.PublicIPs)
 	})
 	r.policies = fetch(r, r.fetchPolicies)
+	r.templates = fetch(r, func(ctx context.Context) (Templates, error) {
+		groups, err := r.policies.get(ctx)
+		if err != nil {
+			return Templates{}, err
+		}
+		return resolveTemplates(ctx, cloud, r.region, groups)
+	})
 	r.agent = fetch(r, func(ctx context.Context) (Agent, error) { return cloud.AgentStatus(ctx, r.region, in.ID) })
 	r.guest = newLazy(r.runGuestScript)
 	r.metrics = map[string]*lazy[MetricSeries]{}

@@ -19,10 +19,20 @@ const (
 )
 
 // Traffic is inbound traffic from the internet to check against security
-// groups. Port is ignored for ICMP.
+// groups. Port is ignored for ICMP. IPv6 selects the address family: IPv4
+// traffic is matched by CidrBlock sources, IPv6 traffic by Ipv6CidrBlock.
 type Traffic struct {
 	Protocol string // "TCP" or "ICMP"
 	Port     int
+	IPv6     bool
+}
+
+// Family names the traffic's address family, "IPv4" or "IPv6".
+func (t Traffic) Family() string {
+	if t.IPv6 {
+		return "IPv6"
+	}
+	return "IPv4"
 }
 
 // String renders the traffic as "TCP 22" or "ICMP".
@@ -87,18 +97,38 @@ type Decision struct {
 }
 
 // EvaluateIngress decides whether traffic from anywhere on the internet is
-// let in by groups, as Tencent Cloud does: groups in order, rules within a
-// group by ascending PolicyIndex (groups[i].Ingress must be sorted), first
-// match wins, no match rejects. Rules whose source is another security group
-// or an address template, and service-template rules, cannot be evaluated
-// without more calls; they make the verdict indeterminate when they come
-// before the decision and act differently.
+// let in by groups, with no template resolved: rules that use an address or
+// service template count as unevaluable. See EvaluateIngressWith.
 func EvaluateIngress(groups []SecurityGroupPolicies, t Traffic) Decision {
+	return EvaluateIngressWith(groups, t, Templates{})
+}
+
+// EvaluateIngressWith decides whether traffic from anywhere on the internet
+// is let in by groups, as Tencent Cloud does: first match wins, no match
+// rejects. Rules within a group are matched by ascending PolicyIndex
+// (groups[i].Ingress must be sorted).
+//
+// Groups are matched in the order given, which must be the order
+// DescribeInstances returns SecurityGroupIds: Tencent documents that several
+// groups bound to an instance are matched in binding order, as their priority
+// ("多个安全组绑定至实例后，将以绑定顺序作为优先级顺序依次匹配执行",
+// https://cloud.tencent.com/document/product/1026/31282, AssociateSecurityGroups),
+// and the instance's SecurityGroupIds lists them in that order. Nothing here
+// reorders them.
+//
+// A rule whose source is another security group stands for the private IPs of
+// that group's instances, so it matches some sources but never the internet at
+// large: an ACCEPT makes the verdict partial, a DROP blocks nobody else. Rules
+// using a template are evaluated through tpl; a template missing from tpl, or
+// a Port or address that cannot be parsed, makes the rule unevaluable, and
+// such a rule makes the verdict indeterminate when it comes before the
+// decision and acts differently.
+func EvaluateIngressWith(groups []SecurityGroupPolicies, t Traffic, tpl Templates) Decision {
 	var d Decision
 	for _, g := range groups {
 		for _, rule := range g.Ingress {
 			ref := RuleRef{GroupID: g.GroupID, Rule: rule}
-			switch ruleMatch(rule, t) {
+			switch ruleMatch(rule, t, tpl) {
 			case matchNone:
 				continue
 			case matchUnknown:
@@ -147,56 +177,140 @@ func uncertainOtherwise(uncertain []RuleRef, accept bool) bool {
 
 func isAccept(p SecurityGroupPolicy) bool { return strings.EqualFold(p.Action, "ACCEPT") }
 
+// match is how much of the internet's traffic a rule applies to. The values
+// are ordered: when a template lists several entries, the largest wins.
 type match int
 
 const (
 	matchNone    match = iota // the rule does not apply
-	matchAll                  // the rule applies to traffic from anywhere
 	matchSome                 // the rule applies to some internet sources only
-	matchUnknown              // cannot tell without more API calls
+	matchUnknown              // cannot tell
+	matchAll                  // the rule applies to traffic from anywhere
 )
 
-func ruleMatch(p SecurityGroupPolicy, t Traffic) match {
-	if p.ServiceTemplate != "" {
+// both combines what a rule's service and its source match: the rule applies
+// as far as both do.
+func both(service, source match) match {
+	switch {
+	case service == matchNone || source == matchNone:
+		return matchNone
+	case service == matchUnknown || source == matchUnknown:
 		return matchUnknown
 	}
-	if !protocolMatches(p, t) {
+	return min(service, source)
+}
+
+func ruleMatch(p SecurityGroupPolicy, t Traffic, tpl Templates) match {
+	return both(serviceMatch(p, t, tpl), sourceMatch(p, t, tpl))
+}
+
+// serviceMatch tells whether the rule's protocol and port (or service
+// template) cover t: matchAll, matchNone or matchUnknown.
+func serviceMatch(p SecurityGroupPolicy, t Traffic, tpl Templates) match {
+	if p.ServiceTemplate == "" {
+		return protocolMatch(p.Protocol, p.Port, t)
+	}
+	services, ok := tpl.Services[p.ServiceTemplate]
+	if !ok {
+		return matchUnknown
+	}
+	m := matchNone
+	for _, s := range services {
+		proto, port, _ := strings.Cut(s, ":")
+		m = max(m, protocolMatch(proto, port, t))
+	}
+	return m
+}
+
+func protocolMatch(protocol, port string, t Traffic) match {
+	proto := strings.ToUpper(strings.TrimSpace(protocol))
+	switch {
+	case proto == "ALL":
+		return matchAll
+	case proto != strings.ToUpper(t.Protocol):
+		return matchNone
+	case proto == "ICMP":
+		return matchAll
+	}
+	spec, err := ParsePortSpec(port)
+	switch {
+	case err != nil:
+		return matchUnknown // a Port we cannot read may well cover t
+	case spec.Contains(t.Port):
+		return matchAll
+	}
+	return matchNone
+}
+
+// sourceMatch tells how much of the internet the rule's source covers for
+// t's address family.
+func sourceMatch(p SecurityGroupPolicy, t Traffic, tpl Templates) match {
+	switch {
+	case p.CidrBlock != "":
+		return addressMatch(p.CidrBlock, false, t.IPv6)
+	case p.Ipv6CidrBlock != "":
+		return addressMatch(p.Ipv6CidrBlock, true, t.IPv6)
+	case p.SourceGroupID != "":
+		// The private IPs of the instances in that group: a bastion host there
+		// can reach the instance, nobody on the internet can.
+		return matchSome
+	case p.AddressTemplate != "":
+		addrs, ok := tpl.Addresses[p.AddressTemplate]
+		if !ok {
+			return matchUnknown
+		}
+		m := matchNone
+		for _, a := range addrs {
+			m = max(m, templateAddressMatch(a, t.IPv6))
+		}
+		return m
+	}
+	return matchNone
+}
+
+// addressMatch matches a rule's CIDR block, IP address or (in templates) IP
+// range: matchAll for a /0 of the traffic's family. isV6 is the family the
+// field is for; a field of the other family does not apply.
+func addressMatch(s string, isV6, trafficV6 bool) match {
+	if isV6 != trafficV6 {
 		return matchNone
 	}
-	switch {
-	case p.SourceGroupID != "", p.AddressTemplate != "":
-		return matchUnknown
-	case p.CidrBlock == "":
-		return matchNone // IPv6-only rule: the probe and most clients use IPv4
-	}
-	prefix, err := netip.ParsePrefix(strings.TrimSpace(p.CidrBlock))
-	if err != nil {
-		addr, aerr := netip.ParseAddr(strings.TrimSpace(p.CidrBlock))
-		if aerr != nil || !addr.Is4() {
-			return matchUnknown
+	s = strings.TrimSpace(s)
+	if prefix, err := netip.ParsePrefix(s); err == nil {
+		switch {
+		case prefix.Addr().Is6() != trafficV6:
+			return matchNone
+		case prefix.Bits() == 0:
+			return matchAll
 		}
 		return matchSome
 	}
-	if !prefix.Addr().Is4() {
-		return matchNone
+	if addr, err := netip.ParseAddr(s); err == nil {
+		if addr.Is6() != trafficV6 {
+			return matchNone
+		}
+		return matchSome
 	}
-	if prefix.Bits() == 0 {
-		return matchAll
-	}
-	return matchSome
+	return matchUnknown
 }
 
-func protocolMatches(p SecurityGroupPolicy, t Traffic) bool {
-	proto := strings.ToUpper(strings.TrimSpace(p.Protocol))
-	if proto == "ALL" {
-		return true
+// templateAddressMatch matches one entry of an address template: an IP, a
+// CIDR block or an IP range "first-last", of either family.
+func templateAddressMatch(s string, trafficV6 bool) match {
+	s = strings.TrimSpace(s)
+	first, last, isRange := strings.Cut(s, "-")
+	if !isRange {
+		return addressMatch(s, strings.Contains(s, ":"), trafficV6)
 	}
-	if proto != strings.ToUpper(t.Protocol) {
-		return false
+	lo, err1 := netip.ParseAddr(strings.TrimSpace(first))
+	hi, err2 := netip.ParseAddr(strings.TrimSpace(last))
+	switch {
+	case err1 != nil || err2 != nil || lo.Is6() != hi.Is6():
+		return matchUnknown
+	case lo.Is6() != trafficV6:
+		return matchNone
+	case !lo.Prev().IsValid() && !hi.Next().IsValid():
+		return matchAll // the whole address space
 	}
-	if proto == "ICMP" {
-		return true
-	}
-	spec, err := ParsePortSpec(p.Port)
-	return err == nil && spec.Contains(t.Port)
+	return matchSome
 }

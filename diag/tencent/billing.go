@@ -8,8 +8,9 @@ import (
 	"github.com/cvmlogin/cvmlogin/diag"
 )
 
-// AccountBalance returns the account's available balance and arrears, in
-// cents (billing:DescribeAccountBalance). The call goes to the default region.
+// AccountBalance returns the account's available balance, arrears and credit,
+// in the currency's smallest unit (billing:DescribeAccountBalance). The call
+// goes to the default region.
 //
 // API docs: https://cloud.tencent.com/document/api/555/20253
 func (c *Client) AccountBalance(ctx context.Context) (diag.AccountBalance, error) {
@@ -23,8 +24,12 @@ func (c *Client) AccountBalance(ctx context.Context) (diag.AccountBalance, error
 	if err != nil {
 		return diag.AccountBalance{}, err
 	}
+	r := resp.Response
 	return diag.AccountBalance{
-		RealBalance: deref(resp.Response.RealBalance),
-		OweAmount:   deref(resp.Response.OweAmount),
+		RealBalance:       deref(r.RealBalance),
+		OweAmount:         deref(r.OweAmount),
+		CreditAmount:      deref(r.CreditAmount),
+		RealCreditBalance: deref(r.RealCreditBalance),
+		AllowArrears:      deref(r.IsAllowArrears), //nolint:staticcheck // deprecated, still sent
 	}, nil
 }

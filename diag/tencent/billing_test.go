@@ -15,6 +15,9 @@ func TestAccountBalance(t *testing.T) {
 		{"in arrears", `"Balance": -1250, "Uin": 100000000001, "RealBalance": -1250.5, "CashAccountBalance": 0,
 		  "FreezeAmount": 0, "OweAmount": 1250.5, "CreditAmount": 0, "CreditBalance": 0, "RealCreditBalance": 0`,
 			diag.AccountBalance{RealBalance: -1250.5, OweAmount: 1250.5}},
+		{"owing within credit", `"Balance": -1250, "RealBalance": -1250, "OweAmount": 1250, "IsAllowArrears": true,
+		  "IsCreditLimited": true, "CreditAmount": 500000, "CreditBalance": 498750, "RealCreditBalance": 498750`,
+			diag.AccountBalance{RealBalance: -1250, OweAmount: 1250, CreditAmount: 500000, RealCreditBalance: 498750, AllowArrears: true}},
 		{"fields missing", `"Balance": 100`, diag.AccountBalance{}},
 	}
 	for _, tt := range tests {

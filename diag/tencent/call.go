@@ -32,6 +32,10 @@ var (
 	describeSecurityGroupPolicies = action{service: "vpc", name: "DescribeSecurityGroupPolicies", perSecond: 100}
 	createSecurityGroupPolicies   = action{service: "vpc", name: "CreateSecurityGroupPolicies", perSecond: 100, mutating: true}
 	deleteSecurityGroupPolicies   = action{service: "vpc", name: "DeleteSecurityGroupPolicies", perSecond: 100, mutating: true}
+	describeAddressTemplates      = action{service: "vpc", name: "DescribeAddressTemplates", perSecond: 100}
+	describeAddressTemplateGroups = action{service: "vpc", name: "DescribeAddressTemplateGroups", perSecond: 100}
+	describeServiceTemplates      = action{service: "vpc", name: "DescribeServiceTemplates", perSecond: 100}
+	describeServiceTemplateGroups = action{service: "vpc", name: "DescribeServiceTemplateGroups", perSecond: 100}
 	getMonitorData                = action{service: "monitor", name: "GetMonitorData", perSecond: 20}
 	describeAccountBalance        = action{service: "billing", name: "DescribeAccountBalance", perSecond: 20}
 	runCommand                    = action{service: "tat", name: "RunCommand", perSecond: 20, mutating: true}
@@ -44,6 +48,7 @@ var (
 var actions = []action{
 	describeInstances, describeImages, rebootInstances, startInstances,
 	describeAddresses, describeSecurityGroupPolicies, createSecurityGroupPolicies, deleteSecurityGroupPolicies,
+	describeAddressTemplates, describeAddressTemplateGroups, describeServiceTemplates, describeServiceTemplateGroups,
 	getMonitorData, describeAccountBalance,
 	runCommand, describeInvocationTasks, describeAutomationAgentStatus,
 	describeBasicDeviceStatus,

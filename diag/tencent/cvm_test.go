@@ -25,7 +25,8 @@ const describeInstancesReply = `"TotalCount": 2,
    "InstanceState": "RUNNING", "Tags": [], "StopChargingMode": "NOT_APPLICABLE",
    "LatestOperation": "RebootInstances", "LatestOperationState": "FAILED",
    "LatestOperationRequestId": "req-reboot", "LatestOperationErrorMsg": "soft shutdown timed out",
-   "IsolatedSource": "NOTISOLATED", "DefaultLoginUser": "root", "DefaultLoginPort": 22},
+   "IsolatedSource": "NOTISOLATED", "DefaultLoginUser": "root", "DefaultLoginPort": 22,
+   "IPv6Addresses": ["2402:4e00:1013::1"], "PublicIPv6Addresses": ["2402:4e00:1013::1"]},
   {"InstanceId": "ins-nopublic", "InstanceName": "db-1", "InstanceState": "STOPPED",
    "PrivateIpAddresses": ["10.0.0.4"], "PublicIpAddresses": null, "ExpiredTime": null,
    "InternetAccessible": {"InternetMaxBandwidthOut": 0}, "SecurityGroupIds": ["sg-11111111"]}
@@ -44,6 +45,7 @@ func TestFindInstancesMapsEveryField(t *testing.T) {
 	want := []diag.Instance{{
 		ID: "ins-abc12345", Name: "web-1", Zone: "ap-guangzhou-6", State: "RUNNING",
 		RestrictState: "NORMAL", IsolatedSource: "NOTISOLATED", ChargeType: "PREPAID",
+		RenewFlag: "NOTIFY_AND_MANUAL_RENEW", PublicIPv6s: []string{"2402:4e00:1013::1"},
 		ExpiredTime: &expired, OSName: "CentOS 7.6 64bit", ImageID: "img-9qabwvbn",
 		PublicIPs: []string{"1.2.3.4"}, PrivateIPs: []string{"10.0.0.3"},
 		BandwidthOutMbps: 5, InternetChargeType: "TRAFFIC_POSTPAID_BY_HOUR",

@@ -22,7 +22,7 @@ func (c *Client) vpcClient(region string) (*vpc.Client, error) {
 const maxAddresses = 100
 
 // Addresses returns what the VPC service knows about the public IPs and EIPs
-// among ips, of both "WanIP" and "EIP" types, in one call
+// among ips, of every address type (diag.AddressTypes), in one call
 // (vpc:DescribeAddresses). No ips means no call and no addresses.
 //
 // API docs: https://cloud.tencent.com/document/product/215/16702
@@ -37,8 +37,9 @@ func (c *Client) Addresses(ctx context.Context, region string, ips []string) ([]
 	req := vpc.NewDescribeAddressesRequest()
 	req.Filters = []*vpc.Filter{
 		vpcFilter("address-ip", ips...),
-		// Without an explicit "WanIP" the API leaves out ordinary public IPs.
-		vpcFilter("address-type", "WanIP", "EIP"),
+		// Without the filter the API leaves out ordinary public IPs (WanIP);
+		// with it, it returns only the types listed: list them all.
+		vpcFilter("address-type", diag.AddressTypes...),
 	}
 	req.Limit = common.Int64Ptr(maxAddresses)
 	resp, err := call(ctx, c, describeAddresses, region, cli.DescribeAddressesWithContext, req)

@@ -31,7 +31,7 @@ func TestAddresses(t *testing.T) {
 		t.Errorf("Addresses =\n%+v\nwant\n%+v", got, want)
 	}
 	wantBody := `{"Filters":[{"Name":"address-ip","Values":["1.2.3.4","5.6.7.8"]},` +
-		`{"Name":"address-type","Values":["WanIP","EIP"]}],"Limit":100}`
+		`{"Name":"address-type","Values":["WanIP","EIP","AnycastEIP","HighQualityEIP","AntiDDoSEIP","ResidentialEIP"]}],"Limit":100}`
 	if body := jsonOf(t, f.only().body); body != wantBody {
 		t.Errorf("request body %s, want %s", body, wantBody)
 	}
