@@ -81,32 +81,52 @@ func (r *run) awaitTask(ctx context.Context, invocationID string) (InvocationTas
 	}
 }
 
+// checkLoginService judges the login service by what matters for logging in:
+// whether something listens on the login port. A socket-activated sshd
+// (ssh.socket on Ubuntu 22.10 and later) is inactive until the first
+// connection, and fine; the service's state only explains a port that is not
+// listening.
 func checkLoginService(ctx context.Context, r *run) Finding {
 	g, err := r.guest.get(ctx)
 	if err != nil {
 		return unknownFinding("Login service", err)
 	}
 	svc := orDash(g.LoginService)
-	f := Finding{Evidence: map[string]any{"service": svc, "state": g.LoginServiceState, "listening_ports": g.ListeningPorts}, DocURL: r.serviceDoc()}
+	f := Finding{Evidence: map[string]any{"service": svc, "state": g.LoginServiceState, "login_socket": g.LoginSocket,
+		"listening_ports": g.ListeningPorts}, DocURL: r.serviceDoc()}
 	fail := func(title, detail, remedy string) Finding {
 		f.Status, f.Severity, f.Title, f.Detail, f.Remediation = StatusFail, SeverityCritical, title, detail, remedy
 		f.Fixes = []FixAction{FixRestartInstance}
 		return f
 	}
 	switch {
-	case !g.ServiceUp():
-		return fail(fmt.Sprintf("%s is not running", svc), fmt.Sprintf("%s state %q inside the guest.", svc, g.LoginServiceState),
-			fmt.Sprintf("Start it through VNC (%s), or press Restart.", startCommand(r.os, svc)))
-	case !g.Listening(r.port):
-		return fail(fmt.Sprintf("%s does not listen on %d", svc, r.port), fmt.Sprintf("%s is running but TCP %d is not in LISTEN state (listening: %v).", svc, r.port, g.ListeningPorts),
-			fmt.Sprintf("Check the port %s is configured to use, or connect to the port it listens on.", svc))
 	case g.RDPDenied:
-		f.DocURL = DocRDPDisabled
 		return fail("Remote Desktop connections are disabled", "fDenyTSConnections is 1.", "Allow remote connections in System Properties → Remote through VNC.")
+	case g.Listening(r.port):
+		f.Status, f.Title = StatusOK, fmt.Sprintf("TCP %d is listening", r.port)
+		f.Detail = listeningDetail(g, svc, r.port)
+		return f
+	case g.LoginSocket != "":
+		return fail(fmt.Sprintf("Nothing listens on %d", r.port),
+			fmt.Sprintf("%s is socket-activated by %s, which does not listen on %d (listening: %v).", svc, g.LoginSocket, r.port, g.ListeningPorts),
+			fmt.Sprintf("Check the ListenStream of %s (systemctl cat %s), or connect to the port it listens on.", g.LoginSocket, g.LoginSocket))
+	case !g.ServiceUp():
+		return fail(fmt.Sprintf("%s is not running", svc), fmt.Sprintf("Nothing listens on %d and %s is %q inside the guest.", r.port, svc, g.LoginServiceState),
+			fmt.Sprintf("Start it through VNC (%s), or press Restart.", startCommand(r.os, svc)))
 	}
-	f.Status, f.Title = StatusOK, fmt.Sprintf("%s is running and listening on %d", svc, r.port)
-	f.Detail = fmt.Sprintf("%s %s; listening on %v", svc, g.LoginServiceState, g.ListeningPorts)
-	return f
+	return fail(fmt.Sprintf("%s does not listen on %d", svc, r.port), fmt.Sprintf("%s is running but TCP %d is not in LISTEN state (listening: %v).", svc, r.port, g.ListeningPorts),
+		fmt.Sprintf("Check the port %s is configured to use, or connect to the port it listens on.", svc))
+}
+
+// listeningDetail explains who answers on a listening login port.
+func listeningDetail(g GuestFacts, svc string, port int) string {
+	switch {
+	case g.ServiceUp():
+		return fmt.Sprintf("%s %s; listening on %v", svc, g.LoginServiceState, g.ListeningPorts)
+	case g.LoginSocket != "":
+		return fmt.Sprintf("%s listens on %d for %s, which starts on the first connection (its state %q is normal).", g.LoginSocket, port, svc, g.LoginServiceState)
+	}
+	return fmt.Sprintf("TCP %d is in LISTEN state (%s is %q: another process or unit answers).", port, svc, g.LoginServiceState)
 }
 
 func (r *run) serviceDoc() string {

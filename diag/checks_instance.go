@@ -54,12 +54,17 @@ func checkIsolation(_ context.Context, r *run) Finding {
 	return f
 }
 
-// expiryWarning is how close to expiry a prepaid instance earns a warning.
+// expiryWarning is how close to expiry a prepaid instance that does not renew
+// itself earns a warning.
 const expiryWarning = 72 * time.Hour
+
+// renewAuto is the RenewFlag of an instance renewed automatically on expiry.
+const renewAuto = "NOTIFY_AND_AUTO_RENEW"
 
 func checkExpired(_ context.Context, r *run) Finding {
 	in := r.inst
-	f := Finding{Evidence: map[string]any{"restrict_state": in.RestrictState, "isolated_source": in.IsolatedSource, "charge_type": in.ChargeType}, DocURL: loginDoc(r.os)}
+	f := Finding{Evidence: map[string]any{"restrict_state": in.RestrictState, "isolated_source": in.IsolatedSource, "charge_type": in.ChargeType,
+		"renew_flag": in.RenewFlag}, DocURL: loginDoc(r.os)}
 	if in.ExpiredTime != nil {
 		f.Evidence["expired_time"] = in.ExpiredTime.UTC().Format(time.RFC3339)
 	}
@@ -68,7 +73,7 @@ func checkExpired(_ context.Context, r *run) Finding {
 		f.Status, f.Severity, f.Title = StatusFail, SeverityCritical, "Instance has expired"
 		f.Detail = fmt.Sprintf("RestrictState %s, IsolatedSource %s: an expired prepaid instance is isolated and shut down.", orDash(in.RestrictState), orDash(in.IsolatedSource))
 		f.Remediation = "Renew the instance in the console (Instances → More → Renew); it starts again after renewal."
-	case in.ExpiredTime != nil && in.ExpiredTime.Sub(r.d.opts.Now()) < expiryWarning:
+	case in.ExpiredTime != nil && in.ExpiredTime.Sub(r.d.opts.Now()) < expiryWarning && in.RenewFlag != renewAuto:
 		left := in.ExpiredTime.Sub(r.d.opts.Now()).Round(time.Hour)
 		f.Status, f.Severity, f.Title = StatusWarn, SeverityMedium, "Instance expires soon"
 		f.Detail = fmt.Sprintf("ExpiredTime %s (in %s).", in.ExpiredTime.UTC().Format(time.RFC3339), left)
@@ -79,30 +84,51 @@ func checkExpired(_ context.Context, r *run) Finding {
 	return f
 }
 
+// checkArrears fails only on arrears that block login: an instance isolated
+// for arrears, or an amount owed that the account's credit does not cover.
+// Owing within credit is a warning, never the likely cause. Amounts stay out of
+// the finding: the channel is not the bill's audience.
 func checkArrears(ctx context.Context, r *run) Finding {
 	in := r.inst
 	f := Finding{Evidence: map[string]any{"isolated_source": in.IsolatedSource}, DocURL: loginDoc(r.os)}
-	bal, err := r.balance.get(ctx)
-	if err == nil {
-		f.Evidence["owe_amount_cents"] = bal.OweAmount
-		f.Evidence["real_balance_cents"] = bal.RealBalance
-	}
-	switch {
-	case in.IsolatedSource == "ARREAR":
+	if in.IsolatedSource == "ARREAR" {
 		f.Status, f.Severity, f.Title = StatusFail, SeverityCritical, "Instance is isolated for arrears"
 		f.Detail = "IsolatedSource ARREAR: the account is in arrears, so the instance was isolated and shut down."
 		f.Remediation = "Top up the account; isolated pay-as-you-go instances are destroyed after a grace period."
-	case err != nil:
+		return f
+	}
+	bal, err := r.balance.get(ctx)
+	if err != nil {
 		return unknownFinding("Account balance", err)
-	case bal.OweAmount > 0 || bal.RealBalance < 0:
-		f.Status, f.Severity, f.Title = StatusFail, SeverityHigh, "Account is in arrears"
-		f.Detail = fmt.Sprintf("OweAmount %.2f, RealBalance %.2f (CNY): resources are isolated when arrears persist.", bal.OweAmount/100, bal.RealBalance/100)
-		f.Remediation = "Top up the account, then restart isolated instances."
+	}
+	owing, covered := bal.owing(), bal.creditCovers()
+	f.Evidence["in_arrears"] = owing
+	switch {
+	case !owing:
+		f.Status, f.Title, f.Detail = StatusOK, "Account is not in arrears", "The account's balance is not negative and nothing is owed."
+	case covered:
+		f.Status, f.Severity, f.Title = StatusWarn, SeverityLow, "Account owes within its credit"
+		f.Detail = "The balance is negative, but within the account's credit: resources are not isolated for it, so this does not block login."
+		f.Remediation = "Top up before the credit runs out; the account owner sees the amounts in the billing console."
+		f.Evidence["covered_by_credit"] = true
 	default:
-		f.Status, f.Title = StatusOK, "Account is not in arrears"
-		f.Detail = fmt.Sprintf("RealBalance %.2f CNY, OweAmount 0", bal.RealBalance/100)
+		f.Status, f.Severity, f.Title = StatusFail, SeverityHigh, "Account is in arrears beyond its credit"
+		f.Detail = "The account owes more than its credit covers: pay-as-you-go resources are isolated and stopped when arrears persist."
+		f.Remediation = "The account owner should top up (amounts in the billing console), then start isolated instances."
+		f.Evidence["covered_by_credit"] = false
 	}
 	return f
+}
+
+// owing reports whether the account is in arrears.
+func (b AccountBalance) owing() bool { return b.OweAmount > 0 || b.RealBalance < 0 }
+
+// creditCovers reports whether the account's credit covers what it owes: a
+// credit line at least the amount owed with credit left, or an account
+// allowed to consume while owing.
+func (b AccountBalance) creditCovers() bool {
+	owed := max(b.OweAmount, -b.RealBalance)
+	return b.AllowArrears || (b.CreditAmount > 0 && owed <= b.CreditAmount && b.RealCreditBalance >= 0)
 }
 
 func checkPublicIP(_ context.Context, r *run) Finding {
@@ -110,6 +136,13 @@ func checkPublicIP(_ context.Context, r *run) Finding {
 	f := Finding{Evidence: map[string]any{"public_ips": nonNil(ips), "private_ips": nonNil(r.inst.PrivateIPs)}, DocURL: loginDoc(r.os)}
 	if len(ips) > 0 {
 		f.Status, f.Title, f.Detail = StatusOK, "Has public IP "+strings.Join(ips, ", "), "PublicIpAddresses "+strings.Join(ips, ", ")
+		return f
+	}
+	if v6 := r.inst.PublicIPv6s; len(v6) > 0 {
+		f.Evidence["public_ipv6"] = v6
+		f.Status, f.Severity, f.Title = StatusWarn, SeverityMedium, "Instance has only a public IPv6 address"
+		f.Detail = fmt.Sprintf("PublicIpAddresses is empty; PublicIPv6Addresses %s is reachable only from IPv6 networks.", strings.Join(v6, ", "))
+		f.Remediation = "Connect over IPv6, or bind an EIP to log in over IPv4."
 		return f
 	}
 	f.Status, f.Severity, f.Title = StatusFail, SeverityHigh, "Instance has no public IP"

@@ -32,9 +32,6 @@ func checkIPBlocked(ctx context.Context, r *run) Finding {
 	wg.Go(func() { addrs, aErr = r.addrs.get(ctx) })
 	wg.Go(func() { ddos, dErr = r.ddos.get(ctx) })
 	wg.Wait()
-	if aErr != nil && dErr != nil {
-		return unknownFinding("DDoS black hole", errors.Join(aErr, dErr))
-	}
 	for _, a := range addrs {
 		if a.IsBlocked {
 			blocked = append(blocked, a.IP)
@@ -53,12 +50,10 @@ func checkIPBlocked(ctx context.Context, r *run) Finding {
 	}
 	f.Evidence["addresses_checked"] = aErr == nil
 	f.Evidence["ddos_status"] = ddos
-	var caveat string
-	switch {
-	case aErr != nil:
-		caveat = " (DescribeAddresses failed: " + aErr.Error() + ")"
-	case dErr != nil:
-		caveat = " (DDoS status unavailable: " + dErr.Error() + ")"
+	f.Evidence["address_types"] = addressTypes(addrs)
+	failed := errors.Join(aErr, dErr)
+	if failed != nil {
+		f.Evidence["error"] = failed.Error()
 	}
 	switch {
 	case len(blocked) > 0:
@@ -71,13 +66,25 @@ func checkIPBlocked(ctx context.Context, r *run) Finding {
 		f.Remediation = "Top up the account to release the IP."
 	case len(underAttack) > 0:
 		f.Status, f.Severity, f.Title = StatusWarn, SeverityHigh, "Public IP is under DDoS attack"
-		f.Detail = fmt.Sprintf("%s is under attack but not blocked yet%s.", strings.Join(underAttack, ", "), caveat)
+		f.Detail = fmt.Sprintf("%s is under attack but not blocked yet.", strings.Join(underAttack, ", "))
 		f.Remediation = "Watch the Anti-DDoS console; a black hole may follow."
+	case failed != nil:
+		// Either source alone can tell of a black hole: without both, no ok.
+		return unknownFinding("DDoS black hole", failed)
 	default:
 		f.Status, f.Title = StatusOK, "Public IP is not blocked"
-		f.Detail = "No black hole on " + strings.Join(r.inst.PublicIPs, ", ") + caveat
+		f.Detail = "No black hole on " + strings.Join(r.inst.PublicIPs, ", ")
 	}
 	return f
+}
+
+// addressTypes lists the address types DescribeAddresses returned.
+func addressTypes(addrs []Address) []string {
+	types := []string{}
+	for _, a := range addrs {
+		types = appendNew(types, a.Type)
+	}
+	return types
 }
 
 func appendNew(list []string, s string) []string {

@@ -15,6 +15,10 @@ type GuestFacts struct {
 	OS                string // "linux" or "windows"
 	LoginService      string // "sshd" or "TermService"
 	LoginServiceState string // "active"/"running" when up; anything else is down
+	// LoginSocket is the systemd socket unit that listens for the login
+	// service (socket activation, e.g. "ssh.socket" on Ubuntu 22.10 and
+	// later), or "" when there is none.
+	LoginSocket string
 	ListeningPorts    []int  // TCP ports in LISTEN state
 	DiskUsedPercent   float64
 	InodeUsedPercent  float64 // not reported on Windows: -1
@@ -34,6 +38,7 @@ func (g GuestFacts) Format() string {
 		"os=" + g.OS,
 		"login_service=" + g.LoginService,
 		"login_service_state=" + g.LoginServiceState,
+		"login_socket=" + g.LoginSocket,
 		"listening_ports=" + strings.Join(ports, ","),
 		"disk_used_percent=" + strconv.FormatFloat(g.DiskUsedPercent, 'f', -1, 64),
 		"inode_used_percent=" + strconv.FormatFloat(g.InodeUsedPercent, 'f', -1, 64),
@@ -85,6 +90,8 @@ func (g *GuestFacts) set(key, value string) bool {
 		g.LoginService = value
 	case "login_service_state":
 		g.LoginServiceState = value
+	case "login_socket":
+		g.LoginSocket = value
 	case "listening_ports":
 		g.ListeningPorts = parsePortList(value)
 	case "disk_used_percent":
@@ -126,7 +133,8 @@ func truncate(s string, n int) string {
 }
 
 // LinuxGuestScript is the read-only shell script run through TAT on Linux. It
-// changes nothing on the instance.
+// changes nothing on the instance. It runs under any POSIX sh, with or without
+// systemd, ss or netstat: listening ports fall back to /proc/net/tcp{,6}.
 const LinuxGuestScript = `#!/bin/sh
 # cvmlogin read-only login diagnosis. Changes nothing.
 P=cvmlogin.
@@ -134,9 +142,27 @@ echo "${P}os=linux"
 svc=sshd
 systemctl list-unit-files ssh.service >/dev/null 2>&1 && ! systemctl list-unit-files sshd.service >/dev/null 2>&1 && svc=ssh
 echo "${P}login_service=$svc"
-state=$(systemctl is-active "$svc" 2>/dev/null || service "$svc" status >/dev/null 2>&1 && echo active || echo inactive)
-echo "${P}login_service_state=$(echo "$state" | head -n1)"
-ports=$( (ss -ltnH 2>/dev/null || netstat -ltn 2>/dev/null | tail -n +3) | awk '{print $4}' | sed 's/.*://' | sort -un | tr '\n' ',')
+state=$(systemctl is-active "$svc" 2>/dev/null | head -n1)
+if [ -z "$state" ]; then
+  if service "$svc" status >/dev/null 2>&1; then state=active; else state=inactive; fi
+fi
+echo "${P}login_service_state=$state"
+sock=
+for u in ssh.socket sshd.socket; do
+  if systemctl is-active --quiet "$u" 2>/dev/null; then sock=$u; break; fi
+done
+echo "${P}login_socket=$sock"
+listening() {
+  if ss -ltnH >/dev/null 2>&1; then
+    ss -ltnH | awk '{print $4}' | sed 's/.*://'
+  elif netstat -ltn >/dev/null 2>&1; then
+    netstat -ltn | awk '$1 ~ /^tcp/ {print $4}' | sed 's/.*://'
+  else
+    awk 'FNR > 1 && $4 == "0A" {split($2, a, ":"); print a[2]}' /proc/net/tcp /proc/net/tcp6 2>/dev/null |
+      while read -r hex; do printf '%d\n' "0x$hex"; done
+  fi
+}
+ports=$(listening | sort -un | tr '\n' ',')
 echo "${P}listening_ports=${ports%,}"
 echo "${P}disk_used_percent=$(df -P / | awk 'NR==2 {gsub("%","",$5); print $5}')"
 echo "${P}inode_used_percent=$(df -Pi / | awk 'NR==2 {gsub("%","",$5); print $5}')"
@@ -151,6 +177,7 @@ Write-Output "${P}os=windows"
 Write-Output "${P}login_service=TermService"
 $svc = Get-Service TermService -ErrorAction SilentlyContinue
 Write-Output "${P}login_service_state=$(if ($svc) { $svc.Status.ToString().ToLower() } else { 'missing' })"
+Write-Output "${P}login_socket="
 $ports = (Get-NetTCPConnection -State Listen -ErrorAction SilentlyContinue | Select-Object -ExpandProperty LocalPort | Sort-Object -Unique) -join ','
 Write-Output "${P}listening_ports=$ports"
 $d = Get-CimInstance Win32_LogicalDisk -Filter "DeviceID='$($env:SystemDrive)'"
