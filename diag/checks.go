@@ -11,6 +11,9 @@ type check struct {
 	// disabled returns why the check is switched off by configuration, or "".
 	disabled func(r *run) string
 	run      func(ctx context.Context, r *run) Finding
+	// onLoginPort marks checks whose verdict is about the login port: not
+	// ok while the port is a guess.
+	onLoginPort bool
 }
 
 // catalogue is every check, instance.found first (the pipeline resolves it
@@ -24,15 +27,15 @@ var catalogue = []check{
 	{id: CheckPublicIP, title: "Public IP", dependsOn: []CheckID{CheckInstanceFound}, run: checkPublicIP},
 	{id: CheckBandwidthZero, title: "Public bandwidth", dependsOn: []CheckID{CheckPublicIP}, run: checkBandwidthZero},
 	{id: CheckIPBlocked, title: "DDoS black hole", dependsOn: []CheckID{CheckPublicIP}, run: checkIPBlocked},
-	{id: CheckSGLoginPort, title: "Security group: login port", dependsOn: []CheckID{CheckInstanceFound}, run: checkSGLoginPort},
+	{id: CheckSGLoginPort, title: "Security group: login port", dependsOn: []CheckID{CheckInstanceFound}, run: checkSGLoginPort, onLoginPort: true},
 	{id: CheckSGICMP, title: "Security group: ping", dependsOn: []CheckID{CheckInstanceFound}, run: checkSGICMP},
 	{id: CheckPortReachable, title: "Login port reachable", dependsOn: []CheckID{CheckInstanceState, CheckPublicIP},
-		disabled: probeDisabled, run: checkPortReachable},
+		disabled: probeDisabled, run: checkPortReachable, onLoginPort: true},
 	{id: CheckBandwidthUsage, title: "Bandwidth usage", dependsOn: []CheckID{CheckInstanceState, CheckBandwidthZero}, run: checkBandwidthUsage},
 	{id: CheckLoadCPU, title: "CPU load", dependsOn: []CheckID{CheckInstanceState}, run: checkCPU},
 	{id: CheckLoadMemory, title: "Memory load", dependsOn: []CheckID{CheckInstanceState}, run: checkMemory},
 	{id: CheckGuestAgent, title: "TAT agent", dependsOn: []CheckID{CheckInstanceState}, disabled: guestDisabled, run: checkAgent},
-	{id: CheckGuestLoginService, title: "Login service", dependsOn: []CheckID{CheckGuestAgent}, run: checkLoginService},
+	{id: CheckGuestLoginService, title: "Login service", dependsOn: []CheckID{CheckGuestAgent}, run: checkLoginService, onLoginPort: true},
 	{id: CheckGuestDisk, title: "Disk space", dependsOn: []CheckID{CheckGuestAgent}, run: checkDisk},
 }
 

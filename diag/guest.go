@@ -18,11 +18,11 @@ type GuestFacts struct {
 	// LoginSocket is the systemd socket unit that listens for the login
 	// service (socket activation, e.g. "ssh.socket" on Ubuntu 22.10 and
 	// later), or "" when there is none.
-	LoginSocket string
-	ListeningPorts    []int  // TCP ports in LISTEN state
-	DiskUsedPercent   float64
-	InodeUsedPercent  float64 // not reported on Windows: -1
-	RDPDenied         bool    // Windows: fDenyTSConnections is 1
+	LoginSocket      string
+	ListeningPorts   []int // TCP ports in LISTEN state
+	DiskUsedPercent  float64
+	InodeUsedPercent float64 // not reported on Windows: -1
+	RDPDenied        bool    // Windows: fDenyTSConnections is 1
 }
 
 const guestFactPrefix = "cvmlogin."

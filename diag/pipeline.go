@@ -205,6 +205,9 @@ func (r *run) runOne(c check, results map[CheckID]*Finding) Finding {
 	defer cancel()
 	start := time.Now()
 	f := c.run(ctx, r)
+	if err := r.portGuess(); err != nil && f.Status == StatusOK && c.onLoginPort {
+		f = unknownFinding(c.title, err)
+	}
 	f.Check = c.id
 	f.DurationMS = time.Since(start).Milliseconds()
 	if f.Status == StatusUnknown && ctx.Err() != nil && f.Detail == "" {

@@ -51,7 +51,9 @@ func (c *fakeCloud) FindInstances(_ context.Context, _ string, q InstanceQuery) 
 	}
 	return []Instance{c.inst}, nil
 }
-func (c *fakeCloud) ImagePlatform(context.Context, string, string) (string, error) { return "", nil }
+func (c *fakeCloud) ImagePlatform(context.Context, string, string) (string, error) {
+	return "", c.errs["ImagePlatform"]
+}
 func (c *fakeCloud) AccountBalance(context.Context) (AccountBalance, error) {
 	return c.balance, c.errs["AccountBalance"]
 }

@@ -1,7 +1,9 @@
 package diag
 
 import (
+	"context"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -30,7 +32,7 @@ func TestCheckRules(t *testing.T) {
 		mutate func(c *fakeCloud)
 		check  CheckID
 		want   Status
-		likely CheckID // "" for none
+		likely CheckID  // "" for none
 		says   []string // in title, detail, remediation or evidence
 		doc    string   // the finding's DocURL, when it matters
 	}{
@@ -183,5 +185,63 @@ func TestArrearsNeverShowsAmounts(t *testing.T) {
 				t.Errorf("balance %+v: the finding shows %q: %s", bal, leak, text)
 			}
 		}
+	}
+}
+
+// everyAPIFake is a healthy instance whose diagnosis reads every Cloud
+// method: its OS comes from its image, and its only rule, which decides both
+// login and ping, uses an address template group and a service template
+// group.
+func everyAPIFake() *fakeCloud {
+	c := healthyFake()
+	c.inst.OSName, c.inst.ImageID = "", "img-12345678"
+	withIngress(SecurityGroupPolicy{Index: 0, ServiceTemplate: "ppmg-11111111", AddressTemplate: "ipmg-11111111", Action: "ACCEPT"}, dropEverything)(c)
+	c.templateGroups = map[string][]string{"ipmg-11111111": {"ipm-11111111"}, "ppmg-11111111": {"ppm-11111111"}}
+	c.templates = map[string][]string{"ipm-11111111": {"0.0.0.0/0"}, "ppm-11111111": {"tcp:22", "icmp"}}
+	return c
+}
+
+// TestAPIErrorNeverTurnsIntoOK fails each Cloud method in turn: no check that
+// depends on it may be ok (design.md B3).
+func TestAPIErrorNeverTurnsIntoOK(t *testing.T) {
+	sg := []CheckID{CheckSGLoginPort, CheckSGICMP}
+	guest := []CheckID{CheckGuestLoginService, CheckGuestDisk}
+	dependents := map[string][]CheckID{
+		"FindInstances":         CheckIDs,
+		"ImagePlatform":         {CheckSGLoginPort, CheckPortReachable, CheckGuestLoginService},
+		"AccountBalance":        {CheckAccountArrears},
+		"Addresses":             {CheckIPBlocked},
+		"BasicDeviceStatus":     {CheckIPBlocked},
+		"SecurityGroupPolicies": sg,
+		"AddressTemplates":      sg,
+		"AddressTemplateGroups": sg,
+		"ServiceTemplates":      sg,
+		"ServiceTemplateGroups": sg,
+		"MetricData":            {CheckLoadCPU, CheckLoadMemory, CheckBandwidthUsage},
+		"AgentStatus":           append([]CheckID{CheckGuestAgent}, guest...),
+		"RunCommand":            guest,
+		"InvocationTasks":       guest,
+	}
+	cloud := reflect.TypeFor[Cloud]()
+	for i := range cloud.NumMethod() {
+		if _, ok := dependents[cloud.Method(i).Name]; !ok {
+			t.Errorf("Cloud.%s is not covered: add it and the checks that depend on it", cloud.Method(i).Name)
+		}
+	}
+	if r := diagnose(t, everyAPIFake(), openDialer{}); r.Summary.OK != len(CheckIDs) {
+		t.Fatalf("the fake is not healthy: %+v", r.Summary)
+	}
+	for method, checks := range dependents {
+		t.Run(method, func(t *testing.T) {
+			c := everyAPIFake()
+			c.errs[method] = &APIError{Service: "fake", Action: method, Kind: KindUnavailable, Code: "InternalError"}
+			d := NewDiagnoser(c, Options{Region: "ap-guangzhou", PortProbe: true, GuestChecks: true, GuestPoll: time.Millisecond, Dialer: openDialer{}})
+			r, _ := d.Diagnose(context.Background(), Request{Target: Target{Raw: "ins-abc12345", Kind: TargetInstanceID}})
+			for _, id := range checks {
+				if f := statusOf(t, r, id); f.Status == StatusOK {
+					t.Errorf("%s is ok (%s: %s) although %s failed", id, f.Title, f.Detail, method)
+				}
+			}
+		})
 	}
 }

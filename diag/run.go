@@ -19,9 +19,10 @@ type run struct {
 	region string
 	emit   func(Finding)
 
-	inst *Instance
-	os   string
-	port int
+	inst  *Instance
+	os    string
+	osErr error // the image lookup behind os failed: os is a guess
+	port  int
 
 	balance   *lazy[AccountBalance]
 	addrs     *lazy[[]Address]
@@ -90,6 +91,10 @@ func (r *run) resolve() (Finding, error) {
 	f.Status, f.Severity, f.DocURL = StatusOK, SeverityInfo, loginDoc(r.os)
 	f.Title = fmt.Sprintf("Found %s (%s) in %s", r.inst.ID, orDash(r.inst.Name), r.region)
 	f.Detail = fmt.Sprintf("%s, %s, login port %d", r.inst.State, orDash(r.inst.OSName), r.port)
+	if r.osErr != nil {
+		f.Detail += fmt.Sprintf(" (OsName is empty and the image lookup failed, so %s is a guess: %v)", r.os, r.osErr)
+		evidence["os_guessed"] = true
+	}
 	return f.normalized(), nil
 }
 
@@ -186,13 +191,22 @@ func (r *run) setInstance(in Instance) {
 	r.metrics = map[string]*lazy[MetricSeries]{}
 }
 
+// portGuess returns why the login port is a guess, or nil: no port was
+// asked for or reported, and the OS it follows from is unknown.
+func (r *run) portGuess() error {
+	if r.osErr == nil || r.req.Port > 0 || r.inst.DefaultLoginPort > 0 {
+		return nil
+	}
+	return fmt.Errorf("the login port %d is a guess: %w", r.port, r.osErr)
+}
+
 // detectOS tells Windows from Linux by OsName, then by the image's platform.
 func (r *run) detectOS() string {
 	name := r.inst.OSName
 	if name == "" && r.inst.ImageID != "" {
 		ctx, cancel := context.WithTimeout(r.ctx, r.d.opts.CheckTimeout)
 		defer cancel()
-		name, _ = r.d.cloud.ImagePlatform(ctx, r.region, r.inst.ImageID)
+		name, r.osErr = r.d.cloud.ImagePlatform(ctx, r.region, r.inst.ImageID)
 	}
 	if strings.Contains(strings.ToLower(name), "windows") {
 		return OSWindows

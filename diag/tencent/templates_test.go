@@ -28,7 +28,9 @@ func TestTemplates(t *testing.T) {
 		{"DescribeAddressTemplateGroups", `"TotalCount": 1, "AddressTemplateGroupSet": [{"AddressTemplateGroupName": "test",
 		   "AddressTemplateGroupId": "ipmg-22222222", "AddressTemplateIdSet": ["ipm-11111111"],
 		   "AddressTemplateSet": [{"AddressTemplateId": "ipm-11111111"}, {"AddressTemplateId": "ipm-33333333"}]}]`,
-			func(c *Client) (any, error) { return c.AddressTemplateGroups(ctx, testRegion, []string{"ipmg-22222222"}) },
+			func(c *Client) (any, error) {
+				return c.AddressTemplateGroups(ctx, testRegion, []string{"ipmg-22222222"})
+			},
 			[]diag.TemplateGroup{{ID: "ipmg-22222222", Members: []string{"ipm-11111111", "ipm-33333333"}}},
 			`{"Filters":[{"Name":"address-template-group-id","Values":["ipmg-22222222"]}],"Limit":"100"}`},
 		{"DescribeServiceTemplates", `"TotalCount": 1, "ServiceTemplateSet": [{"ServiceTemplateId": "ppm-11111111",
@@ -38,7 +40,9 @@ func TestTemplates(t *testing.T) {
 			`{"Filters":[{"Name":"service-template-id","Values":["ppm-11111111"]}],"Limit":"100"}`},
 		{"DescribeServiceTemplateGroups", `"TotalCount": 1, "ServiceTemplateGroupSet": [{"ServiceTemplateGroupId": "ppmg-22222222",
 		   "ServiceTemplateIdSet": ["ppm-11111111"], "ServiceTemplateSet": [{"ServiceTemplateId": "ppm-11111111", "ServiceSet": ["tcp:22"]}]}]`,
-			func(c *Client) (any, error) { return c.ServiceTemplateGroups(ctx, testRegion, []string{"ppmg-22222222"}) },
+			func(c *Client) (any, error) {
+				return c.ServiceTemplateGroups(ctx, testRegion, []string{"ppmg-22222222"})
+			},
 			[]diag.TemplateGroup{{ID: "ppmg-22222222", Members: []string{"ppm-11111111"}}},
 			`{"Filters":[{"Name":"service-template-group-id","Values":["ppmg-22222222"]}],"Limit":"100"}`},
 	}
