@@ -256,6 +256,9 @@ func (r *run) readGroups(ctx context.Context, title string) (Finding, groupRules
 		versions[g.GroupID] = g.Version
 	}
 	f.Evidence["versions"] = versions
+	if tplErr != nil {
+		f.Evidence["template_error"] = tplErr.Error()
+	}
 	return f, groupRules{groups: groups, tpl: tpl, tplErr: tplErr}, true
 }
 
