@@ -58,6 +58,11 @@ func TestCheckRules(t *testing.T) {
 			c.templateGroups = map[string][]string{"ppmg-11111111": {"ppm-11111111"}}
 			c.templates = map[string][]string{"ppm-11111111": {"tcp:80,443", "tcp: 22"}}
 		}, CheckSGLoginPort, StatusFail, CheckSGLoginPort, []string{"ppmg-11111111"}, ""},
+		{"template group with a deleted member cannot tell", func(c *fakeCloud) {
+			withIngress(SecurityGroupPolicy{Index: 0, Protocol: "TCP", Port: "22", AddressTemplate: "ipmg-11111111", Action: "ACCEPT"}, dropEverything)(c)
+			c.templateGroups = map[string][]string{"ipmg-11111111": {"ipm-11111111", "ipm-deleted"}}
+			c.templates = map[string][]string{"ipm-11111111": {"0.0.0.0/0"}}
+		}, CheckSGLoginPort, StatusUnknown, "", []string{"ipmg-11111111"}, ""},
 		{"failed template lookup is unknown, with the cause", func(c *fakeCloud) {
 			withIngress(SecurityGroupPolicy{Index: 0, Protocol: "TCP", Port: "22", AddressTemplate: "ipmg-11111111", Action: "ACCEPT"}, dropEverything)(c)
 			c.errs["AddressTemplateGroups"] = vpcDown
