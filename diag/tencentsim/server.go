@@ -63,9 +63,13 @@ type Sim struct {
 	rebootDuration time.Duration
 	log            *slog.Logger
 
-	mu            sync.Mutex
-	instances     []*instance // in scenario order
-	groups        map[string]*group
+	mu        sync.Mutex
+	instances []*instance // in scenario order
+	groups    map[string]*group
+	templates []storedTemplate
+	// focus is the instance DescribeInstances last returned alone: the one
+	// being diagnosed, whose Account (if any) DescribeAccountBalance answers.
+	focus         *instance
 	invocations   []*invocation
 	account       account
 	latency       time.Duration
@@ -83,8 +87,8 @@ type Sim struct {
 // actionKey names an action of a service.
 type actionKey struct{ service, action string }
 
-// account is the billing account.
-type account struct{ realBalance, oweAmount float64 }
+// account is the billing account, in cents.
+type account struct{ realBalance, oweAmount, creditAmount float64 }
 
 // New returns a Sim serving opts.Scenarios. Call Start to listen, or use
 // Handler; call Close when done.
@@ -231,6 +235,10 @@ var services = map[string]service{
 		"DescribeSecurityGroupPolicies": (*Sim).describeSecurityGroupPolicies,
 		"CreateSecurityGroupPolicies":   (*Sim).createSecurityGroupPolicies,
 		"DeleteSecurityGroupPolicies":   (*Sim).deleteSecurityGroupPolicies,
+		"DescribeAddressTemplates":      (*Sim).describeAddressTemplates,
+		"DescribeAddressTemplateGroups": (*Sim).describeAddressTemplateGroups,
+		"DescribeServiceTemplates":      (*Sim).describeServiceTemplates,
+		"DescribeServiceTemplateGroups": (*Sim).describeServiceTemplateGroups,
 	}},
 	"monitor":  {version: "2018-07-24", regional: true, actions: map[string]handler{"GetMonitorData": (*Sim).getMonitorData}},
 	"billing":  {version: "2018-07-09", actions: map[string]handler{"DescribeAccountBalance": (*Sim).describeAccountBalance}},

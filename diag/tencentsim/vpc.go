@@ -221,12 +221,12 @@ func (s *Sim) describeSecurityGroupPolicies(req *request) (any, error) {
 		EgressIPv6TotalCount  int `json:"EgressIPv6TotalCount"`
 	}
 	type policySet struct {
-		Version          int          `json:"Version"` // a number, as the official example shows
+		Version          string       `json:"Version"` // a string, as the SDK model declares
 		Ingress          []policyJSON `json:"Ingress"`
 		Egress           []policyJSON `json:"Egress"`
 		PolicyStatistics statistics   `json:"PolicyStatistics"`
 	}
-	set := policySet{Version: g.version, Ingress: []policyJSON{}, Egress: []policyJSON{}}
+	set := policySet{Version: strconv.Itoa(g.version), Ingress: []policyJSON{}, Egress: []policyJSON{}}
 	for i, pol := range g.ingress {
 		set.Ingress = append(set.Ingress, toPolicyJSON(i, pol))
 	}
