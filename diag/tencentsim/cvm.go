@@ -160,8 +160,8 @@ func (in *instance) describe() instanceJSON {
 		DefaultLoginPort: sc.LoginPort,
 		DefaultLoginUser: "root",
 		// A simulated IPv6 address is public: it has public bandwidth.
-		IPv6Addresses:       slices.Clone(sc.PublicIPv6s),
-		PublicIPv6Addresses: slices.Clone(sc.PublicIPv6s),
+		IPv6Addresses:       nonNilStrings(sc.PublicIPv6s),
+		PublicIPv6Addresses: nonNilStrings(sc.PublicIPv6s),
 	}
 	if sc.RenewFlag != "" {
 		j.RenewFlag = ptr(sc.RenewFlag)
