@@ -40,7 +40,8 @@ func (s *Sim) describeAddresses(req *request) (any, error) {
 	if err := decodeParams(req, &p); err != nil {
 		return nil, err
 	}
-	if err := p.Filters.check(codeBadFilter, "address-id", "address-ip", "address-type", "address-status", "instance-id", "is-arrears"); err != nil {
+	if err := p.Filters.check(codeBadFilter, "address-id", "address-name", "address-ip", "address-type", "address-status",
+		"instance-id", "instance-type", "private-ip-address", "is-arrears"); err != nil {
 		return nil, err
 	}
 	// Without an address-type filter, only EIP-family addresses are
@@ -68,8 +69,14 @@ func (a addressJSON) filterValues(name string) []string {
 	switch name {
 	case "address-id":
 		return []string{a.AddressID}
+	case "address-name":
+		return []string{a.AddressName}
 	case "address-ip":
 		return []string{a.AddressIP}
+	case "instance-type":
+		return []string{a.InstanceType}
+	case "private-ip-address":
+		return []string{a.PrivateAddressIP}
 	case "address-type":
 		return []string{a.AddressType}
 	case "address-status":
