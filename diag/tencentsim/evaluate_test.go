@@ -180,7 +180,7 @@ func TestDescribeInstancesRenewFlagIPv6AndLoginPort(t *testing.T) {
 		"InstanceSet.0.RenewFlag": "<nil>", "InstanceSet.0.PublicIPv6Addresses": "[]", // ins-linux001: postpaid
 		"InstanceSet.1.PublicIpAddresses": "<nil>", "InstanceSet.1.PublicIPv6Addresses": "[2001:db8::1:41]",
 		"InstanceSet.2.DefaultLoginPort": "2222",
-		"InstanceSet.3.RenewFlag": "NOTIFY_AND_AUTO_RENEW", "InstanceSet.3.InstanceChargeType": "PREPAID",
+		"InstanceSet.3.RenewFlag":        "NOTIFY_AND_AUTO_RENEW", "InstanceSet.3.InstanceChargeType": "PREPAID",
 	}
 	for path, w := range want {
 		if got := field(t, r.raw, path); got != w {

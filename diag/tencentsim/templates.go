@@ -70,7 +70,7 @@ var (
 			"address-template-name": templateName, "address-template-id": templateID,
 			"address-ip": func(t Template) []string { return t.Members },
 		},
-		render: func(_ *Sim, t storedTemplate) any { return addressTemplateEntry(t) }}
+		render: func(_ *Sim, t storedTemplate) any { return templateEntry(t, addressFields) }}
 	addressTemplateGroups = templateKind{prefix: "ipmg-", setName: "AddressTemplateGroupSet",
 		filters: map[string]func(Template) []string{"address-template-group-name": templateName, "address-template-group-id": templateID},
 		render:  (*Sim).addressTemplateGroupJSON}
@@ -78,7 +78,7 @@ var (
 		filters: map[string]func(Template) []string{
 			"service-template-name": templateName, "service-template-id": templateID, "service-port": servicePorts,
 		},
-		render: func(_ *Sim, t storedTemplate) any { return serviceTemplateEntry(t) }}
+		render: func(_ *Sim, t storedTemplate) any { return templateEntry(t, serviceFields) }}
 	serviceTemplateGroups = templateKind{prefix: "ppmg-", setName: "ServiceTemplateGroupSet",
 		filters: map[string]func(Template) []string{"service-template-group-name": templateName, "service-template-group-id": templateID},
 		render:  (*Sim).serviceTemplateGroupJSON}
@@ -180,48 +180,25 @@ func templateTimes(t storedTemplate) (string, string) {
 	return at, at
 }
 
-func addressTemplateEntry(t storedTemplate) any {
-	created, updated := templateTimes(t)
-	type addressInfo struct {
-		Address     string `json:"Address"`
-		Description string `json:"Description"`
-		UpdatedTime string `json:"UpdatedTime"`
-	}
-	extra := make([]addressInfo, len(t.Members))
-	for i, m := range t.Members {
-		extra[i] = addressInfo{Address: m, UpdatedTime: updated}
-	}
-	return struct {
-		AddressTemplateName string        `json:"AddressTemplateName"`
-		AddressTemplateID   string        `json:"AddressTemplateId"`
-		AddressSet          []string      `json:"AddressSet"`
-		CreatedTime         string        `json:"CreatedTime"`
-		UpdatedTime         string        `json:"UpdatedTime"`
-		AddressExtraSet     []addressInfo `json:"AddressExtraSet"`
-		TagSet              []tagJSON     `json:"TagSet"`
-	}{t.Name, t.ID, nonNilStrings(t.Members), created, updated, extra, []tagJSON{}}
-}
+// entryFields are the JSON names of an address (ipm-) or service (ppm-)
+// template, which share one shape.
+type entryFields struct{ id, name, set, extraSet, member string }
 
-func serviceTemplateEntry(t storedTemplate) any {
+var (
+	addressFields = entryFields{"AddressTemplateId", "AddressTemplateName", "AddressSet", "AddressExtraSet", "Address"}
+	serviceFields = entryFields{"ServiceTemplateId", "ServiceTemplateName", "ServiceSet", "ServiceExtraSet", "Service"}
+)
+
+// templateEntry is an AddressTemplate or ServiceTemplate as the API returns
+// it, with each member also in the extra set (with its description).
+func templateEntry(t storedTemplate, f entryFields) map[string]any {
 	created, updated := templateTimes(t)
-	type servicesInfo struct {
-		Service     string `json:"Service"`
-		Description string `json:"Description"`
-		UpdatedTime string `json:"UpdatedTime"`
-	}
-	extra := make([]servicesInfo, len(t.Members))
+	extra := make([]map[string]string, len(t.Members))
 	for i, m := range t.Members {
-		extra[i] = servicesInfo{Service: m, UpdatedTime: updated}
+		extra[i] = map[string]string{f.member: m, "Description": "", "UpdatedTime": updated}
 	}
-	return struct {
-		ServiceTemplateID   string         `json:"ServiceTemplateId"`
-		ServiceTemplateName string         `json:"ServiceTemplateName"`
-		ServiceSet          []string       `json:"ServiceSet"`
-		CreatedTime         string         `json:"CreatedTime"`
-		UpdatedTime         string         `json:"UpdatedTime"`
-		ServiceExtraSet     []servicesInfo `json:"ServiceExtraSet"`
-		TagSet              []tagJSON      `json:"TagSet"`
-	}{t.ID, t.Name, nonNilStrings(t.Members), created, updated, extra, []tagJSON{}}
+	return map[string]any{f.id: t.ID, f.name: t.Name, f.set: nonNilStrings(t.Members), "CreatedTime": created,
+		"UpdatedTime": updated, f.extraSet: extra, "TagSet": []tagJSON{}}
 }
 
 func (s *Sim) addressTemplateGroupJSON(t storedTemplate) any {
@@ -251,7 +228,7 @@ func (s *Sim) serviceTemplateGroupJSON(t storedTemplate) any {
 	created, updated := templateTimes(t)
 	members := []any{}
 	for _, m := range s.templateMembers(t) {
-		members = append(members, serviceTemplateEntry(m))
+		members = append(members, templateEntry(m, serviceFields))
 	}
 	return struct {
 		ServiceTemplateGroupID   string    `json:"ServiceTemplateGroupId"`
