@@ -2,6 +2,7 @@ package diag_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -113,5 +114,18 @@ func TestSeveralInstancesWithOneName(t *testing.T) {
 	}
 	if r.Summary.Skipped != len(diag.CheckIDs)-1 {
 		t.Fatalf("summary %+v: everything else should be skipped", r.Summary)
+	}
+}
+
+// TestSimulatorSpeaksTheCheckCatalogue: the simulator states expectations in
+// its own copy of the check IDs (it imports nothing from diag); the copy is
+// the catalogue of design.md B3, in packet-path order.
+func TestSimulatorSpeaksTheCheckCatalogue(t *testing.T) {
+	ids := make([]string, len(diag.CheckIDs))
+	for i, id := range diag.CheckIDs {
+		ids[i] = string(id)
+	}
+	if !slices.Equal(ids, tencentsim.CheckIDs) {
+		t.Fatalf("tencentsim.CheckIDs %v, want diag.CheckIDs %v", tencentsim.CheckIDs, ids)
 	}
 }
