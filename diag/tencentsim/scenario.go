@@ -475,8 +475,12 @@ func (sc Scenario) validateAddresses() error {
 		}
 	}
 	for _, ip := range sc.PublicIPv6s {
-		if addr, err := netip.ParseAddr(ip); err != nil || !addr.Is6() || !documentationV6.Contains(addr) {
+		addr, err := netip.ParseAddr(ip)
+		switch {
+		case err != nil || !addr.Is6() || !documentationV6.Contains(addr):
 			return fmt.Errorf("public IPv6 %q is not in 2001:db8::/32: simulated public IPv6 addresses must be documentation addresses, which the Dialer answers from loopback", ip)
+		case addr.String() != ip:
+			return fmt.Errorf("public IPv6 %q: write it in canonical form, %s", ip, addr)
 		}
 	}
 	for _, ip := range sc.PrivateIPs {

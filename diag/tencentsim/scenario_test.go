@@ -113,6 +113,24 @@ func TestLoadScenarios(t *testing.T) {
 			"Port \"99999\"", nil},
 		{"bad percentage", `[{"id":"ins-aaaa0001","memory":120}]`, "memory 120 is not a percentage", nil},
 		{"not JSON", `scenarios: []`, "decoding the scenario file", nil},
+		{"templates, IPv6, login port, socket", `[{"id":"ins-aaaa0001","public_ipv6s":["2001:db8::7"],"login_port":2222,
+			"templates":[{"id":"ipm-office01","members":["203.0.113.0/24"]}],"expect_status":{"guest.login_service":"ok"},
+			"security_groups":[{"id":"sg-aaaa0001","ingress":[{"protocol":"TCP","port":"2222","address_template":"ipm-office01","action":"ACCEPT"}]}],
+			"guest":{"login_socket":"ssh.socket"},"charge_type":"PREPAID","account":{"real_balance":-5,"credit_amount":100}}]`, "",
+			func(t *testing.T, s []Scenario) {
+				sc := s[0]
+				if sc.LoginPort != 2222 || !slices.Equal(sc.Guest.ListeningPorts, []int{2222}) || sc.RenewFlag != manualRenew ||
+					sc.Guest.loginService(sc.OS) != "ssh" || sc.Account.CreditAmount != 100 {
+					t.Errorf("new fields or their defaults lost: %+v", sc)
+				}
+			}},
+		{"public IPv6 outside the documentation prefix", `[{"id":"ins-aaaa0001","public_ipv6s":["2400:da00::1"]}]`, "not in 2001:db8::/32", nil},
+		{"public IPv6 not canonical", `[{"id":"ins-aaaa0001","public_ipv6s":["2001:DB8:0::7"]}]`, "canonical form, 2001:db8::7", nil},
+		{"dangling template", `[{"id":"ins-aaaa0001","security_groups":[{"id":"sg-aaaa0001","ingress":[{"protocol":"TCP","address_template":"ipm-zzzzzzzz","action":"ACCEPT"}]}]}]`,
+			"ipm-zzzzzzzz is not among the scenario's templates", nil},
+		{"bad template member", `[{"id":"ins-aaaa0001","templates":[{"id":"ppm-aaaa0001","members":["tcp:99999"]}]}]`, "not a valid member", nil},
+		{"bad pinned status", `[{"id":"ins-aaaa0001","expect_status":{"load.cpu":"fine"}}]`, "is not a status", nil},
+		{"bad renew flag", `[{"id":"ins-aaaa0001","renew_flag":"SOMETIMES"}]`, "renew_flag", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
