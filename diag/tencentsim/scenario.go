@@ -47,9 +47,9 @@ type Scenario struct {
 	Region string `json:"region"`
 	// Zone is the availability zone. Default: Region + "-3".
 	Zone string `json:"zone"`
-	// OS is "linux" or "windows": it picks the login port (22 or 3389), the
-	// login service, the TAT environment and the default security group.
-	// Default: linux.
+	// OS is "linux" or "windows": it picks the default login port (22 or
+	// 3389), the login service, the TAT environment and the default
+	// security group. Default: linux.
 	OS string `json:"os"`
 	// OsName is the image's OS name. Default: "CentOS 7.6 64bit" on Linux,
 	// "Windows Server 2019 DataCenter 64bit" on Windows.
@@ -93,8 +93,9 @@ type Scenario struct {
 	// the scenario's rules refer to; IDs are unique among scenarios.
 	Templates []Template `json:"templates"`
 	// Account, when set, is the billing account DescribeAccountBalance
-	// answers while this scenario's instance is the one being looked at
-	// (see Sim.SetAccount). Default (nil): the Sim's account.
+	// answers while this scenario's instance is the one being looked at:
+	// the last instance a DescribeInstances call returned alone, as a
+	// diagnosis does first. Default (nil): the Sim's account (SetAccount).
 	Account *AccountState `json:"account"`
 	// Address describes the public IPs as the VPC service sees them.
 	Address AddressState `json:"address"`
