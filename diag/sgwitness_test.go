@@ -3,9 +3,9 @@ package diag_test
 import (
 	"fmt"
 	"math/rand/v2"
+	"net/netip"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/cvmlogin/cvmlogin/diag"
 	"github.com/cvmlogin/cvmlogin/diag/tencentsim"
@@ -143,10 +143,50 @@ func productDecision(c witnessCase) diag.Decision {
 	return diag.EvaluateIngress(groups, diag.Traffic{Protocol: "TCP", Port: c.port})
 }
 
+// witnessRefs are the references both sides resolve: the templates, and the
+// private IPs of the instances in the groups used as sources.
+var witnessRefs = tencentsim.References{Templates: witnessTemplates,
+	Members: map[string][]string{"sg-bastion1": {"10.0.0.5"}, "sg-others01": {"10.0.0.6"}}}
+
 // simulatorAccepts asks the simulator, for the probe from the internet.
 func simulatorAccepts(c witnessCase) bool {
-	refs := tencentsim.References{Templates: witnessTemplates}
-	return tencentsim.ProbeAccepts(c.groups, refs, c.port, false)
+	return tencentsim.ProbeAccepts(c.groups, witnessRefs, c.port, false)
+}
+
+// sampleSources hold one address of every restricted IPv4 source the
+// generator writes (CIDRs, template entries, group members).
+var sampleSources = []netip.Addr{
+	netip.MustParseAddr("10.1.2.3"), netip.MustParseAddr("172.16.5.5"), netip.MustParseAddr("203.0.113.7"),
+	netip.MustParseAddr("100.64.1.1"), netip.MustParseAddr("192.0.2.10"), netip.MustParseAddr("10.0.0.5"),
+	netip.MustParseAddr("10.0.0.6"),
+}
+
+// someSourceAdmitted reports whether the simulator lets TCP to the port in
+// from any sample source: "accepted from some sources only".
+func someSourceAdmitted(c witnessCase) bool {
+	for _, src := range sampleSources {
+		if tencentsim.Admits(c.groups, witnessRefs, tencentsim.Packet{Source: src, Protocol: "TCP", Port: c.port}) {
+			return true
+		}
+	}
+	return false
+}
+
+// narrowDrop reports whether a DROP rule with a restricted source (an IPv4
+// CIDR other than 0.0.0.0/0, a security group, an address template) is in
+// the case. The product deliberately lets such a rule pass ("a narrow drop
+// does not block everyone"), so it may call a rule set partial whose only
+// narrow ACCEPT the narrow DROP shadows.
+func narrowDrop(c witnessCase) bool {
+	for _, g := range c.groups {
+		for _, r := range g.Ingress {
+			restricted := (r.CidrBlock != "" && r.CidrBlock != "0.0.0.0/0") || r.SourceGroupID != "" || r.AddressTemplate != ""
+			if strings.EqualFold(r.Action, "DROP") && restricted {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // indeterminateUntilRulesFix reports whether the product's "indeterminate"
@@ -194,20 +234,21 @@ func witnessVerdict(c witnessCase) (disagreement string, excused bool) {
 		// partial (accepted from some sources only), drop and no_match all
 		// mean the probe from the internet is refused.
 		return fmt.Sprintf("product says %s (decider %v), simulator says accept=%v", d.Verdict, d.Decider, sim), false
+	case (d.Verdict == diag.VerdictDrop || d.Verdict == diag.VerdictNoMatch) && someSourceAdmitted(c):
+		return fmt.Sprintf("product says %s, simulator admits some of %v", d.Verdict, sampleSources), false
+	case d.Verdict == diag.VerdictPartial && !someSourceAdmitted(c) && !narrowDrop(c):
+		return fmt.Sprintf("product says partial (%v), simulator admits none of %v", d.Partial, sampleSources), false
 	}
 	return "", false
 }
 
 // TestSecurityGroupWitness generates witnessCases rule sets from a fixed
-// seed and requires the product and the simulator to agree on each.
+// seed and requires the product and the simulator to agree on each. Its
+// time is bounded by the fixed count (about a second on a loaded machine).
 func TestSecurityGroupWitness(t *testing.T) {
 	rng := rand.New(rand.NewPCG(8, 4))
-	deadline := time.Now().Add(4 * time.Second)
 	var checked, excused, accepted int
 	for i := range witnessCases {
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d of %d cases in the time budget", i, witnessCases)
-		}
 		c := generateWitnessCase(rng)
 		why, skip := witnessVerdict(c)
 		switch {
