@@ -11,6 +11,12 @@
 // latency can be injected per action, every call is recorded, and Dialer
 // maps the instances' simulated public IPs to loopback connections for the
 // port probe. It never sends traffic anywhere but 127.0.0.0/8.
+//
+// The simulator is an independent witness of the code it tests: it imports
+// nothing from diag, speaks only the wire formats (the Tencent JSON, and for
+// TAT the text the real guest scripts print), and decides whether a
+// security group lets the probe in by its own reading of Tencent's
+// documented rule semantics (ProbeAccepts).
 package tencentsim
 
 import (
