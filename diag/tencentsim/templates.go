@@ -73,7 +73,9 @@ var (
 		render: func(_ *Sim, t storedTemplate) any { return templateEntry(t, addressFields) }}
 	addressTemplateGroups = templateKind{prefix: "ipmg-", setName: "AddressTemplateGroupSet",
 		filters: map[string]func(Template) []string{"address-template-group-name": templateName, "address-template-group-id": templateID},
-		render:  (*Sim).addressTemplateGroupJSON}
+		render: func(s *Sim, t storedTemplate) any {
+			return s.groupEntry(t, addressGroupFields, addressGroupMember)
+		}}
 	serviceTemplates = templateKind{prefix: "ppm-", setName: "ServiceTemplateSet",
 		filters: map[string]func(Template) []string{
 			"service-template-name": templateName, "service-template-id": templateID, "service-port": servicePorts,
@@ -81,7 +83,9 @@ var (
 		render: func(_ *Sim, t storedTemplate) any { return templateEntry(t, serviceFields) }}
 	serviceTemplateGroups = templateKind{prefix: "ppmg-", setName: "ServiceTemplateGroupSet",
 		filters: map[string]func(Template) []string{"service-template-group-name": templateName, "service-template-group-id": templateID},
-		render:  (*Sim).serviceTemplateGroupJSON}
+		render: func(s *Sim, t storedTemplate) any {
+			return s.groupEntry(t, serviceGroupFields, func(m storedTemplate) any { return templateEntry(m, serviceFields) })
+		}}
 )
 
 func templateName(t Template) []string { return []string{t.Name} }
@@ -201,44 +205,32 @@ func templateEntry(t storedTemplate, f entryFields) map[string]any {
 		"UpdatedTime": updated, f.extraSet: extra, "TagSet": []tagJSON{}}
 }
 
-func (s *Sim) addressTemplateGroupJSON(t storedTemplate) any {
-	created, updated := templateTimes(t)
-	type item struct {
-		AddressTemplateID   string `json:"AddressTemplateId"`
-		AddressTemplateName string `json:"AddressTemplateName"`
-		Description         string `json:"Description"`
-		UpdatedTime         string `json:"UpdatedTime"`
-	}
-	items := []item{}
-	for _, m := range s.templateMembers(t) {
-		items = append(items, item{AddressTemplateID: m.ID, AddressTemplateName: m.Name, UpdatedTime: updated})
-	}
-	return struct {
-		AddressTemplateGroupName string    `json:"AddressTemplateGroupName"`
-		AddressTemplateGroupID   string    `json:"AddressTemplateGroupId"`
-		AddressTemplateIDSet     []string  `json:"AddressTemplateIdSet"`
-		CreatedTime              string    `json:"CreatedTime"`
-		UpdatedTime              string    `json:"UpdatedTime"`
-		AddressTemplateSet       []item    `json:"AddressTemplateSet"`
-		TagSet                   []tagJSON `json:"TagSet"`
-	}{t.Name, t.ID, nonNilStrings(t.Members), created, updated, items, []tagJSON{}}
-}
+// groupFields are the JSON names of an address (ipmg-) or service (ppmg-)
+// template group, which share one shape.
+type groupFields struct{ id, name, idSet, set string }
 
-func (s *Sim) serviceTemplateGroupJSON(t storedTemplate) any {
+var (
+	addressGroupFields = groupFields{"AddressTemplateGroupId", "AddressTemplateGroupName", "AddressTemplateIdSet", "AddressTemplateSet"}
+	serviceGroupFields = groupFields{"ServiceTemplateGroupId", "ServiceTemplateGroupName", "ServiceTemplateIdSet", "ServiceTemplateSet"}
+)
+
+// groupEntry is an AddressTemplateGroup or ServiceTemplateGroup as the API
+// returns it, with its members rendered by member.
+func (s *Sim) groupEntry(t storedTemplate, f groupFields, member func(storedTemplate) any) map[string]any {
 	created, updated := templateTimes(t)
 	members := []any{}
 	for _, m := range s.templateMembers(t) {
-		members = append(members, templateEntry(m, serviceFields))
+		members = append(members, member(m))
 	}
-	return struct {
-		ServiceTemplateGroupID   string    `json:"ServiceTemplateGroupId"`
-		ServiceTemplateGroupName string    `json:"ServiceTemplateGroupName"`
-		ServiceTemplateIDSet     []string  `json:"ServiceTemplateIdSet"`
-		CreatedTime              string    `json:"CreatedTime"`
-		UpdatedTime              string    `json:"UpdatedTime"`
-		ServiceTemplateSet       []any     `json:"ServiceTemplateSet"`
-		TagSet                   []tagJSON `json:"TagSet"`
-	}{t.ID, t.Name, nonNilStrings(t.Members), created, updated, members, []tagJSON{}}
+	return map[string]any{f.id: t.ID, f.name: t.Name, f.idSet: nonNilStrings(t.Members), "CreatedTime": created,
+		"UpdatedTime": updated, f.set: members, "TagSet": []tagJSON{}}
+}
+
+// addressGroupMember is an AddressTemplateItem: a member of an address
+// template group, without its addresses.
+func addressGroupMember(m storedTemplate) any {
+	_, updated := templateTimes(m)
+	return map[string]string{"AddressTemplateId": m.ID, "AddressTemplateName": m.Name, "Description": "", "UpdatedTime": updated}
 }
 
 // templateMembers returns a template group's member templates.
