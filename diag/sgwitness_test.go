@@ -1,6 +1,7 @@
 package diag_test
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
@@ -8,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/cvmlogin/cvmlogin/diag"
+	"github.com/cvmlogin/cvmlogin/diag/tencent"
 	"github.com/cvmlogin/cvmlogin/diag/tencentsim"
 )
 
@@ -33,15 +35,15 @@ var witnessTemplates = []tencentsim.Template{
 	{ID: "ipm-mixed001", Name: "vpc and anywhere", Members: []string{"10.0.0.0/8", "0.0.0.0/0"}},
 	{ID: "ipm-ipv6only", Name: "ipv6 anywhere", Members: []string{"::/0"}},
 	{ID: "ipm-range001", Name: "a range", Members: []string{"192.0.2.1-192.0.2.50"}},
-	{ID: "ipmg-all0001", Name: "office or anywhere", Members: []string{"ipm-office01", "ipm-anywher1"}},
-	{ID: "ipmg-some001", Name: "office and range", Members: []string{"ipm-office01", "ipm-range001"}},
+	{ID: "ipmg-all00001", Name: "office or anywhere", Members: []string{"ipm-office01", "ipm-anywher1"}},
+	{ID: "ipmg-some0001", Name: "office and range", Members: []string{"ipm-office01", "ipm-range001"}},
 	{ID: "ppm-ssh00001", Name: "ssh", Members: []string{"tcp:22"}},
 	{ID: "ppm-web00001", Name: "web", Members: []string{"tcp:80", "tcp: 443"}},
 	{ID: "ppm-range001", Name: "20-30", Members: []string{"TCP:20-30"}},
 	{ID: "ppm-udp00001", Name: "udp 22", Members: []string{"udp:22"}},
 	{ID: "ppm-all00001", Name: "everything", Members: []string{"all"}},
 	{ID: "ppm-icmp0001", Name: "ping", Members: []string{"icmp"}},
-	{ID: "ppmg-admin01", Name: "admin", Members: []string{"ppm-ssh00001", "ppm-web00001"}},
+	{ID: "ppmg-admin001", Name: "admin", Members: []string{"ppm-ssh00001", "ppm-web00001"}},
 }
 
 // The generator's vocabulary. No IPv4 source but 0.0.0.0/0 holds
@@ -251,7 +253,12 @@ func allUncertain(d diag.Decision, excused func(diag.SecurityGroupPolicy) bool) 
 // witnessVerdict compares the two answers for one case: "" when they agree
 // or the disagreement is excused, else why they differ.
 func witnessVerdict(c witnessCase) (disagreement string, excused bool) {
-	d := productDecision(c)
+	return compareDecision(productDecision(c), c)
+}
+
+// compareDecision compares the product's decision d with the simulator's
+// answer for c.
+func compareDecision(d diag.Decision, c witnessCase) (disagreement string, excused bool) {
 	sim := simulatorAccepts(c)
 	switch {
 	case d.Verdict == diag.VerdictIndeterminate && (indeterminateUntilRulesFix(d) || unparseablePortIsUnknown(d)):
@@ -297,6 +304,68 @@ func TestSecurityGroupWitness(t *testing.T) {
 	}
 }
 
+// wireCases is how many rule sets TestSecurityGroupWitnessOverTheWire sends
+// through the simulator's API.
+const wireCases = 200
+
+// TestSecurityGroupWitnessOverTheWire sends generated rule sets through the
+// wire: each becomes a simulated instance's security groups, the product
+// reads them back with its Tencent client (the DescribeSecurityGroupPolicies
+// JSON) and decides, and the simulator decides from the rules it stores.
+// Rule sets the API would refuse (ICMP with an IPv6 source, a bad Port) are
+// refused by the simulator too and skipped.
+func TestSecurityGroupWitnessOverTheWire(t *testing.T) {
+	holder := tencentsim.DefaultScenario()
+	holder.ID, holder.Templates = "ins-wtemplat", witnessTemplates
+	sim := tencentsim.New(tencentsim.Options{Scenarios: []tencentsim.Scenario{holder}})
+	endpoint, err := sim.Start("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sim.Close)
+	client, err := tencent.New(tencent.Config{Region: "ap-guangzhou", Endpoint: endpoint, Scheme: "http",
+		SecretID: tencentsim.TestSecretID, SecretKey: tencentsim.TestSecretKey, MaxRetries: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(8, 5))
+	var compared, refused int
+	for i := 0; compared < wireCases; i++ {
+		c := generateWitnessCase(rng)
+		sc := tencentsim.DefaultScenario()
+		sc.ID = fmt.Sprintf("ins-w%07d", i)
+		for g, group := range c.groups {
+			sc.SecurityGroups = append(sc.SecurityGroups, tencentsim.SecurityGroup{ID: fmt.Sprintf("sg-w%05d%02d", i, g), Ingress: group.Ingress})
+		}
+		if err := sim.AddScenario(sc); err != nil {
+			refused++
+			continue
+		}
+		stored, _ := sim.Scenario(sc.ID)
+		c.groups = stored.SecurityGroups
+		why, _ := compareDecision(diag.EvaluateIngress(readGroups(t, client, c.groups), diag.Traffic{Protocol: c.protocol, Port: c.port}), c)
+		if why != "" {
+			t.Fatalf("case %d over the wire: %s\n%s", i, why, c)
+		}
+		compared++
+	}
+	t.Logf("%d rule sets compared over the wire, %d refused as the API would", compared, refused)
+}
+
+// readGroups reads the groups' rules back as the product does.
+func readGroups(t *testing.T, client *tencent.Client, groups []tencentsim.SecurityGroup) []diag.SecurityGroupPolicies {
+	t.Helper()
+	out := make([]diag.SecurityGroupPolicies, len(groups))
+	for i, g := range groups {
+		p, err := client.SecurityGroupPolicies(context.Background(), "ap-guangzhou", g.ID)
+		if err != nil {
+			t.Fatalf("DescribeSecurityGroupPolicies %s: %v", g.ID, err)
+		}
+		out[i] = p
+	}
+	return out
+}
+
 // TestSecurityGroupWitnessKnownCases pins cases the generator may miss, in
 // the simulator's own terms.
 func TestSecurityGroupWitnessKnownCases(t *testing.T) {
@@ -315,9 +384,9 @@ func TestSecurityGroupWitnessKnownCases(t *testing.T) {
 		{"accept from a bastion group does not let the internet in", []tencentsim.SecurityGroup{{ID: "sg-a", Ingress: []tencentsim.Rule{
 			{Protocol: "TCP", Port: "22", SourceGroupID: "sg-bastion1", Action: "ACCEPT"}}}}, 22, false},
 		{"address template holding 0.0.0.0/0", []tencentsim.SecurityGroup{{ID: "sg-a", Ingress: []tencentsim.Rule{
-			{Protocol: "TCP", Port: "22", AddressTemplate: "ipmg-all0001", Action: "ACCEPT"}}}}, 22, true},
+			{Protocol: "TCP", Port: "22", AddressTemplate: "ipmg-all00001", Action: "ACCEPT"}}}}, 22, true},
 		{"service template group drop", []tencentsim.SecurityGroup{{ID: "sg-a", Ingress: []tencentsim.Rule{
-			{ServiceTemplate: "ppmg-admin01", CidrBlock: "0.0.0.0/0", Action: "DROP"}, anywhere}}}, 22, false},
+			{ServiceTemplate: "ppmg-admin001", CidrBlock: "0.0.0.0/0", Action: "DROP"}, anywhere}}}, 22, false},
 		{"unparseable port matches nothing", []tencentsim.SecurityGroup{{ID: "sg-a", Ingress: []tencentsim.Rule{
 			{Protocol: "TCP", Port: "2x", CidrBlock: "0.0.0.0/0", Action: "DROP"}, anywhere}}}, 22, true},
 	}

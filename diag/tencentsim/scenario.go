@@ -89,8 +89,9 @@ type Scenario struct {
 	// Default (nil): one group "sg-" + the ID's 8 characters that accepts the
 	// login port and ICMP from 0.0.0.0/0 and drops everything else.
 	SecurityGroups []SecurityGroup `json:"security_groups"`
-	// Templates are the address and service templates (and template groups)
-	// the scenario's rules refer to; IDs are unique among scenarios.
+	// Templates are address and service templates (and template groups)
+	// the scenario adds to its region; rules of any scenario in the region
+	// may refer to them. IDs are unique among scenarios.
 	Templates []Template `json:"templates"`
 	// Account, when set, is the billing account DescribeAccountBalance
 	// answers while this scenario's instance is the one being looked at:
@@ -506,8 +507,8 @@ func (sc Scenario) validateGroups() error {
 	return nil
 }
 
-// validateTemplates checks the templates and that every template a rule
-// names exists, with the right kind: the API refuses dangling references.
+// validateTemplates checks the scenario's templates: IDs, and members of
+// the right kind (a group's members are templates of the same scenario).
 func (sc Scenario) validateTemplates() error {
 	kinds := map[string]string{}
 	for _, t := range sc.Templates {
@@ -522,11 +523,26 @@ func (sc Scenario) validateTemplates() error {
 			return err
 		}
 	}
-	for _, g := range sc.SecurityGroups {
-		for _, r := range slices.Concat(g.Ingress, g.Egress) {
-			for _, id := range []string{r.AddressTemplate, r.ServiceTemplate} {
-				if _, ok := kinds[id]; id != "" && !ok {
-					return fmt.Errorf("security group %s: the template %s is not among the scenario's templates", g.ID, id)
+	return nil
+}
+
+// validateTemplateRefs checks that every template a rule names exists in
+// the scenario's region (templates belong to the account, so another
+// scenario may hold it): the API refuses dangling references.
+func validateTemplateRefs(scenarios []Scenario) error {
+	known := map[string]bool{}
+	for _, sc := range scenarios {
+		for _, t := range sc.Templates {
+			known[sc.Region+" "+t.ID] = true
+		}
+	}
+	for _, sc := range scenarios {
+		for _, g := range sc.SecurityGroups {
+			for _, r := range slices.Concat(g.Ingress, g.Egress) {
+				for _, id := range []string{r.AddressTemplate, r.ServiceTemplate} {
+					if id != "" && !known[sc.Region+" "+id] {
+						return fmt.Errorf("scenario %q: security group %s: the template %s is not among the templates of %s", sc.ID, g.ID, id, sc.Region)
+					}
 				}
 			}
 		}
@@ -595,6 +611,9 @@ func validateSet(scenarios []Scenario) error {
 		for _, t := range sc.Templates {
 			claim("template", t.ID, sc.ID)
 		}
+	}
+	if len(errs) == 0 {
+		errs = append(errs, validateTemplateRefs(scenarios))
 	}
 	return errors.Join(errs...)
 }

@@ -127,7 +127,7 @@ func TestLoadScenarios(t *testing.T) {
 		{"public IPv6 outside the documentation prefix", `[{"id":"ins-aaaa0001","public_ipv6s":["2400:da00::1"]}]`, "not in 2001:db8::/32", nil},
 		{"public IPv6 not canonical", `[{"id":"ins-aaaa0001","public_ipv6s":["2001:DB8:0::7"]}]`, "canonical form, 2001:db8::7", nil},
 		{"dangling template", `[{"id":"ins-aaaa0001","security_groups":[{"id":"sg-aaaa0001","ingress":[{"protocol":"TCP","address_template":"ipm-zzzzzzzz","action":"ACCEPT"}]}]}]`,
-			"ipm-zzzzzzzz is not among the scenario's templates", nil},
+			"ipm-zzzzzzzz is not among the templates of ap-guangzhou", nil},
 		{"bad template member", `[{"id":"ins-aaaa0001","templates":[{"id":"ppm-aaaa0001","members":["tcp:99999"]}]}]`, "not a valid member", nil},
 		{"bad pinned status", `[{"id":"ins-aaaa0001","expect_status":{"load.cpu":"fine"}}]`, "is not a status", nil},
 		{"bad renew flag", `[{"id":"ins-aaaa0001","renew_flag":"SOMETIMES"}]`, "renew_flag", nil},
