@@ -317,17 +317,7 @@ const wireCases = 200
 func TestSecurityGroupWitnessOverTheWire(t *testing.T) {
 	holder := tencentsim.DefaultScenario()
 	holder.ID, holder.Templates = "ins-wtemplat", witnessTemplates
-	sim := tencentsim.New(tencentsim.Options{Scenarios: []tencentsim.Scenario{holder}})
-	endpoint, err := sim.Start("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(sim.Close)
-	client, err := tencent.New(tencent.Config{Region: "ap-guangzhou", Endpoint: endpoint, Scheme: "http",
-		SecretID: tencentsim.TestSecretID, SecretKey: tencentsim.TestSecretKey, MaxRetries: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	client, sim := simClient(t, tencentsim.Options{Scenarios: []tencentsim.Scenario{holder}})
 	rng := rand.New(rand.NewPCG(8, 5))
 	var compared, refused int
 	for i := 0; compared < wireCases; i++ {

@@ -15,7 +15,17 @@ import (
 // simDiagnoser returns a diagnoser wired to a fresh simulator.
 func simDiagnoser(t *testing.T, opts diag.Options) (*diag.Diagnoser, *tencentsim.Sim) {
 	t.Helper()
-	sim := tencentsim.New(tencentsim.Options{})
+	client, sim := simClient(t, tencentsim.Options{})
+	opts.Region = "ap-guangzhou"
+	opts.Dialer = sim.Dialer()
+	return diag.NewDiagnoser(client, opts), sim
+}
+
+// simClient starts a simulator with simOpts and returns a Tencent client of
+// ap-guangzhou pointed at it.
+func simClient(t *testing.T, simOpts tencentsim.Options) (*tencent.Client, *tencentsim.Sim) {
+	t.Helper()
+	sim := tencentsim.New(simOpts)
 	endpoint, err := sim.Start("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -26,9 +36,7 @@ func simDiagnoser(t *testing.T, opts diag.Options) (*diag.Diagnoser, *tencentsim
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts.Region = "ap-guangzhou"
-	opts.Dialer = sim.Dialer()
-	return diag.NewDiagnoser(client, opts), sim
+	return client, sim
 }
 
 // TestServiceFaultDegradesOnlyItsChecks: one service failing turns exactly
