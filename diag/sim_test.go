@@ -2,6 +2,7 @@ package diag_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,7 +15,17 @@ import (
 // simDiagnoser returns a diagnoser wired to a fresh simulator.
 func simDiagnoser(t *testing.T, opts diag.Options) (*diag.Diagnoser, *tencentsim.Sim) {
 	t.Helper()
-	sim := tencentsim.New(tencentsim.Options{})
+	client, sim := simClient(t, tencentsim.Options{})
+	opts.Region = "ap-guangzhou"
+	opts.Dialer = sim.Dialer()
+	return diag.NewDiagnoser(client, opts), sim
+}
+
+// simClient starts a simulator with simOpts and returns a Tencent client of
+// ap-guangzhou pointed at it.
+func simClient(t *testing.T, simOpts tencentsim.Options) (*tencent.Client, *tencentsim.Sim) {
+	t.Helper()
+	sim := tencentsim.New(simOpts)
 	endpoint, err := sim.Start("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -25,9 +36,7 @@ func simDiagnoser(t *testing.T, opts diag.Options) (*diag.Diagnoser, *tencentsim
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts.Region = "ap-guangzhou"
-	opts.Dialer = sim.Dialer()
-	return diag.NewDiagnoser(client, opts), sim
+	return client, sim
 }
 
 // TestServiceFaultDegradesOnlyItsChecks: one service failing turns exactly
@@ -113,5 +122,18 @@ func TestSeveralInstancesWithOneName(t *testing.T) {
 	}
 	if r.Summary.Skipped != len(diag.CheckIDs)-1 {
 		t.Fatalf("summary %+v: everything else should be skipped", r.Summary)
+	}
+}
+
+// TestSimulatorSpeaksTheCheckCatalogue: the simulator states expectations in
+// its own copy of the check IDs (it imports nothing from diag); the copy is
+// the catalogue of design.md B3, in packet-path order.
+func TestSimulatorSpeaksTheCheckCatalogue(t *testing.T) {
+	ids := make([]string, len(diag.CheckIDs))
+	for i, id := range diag.CheckIDs {
+		ids[i] = string(id)
+	}
+	if !slices.Equal(ids, tencentsim.CheckIDs) {
+		t.Fatalf("tencentsim.CheckIDs %v, want diag.CheckIDs %v", tencentsim.CheckIDs, ids)
 	}
 }

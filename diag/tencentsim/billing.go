@@ -12,7 +12,8 @@ func (s *Sim) describeAccountBalance(req *request) (any, error) {
 	if err := decodeParams(req, &p); err != nil {
 		return nil, err
 	}
-	a := s.account
+	a := s.accountLocked()
+	creditBalance := a.creditAmount - a.oweAmount // the credit not yet used
 	// Amounts are in cents (分). Balance is RealBalance, kept as an integer
 	// for compatibility.
 	return struct {
@@ -30,8 +31,22 @@ func (s *Sim) describeAccountBalance(req *request) (any, error) {
 		CreditBalance            float64 `json:"CreditBalance"`
 		RealCreditBalance        float64 `json:"RealCreditBalance"`
 		TempCredit               float64 `json:"TempCredit"`
+		TempAmountInfoList       []any   `json:"TempAmountInfoList"`
 	}{
 		Balance: int64(math.Round(a.realBalance)), Uin: simulatedUin, RealBalance: a.realBalance,
 		CashAccountBalance: a.realBalance, OweAmount: a.oweAmount,
+		IsAllowArrears: a.creditAmount > 0, IsCreditLimited: a.creditAmount > 0,
+		CreditAmount: a.creditAmount, CreditBalance: creditBalance, RealCreditBalance: creditBalance,
+		TempAmountInfoList: []any{},
 	}, nil
+}
+
+// accountLocked is the account as the instance being looked at sees it: its
+// scenario's Account if it has one, else the Sim's.
+func (s *Sim) accountLocked() account {
+	if s.focus == nil || s.focus.sc.Account == nil {
+		return s.account
+	}
+	a := s.focus.sc.Account
+	return account{realBalance: a.RealBalance, oweAmount: max(0, -a.RealBalance), creditAmount: a.CreditAmount}
 }

@@ -102,8 +102,9 @@ func (s *Sim) ResetCalls() {
 }
 
 // SetAccount sets the billing account's balance and arrears, in cents, as
-// DescribeAccountBalance reports them. The default is a balance of
-// 1,000,000 (10,000.00 CNY) and no arrears.
+// DescribeAccountBalance reports them (no credit). The default is a balance
+// of 1,000,000 (10,000.00 CNY) and no arrears. A scenario with its own
+// Account overrides it while its instance is the one being looked at.
 func (s *Sim) SetAccount(realBalance, oweAmount float64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -123,6 +124,9 @@ func (s *Sim) AddScenario(sc Scenario) error {
 	now := s.now()
 	for _, g := range sc.SecurityGroups {
 		s.groups[g.ID] = newGroup(g, sc.Region, now)
+	}
+	for _, t := range sc.Templates {
+		s.templates = append(s.templates, storedTemplate{Template: t, region: sc.Region, created: now})
 	}
 	s.instances = append(s.instances, newInstance(sc, now))
 	return nil

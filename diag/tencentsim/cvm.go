@@ -5,8 +5,6 @@ import (
 	"encoding/hex"
 	"slices"
 	"strings"
-
-	"github.com/cvmlogin/cvmlogin/diag"
 )
 
 // maxInstanceIDs is the most InstanceIds a cvm request takes.
@@ -23,17 +21,21 @@ type instanceJSON struct {
 	InstanceChargeType       string                 `json:"InstanceChargeType"`
 	CreatedTime              string                 `json:"CreatedTime"`
 	ExpiredTime              *string                `json:"ExpiredTime"`
+	RenewFlag                *string                `json:"RenewFlag"`
 	OsName                   string                 `json:"OsName"`
 	ImageID                  string                 `json:"ImageId"`
 	Placement                placementJSON          `json:"Placement"`
 	PublicIPAddresses        []string               `json:"PublicIpAddresses"`
 	PrivateIPAddresses       []string               `json:"PrivateIpAddresses"`
+	IPv6Addresses            []string               `json:"IPv6Addresses"`
+	PublicIPv6Addresses      []string               `json:"PublicIPv6Addresses"`
 	InternetAccessible       internetAccessibleJSON `json:"InternetAccessible"`
 	SecurityGroupIDs         []string               `json:"SecurityGroupIds"`
 	VirtualPrivateCloud      vpcJSON                `json:"VirtualPrivateCloud"`
 	LatestOperation          *string                `json:"LatestOperation"`
 	LatestOperationState     *string                `json:"LatestOperationState"`
 	LatestOperationRequestID *string                `json:"LatestOperationRequestId"`
+	LatestOperationErrorMsg  *string                `json:"LatestOperationErrorMsg"`
 	DefaultLoginPort         int                    `json:"DefaultLoginPort"`
 	DefaultLoginUser         string                 `json:"DefaultLoginUser"`
 }
@@ -74,10 +76,14 @@ func (s *Sim) describeInstances(req *request) (any, error) {
 		return nil, err
 	}
 	var found []instanceJSON
+	var matched []*instance
 	for _, in := range s.instancesIn(req.region) {
 		if (len(p.InstanceIDs) == 0 || slices.Contains(p.InstanceIDs, in.sc.ID)) && p.Filters.match(in.filterValues) {
-			found = append(found, in.describe())
+			found, matched = append(found, in.describe()), append(matched, in)
 		}
+	}
+	if len(matched) == 1 {
+		s.focus = matched[0]
 	}
 	lo, hi, err := page(len(found), p.Offset, p.Limit, 20, maxInstanceIDs)
 	if err != nil {
@@ -99,7 +105,7 @@ func (in *instance) filterValues(name string) []string {
 	case "instance-state":
 		return []string{in.sc.State}
 	case "public-ip-address":
-		return in.sc.PublicIPs
+		return slices.Concat(in.sc.PublicIPs, in.sc.PublicIPv6s)
 	case "private-ip-address":
 		return in.sc.PrivateIPs
 	case "zone":
@@ -151,10 +157,16 @@ func (in *instance) describe() instanceJSON {
 		VirtualPrivateCloud: vpcJSON{
 			VpcID: "vpc-" + sc.ID[len("ins-"):], SubnetID: "subnet-" + sc.ID[len("ins-"):],
 		},
-		DefaultLoginPort: sc.LoginPort(),
+		DefaultLoginPort: sc.LoginPort,
 		DefaultLoginUser: "root",
+		// A simulated IPv6 address is public: it has public bandwidth.
+		IPv6Addresses:       nonNilStrings(sc.PublicIPv6s),
+		PublicIPv6Addresses: nonNilStrings(sc.PublicIPv6s),
 	}
-	if sc.OS == diag.OSWindows {
+	if sc.RenewFlag != "" {
+		j.RenewFlag = ptr(sc.RenewFlag)
+	}
+	if sc.OS == osWindows {
 		j.DefaultLoginUser = "Administrator"
 	}
 	if sc.ExpiredTime != nil {

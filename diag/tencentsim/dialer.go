@@ -9,8 +9,6 @@ import (
 	"os"
 	"slices"
 	"syscall"
-
-	"github.com/cvmlogin/cvmlogin/diag"
 )
 
 // Dialer stands in for the port probe's net.Dialer under --simulate. It
@@ -36,15 +34,16 @@ const (
 	fateDropped             // the SYN never arrives or is dropped: timeout
 )
 
-// DialContext connects to addr ("IP:port") as the probe would reach a
-// scenario instance. An open port yields a real connection to the Sim's
+// DialContext connects to addr ("IP:port", IPv4 or IPv6) as the probe would
+// reach a scenario instance. It never dials addr itself: a public IPv6
+// address is answered from loopback like the IPv4 ones. An open port yields a real connection to the Sim's
 // loopback listener (its RemoteAddr is addr); a closed one a "connection
 // refused" *net.OpError; an unreachable one blocks until ctx is done and
 // returns a timeout net.Error. An address of no instance fails at once.
 func (d *Dialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
 	target, err := netip.ParseAddrPort(addr)
-	if err != nil || (network != "tcp" && network != "tcp4") {
-		return nil, dialError(network, addr, fmt.Errorf("tencentsim dialer: %s %q is not a TCP IPv4 address and port", network, addr))
+	if err != nil || !slices.Contains([]string{"tcp", "tcp4", "tcp6"}, network) {
+		return nil, dialError(network, addr, fmt.Errorf("tencentsim dialer: %s %q is not a TCP address and port", network, addr))
 	}
 	switch d.sim.fate(target) {
 	case fateOpen:
@@ -120,7 +119,7 @@ func (s *Sim) fate(target netip.AddrPort) fate {
 	switch {
 	case in == nil:
 		return fateUnknown
-	case !s.reachableLocked(in, int(target.Port())):
+	case !s.reachableLocked(in, int(target.Port()), target.Addr().Is6()):
 		return fateDropped
 	case !slices.Contains(in.listeningPorts(), int(target.Port())):
 		return fateRefused
@@ -128,18 +127,34 @@ func (s *Sim) fate(target netip.AddrPort) fate {
 	return fateOpen
 }
 
-// reachableLocked reports whether TCP to port crosses the public network and
-// the security groups to the instance.
-func (s *Sim) reachableLocked(in *instance, port int) bool {
+// reachableLocked reports whether TCP from the internet to port crosses the
+// public network and the security groups to the instance, by the
+// simulator's own reading of the rules (see Admits).
+func (s *Sim) reachableLocked(in *instance, port int, v6 bool) bool {
 	sc := in.sc
 	if !in.running() || in.isolated() || sc.BandwidthOutMbps <= 0 || sc.Address.Blocked || sc.DDoSStatus == ddosBlocked {
 		return false
 	}
-	groups := make([]diag.SecurityGroupPolicies, len(in.groupIDs))
+	groups := make([]SecurityGroup, len(in.groupIDs))
 	for i, id := range in.groupIDs {
-		groups[i] = s.groups[id].policies()
+		groups[i] = s.groups[id].securityGroup()
 	}
-	return diag.EvaluateIngress(groups, diag.Traffic{Protocol: protocolTCP, Port: port}).Verdict == diag.VerdictAccept
+	return ProbeAccepts(groups, s.referencesLocked(), port, v6)
+}
+
+// referencesLocked is what rules can refer to: every template, and the
+// private IPs behind every security group.
+func (s *Sim) referencesLocked() References {
+	refs := References{Members: map[string][]string{}}
+	for _, t := range s.templates {
+		refs.Templates = append(refs.Templates, t.Template)
+	}
+	for _, in := range s.instances {
+		for _, id := range in.groupIDs {
+			refs.Members[id] = append(refs.Members[id], in.sc.PrivateIPs...)
+		}
+	}
+	return refs
 }
 
 // probeListener returns the address of the loopback listener that stands

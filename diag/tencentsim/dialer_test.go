@@ -18,25 +18,39 @@ func TestFateOfBuiltinScenarios(t *testing.T) {
 		addr string
 		want fate
 	}{
-		{"127.0.0.11:22", fateOpen},      // ins-linux001
-		{"127.0.0.11:80", fateDropped},   // its group drops everything else
-		{"127.0.0.12:3389", fateOpen},    // ins-win00001
-		{"127.0.0.12:22", fateDropped},   // Windows groups do not open 22
-		{"127.0.0.13:22", fateDropped},   // ins-stopped1
-		{"127.0.0.14:22", fateDropped},   // ins-isolate1
-		{"127.0.0.15:22", fateDropped},   // ins-expired1
-		{"127.0.0.16:22", fateDropped},   // ins-arrears1
-		{"127.0.0.18:22", fateDropped},   // ins-nobandw1
-		{"127.0.0.19:22", fateDropped},   // ins-blocked1
-		{"127.0.0.20:22", fateDropped},   // ins-sgdrop01
-		{"127.0.0.21:22", fateDropped},   // ins-sgnone01
-		{"127.0.0.22:22", fateRefused},   // ins-portdown
-		{"127.0.0.23:22", fateOpen},      // ins-cpuhigh1
-		{"127.0.0.24:22", fateOpen},      // ins-memhigh1
-		{"127.0.0.25:22", fateOpen},      // ins-bwfull01
-		{"127.0.0.26:22", fateOpen},      // ins-agentoff
-		{"127.0.0.27:22", fateOpen},      // ins-diskful1
-		{"127.0.0.28:3389", fateRefused}, // ins-rdpdown1
+		{"127.0.0.11:22", fateOpen},       // ins-linux001
+		{"127.0.0.11:80", fateDropped},    // its group drops everything else
+		{"127.0.0.12:3389", fateOpen},     // ins-win00001
+		{"127.0.0.12:22", fateDropped},    // Windows groups do not open 22
+		{"127.0.0.13:22", fateDropped},    // ins-stopped1
+		{"127.0.0.14:22", fateDropped},    // ins-isolate1
+		{"127.0.0.15:22", fateDropped},    // ins-expired1
+		{"127.0.0.16:22", fateDropped},    // ins-arrears1
+		{"127.0.0.18:22", fateDropped},    // ins-nobandw1
+		{"127.0.0.19:22", fateDropped},    // ins-blocked1
+		{"127.0.0.20:22", fateDropped},    // ins-sgdrop01
+		{"127.0.0.21:22", fateDropped},    // ins-sgnone01
+		{"127.0.0.22:22", fateRefused},    // ins-portdown
+		{"127.0.0.23:22", fateOpen},       // ins-cpuhigh1
+		{"127.0.0.24:22", fateOpen},       // ins-memhigh1
+		{"127.0.0.25:22", fateOpen},       // ins-bwfull01
+		{"127.0.0.26:22", fateOpen},       // ins-agentoff
+		{"127.0.0.27:22", fateOpen},       // ins-diskful1
+		{"127.0.0.28:3389", fateRefused},  // ins-rdpdown1
+		{"127.0.0.29:22", fateDropped},    // ins-sgbast01: only the bastion group
+		{"127.0.0.30:22", fateOpen},       // ins-sgdropx1: the group DROP never matches
+		{"127.0.0.31:22", fateOpen},       // ins-sgaddrt1: template holds 0.0.0.0/0
+		{"127.0.0.32:22", fateDropped},    // ins-sgsvct01: service template tcp:22 dropped
+		{"127.0.0.32:80", fateRefused},    // ...and the rest accepted
+		{"127.0.0.33:22", fateDropped},    // ins-twogrp01: the first group decides
+		{"[2001:db8::1:41]:22", fateOpen}, // ins-ipv6onl1: ::/0 accepts 22
+		{"[2001:db8::1:41]:80", fateDropped},
+		{"127.0.0.34:2222", fateDropped}, // ins-port2222
+		{"127.0.0.34:22", fateRefused},   // 22 is open, sshd is on 2222
+		{"127.0.0.35:22", fateDropped},   // ins-anycast1: blocked
+		{"127.0.0.36:22", fateOpen},      // ins-credit01
+		{"127.0.0.37:22", fateOpen},      // ins-sshsock1: ssh.socket listens
+		{"127.0.0.38:22", fateOpen},      // ins-autorenw
 		{"127.0.0.99:22", fateUnknown},
 		{"203.0.113.10:22", fateUnknown},
 	}

@@ -2,7 +2,6 @@ package tencentsim
 
 import (
 	"math"
-	"strings"
 	"time"
 )
 
@@ -35,11 +34,13 @@ var metrics = []metric{
 		ceiling: func(sc Scenario) float64 { return float64(sc.BandwidthOutMbps) }},
 }
 
-// lookupMetric finds a metric by name, in any case: the docs spell CPUUsage
-// both ways.
+// lookupMetric finds a metric by its exact name. Metric names are
+// case-sensitive, as the API treats them (the QCE/CVM metric list spells
+// CPUUsage, MemUsage, BaseCpuUsage, WanOuttraffic); any other spelling is
+// answered InvalidParameterValue, as for an unknown metric.
 func lookupMetric(name string) (metric, bool) {
 	for _, m := range metrics {
-		if strings.EqualFold(m.name, name) {
+		if m.name == name {
 			return m, true
 		}
 	}

@@ -7,13 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/netip"
 	"regexp"
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/cvmlogin/cvmlogin/diag"
 )
 
 // Scenario is one simulated CVM instance and everything around it: its
@@ -32,9 +31,13 @@ type Scenario struct {
 	Name string `json:"name"`
 	// Description says in one line what is broken.
 	Description string `json:"description"`
-	// ExpectFail lists the check IDs (diag.CheckIDs) a diagnosis should fail;
-	// empty for a healthy instance.
+	// ExpectFail lists the check IDs (design.md B3, see CheckIDs) a
+	// diagnosis should fail; empty for a healthy instance.
 	ExpectFail []string `json:"expect_fail"`
+	// ExpectStatus pins the status (ok, warn, fail, unknown, skipped) of
+	// some checks, for answers ExpectFail cannot tell apart, e.g. a warning
+	// rather than unknown. Checks not named may have any status ExpectFail allows.
+	ExpectStatus map[string]string `json:"expect_status"`
 	// ExpectLikelyCause is the check a diagnosis should name as likely cause,
 	// or "" for none.
 	ExpectLikelyCause string `json:"expect_likely_cause"`
@@ -44,9 +47,9 @@ type Scenario struct {
 	Region string `json:"region"`
 	// Zone is the availability zone. Default: Region + "-3".
 	Zone string `json:"zone"`
-	// OS is "linux" or "windows": it picks the login port (22 or 3389), the
-	// login service, the TAT environment and the default security group.
-	// Default: linux.
+	// OS is "linux" or "windows": it picks the default login port (22 or
+	// 3389), the login service, the TAT environment and the default
+	// security group. Default: linux.
 	OS string `json:"os"`
 	// OsName is the image's OS name. Default: "CentOS 7.6 64bit" on Linux,
 	// "Windows Server 2019 DataCenter 64bit" on Windows.
@@ -61,9 +64,22 @@ type Scenario struct {
 	ChargeType string `json:"charge_type"`
 	// ExpiredTime is the prepaid expiry; nil (null) for postpaid.
 	ExpiredTime *time.Time `json:"expired_time"`
+	// RenewFlag is the prepaid auto-renew flag: NOTIFY_AND_MANUAL_RENEW,
+	// NOTIFY_AND_AUTO_RENEW or DISABLE_NOTIFY_AND_MANUAL_RENEW; it is null
+	// for postpaid instances, as documented. Default (prepaid):
+	// NOTIFY_AND_MANUAL_RENEW.
+	RenewFlag string `json:"renew_flag"`
+	// LoginPort is the instance's DefaultLoginPort, where its login service
+	// listens. Default: 3389 on Windows, else 22.
+	LoginPort int `json:"login_port"`
 	// PublicIPs are the instance's public IPv4 addresses. They must be in
 	// 127.0.0.0/8 and unique among scenarios. Default: none.
 	PublicIPs []string `json:"public_ips"`
+	// PublicIPv6s are its public IPv6 addresses (PublicIPv6Addresses). They
+	// must be in the documentation prefix 2001:db8::/32 and unique: the
+	// Dialer answers for them from loopback and never dials them.
+	// Default: none.
+	PublicIPv6s []string `json:"public_ipv6s"`
 	// PrivateIPs are its VPC addresses. Default: one 10.x address derived
 	// from the ID.
 	PrivateIPs []string `json:"private_ips"`
@@ -73,6 +89,15 @@ type Scenario struct {
 	// Default (nil): one group "sg-" + the ID's 8 characters that accepts the
 	// login port and ICMP from 0.0.0.0/0 and drops everything else.
 	SecurityGroups []SecurityGroup `json:"security_groups"`
+	// Templates are address and service templates (and template groups)
+	// the scenario adds to its region; rules of any scenario in the region
+	// may refer to them. IDs are unique among scenarios.
+	Templates []Template `json:"templates"`
+	// Account, when set, is the billing account DescribeAccountBalance
+	// answers while this scenario's instance is the one being looked at:
+	// the last instance a DescribeInstances call returned alone, as a
+	// diagnosis does first. Default (nil): the Sim's account (SetAccount).
+	Account *AccountState `json:"account"`
 	// Address describes the public IPs as the VPC service sees them.
 	Address AddressState `json:"address"`
 	// DDoSStatus is the basic DDoS protection status of the public IPs:
@@ -147,6 +172,15 @@ type AddressState struct {
 	Arrears bool `json:"arrears"`
 }
 
+// AccountState is a billing account as DescribeAccountBalance reports it;
+// amounts are in cents (分) of the account's currency.
+type AccountState struct {
+	// RealBalance is the available balance; negative when spending on credit.
+	RealBalance float64 `json:"real_balance"`
+	// CreditAmount is the account's credit limit (信用额度); 0 for none.
+	CreditAmount float64 `json:"credit_amount"`
+}
+
 // AgentState is the TAT agent of a scenario instance. The agent reports
 // Online only while the instance is RUNNING.
 type AgentState struct {
@@ -159,9 +193,19 @@ type AgentState struct {
 // GuestState is the guest as the in-guest script sees it.
 type GuestState struct {
 	// LoginServiceUp says sshd (Linux) or TermService (Windows) is running.
-	// While it is down, the login port is not listening. A reboot or start
-	// brings it up.
+	// While it is down, the login port is not listening, unless a systemd
+	// socket listens for it (LoginSocket). A reboot or start brings it up.
 	LoginServiceUp bool `json:"login_service_up"`
+	// LoginService is the unit the guest script finds: "sshd", "ssh"
+	// (Debian, Ubuntu) or "TermService". Default: sshd on Linux (ssh with a
+	// LoginSocket), TermService on Windows.
+	LoginService string `json:"login_service"`
+	// LoginSocket is a systemd socket unit that listens on the login port and
+	// starts the service on the first connection, e.g. "ssh.socket" on
+	// Ubuntu 22.10 and later. With one, the service is normally inactive.
+	LoginSocket string `json:"login_socket"`
+	// RDPDenied is fDenyTSConnections = 1 (Windows): remote desktop is off.
+	RDPDenied bool `json:"rdp_denied"`
 	// ListeningPorts are the TCP ports listening while the login service is
 	// up. Default (nil): the login port.
 	ListeningPorts []int `json:"listening_ports"`
@@ -174,6 +218,10 @@ type GuestState struct {
 // The defaults, also what a reboot brings the load back to.
 const (
 	defaultRegion  = "ap-guangzhou"
+	osLinux        = "linux"
+	osWindows      = "windows"
+	chargePrepaid  = "PREPAID"
+	manualRenew    = "NOTIFY_AND_MANUAL_RENEW"
 	idleCPU        = 20.0
 	idleMemory     = 20.0
 	linuxOsName    = "CentOS 7.6 64bit"
@@ -181,6 +229,7 @@ const (
 	linuxLoginPort = 22
 	rdpLoginPort   = 3389
 	anywhereIPv4   = "0.0.0.0/0"
+	anywhereIPv6   = "::/0"
 	actionAccept   = "ACCEPT"
 	actionDrop     = "DROP"
 	stateRunning   = "RUNNING"
@@ -203,7 +252,7 @@ const (
 func DefaultScenario() Scenario {
 	return Scenario{
 		Region:               defaultRegion,
-		OS:                   diag.OSLinux,
+		OS:                   osLinux,
 		State:                stateRunning,
 		RestrictState:        restrictNormal,
 		IsolatedSource:       notIsolated,
@@ -220,12 +269,25 @@ func DefaultScenario() Scenario {
 	}
 }
 
-// LoginPort is the instance's login port: 3389 on Windows, else 22.
-func (sc Scenario) LoginPort() int {
-	if sc.OS == diag.OSWindows {
+// defaultLoginPort is an OS's usual login port: 3389 on Windows, else 22.
+func defaultLoginPort(os string) int {
+	if os == osWindows {
 		return rdpLoginPort
 	}
 	return linuxLoginPort
+}
+
+// loginService is the login service unit the guest script reports.
+func (g GuestState) loginService(os string) string {
+	switch {
+	case g.LoginService != "":
+		return g.LoginService
+	case os == osWindows:
+		return "TermService"
+	case g.LoginSocket != "":
+		return "ssh"
+	}
+	return "sshd"
 }
 
 // withDefaults fills empty strings and nil lists with their defaults.
@@ -240,11 +302,17 @@ func (sc Scenario) withDefaults() Scenario {
 	fill(&sc.Region, def.Region)
 	fill(&sc.Zone, sc.Region+"-3")
 	fill(&sc.OS, def.OS)
-	fill(&sc.OsName, map[string]string{diag.OSLinux: linuxOsName, diag.OSWindows: windowsOsName}[sc.OS])
+	fill(&sc.OsName, map[string]string{osLinux: linuxOsName, osWindows: windowsOsName}[sc.OS])
 	fill(&sc.State, def.State)
 	fill(&sc.RestrictState, def.RestrictState)
 	fill(&sc.IsolatedSource, def.IsolatedSource)
 	fill(&sc.ChargeType, def.ChargeType)
+	if sc.ChargeType == chargePrepaid {
+		fill(&sc.RenewFlag, manualRenew)
+	}
+	if sc.LoginPort == 0 {
+		sc.LoginPort = defaultLoginPort(sc.OS)
+	}
 	fill(&sc.Address.Type, def.Address.Type)
 	fill(&sc.DDoSStatus, def.DDoSStatus)
 	if sc.PrivateIPs == nil {
@@ -252,7 +320,7 @@ func (sc Scenario) withDefaults() Scenario {
 		sc.PrivateIPs = []string{fmt.Sprintf("10.0.%d.%d", sum[0], 2+sum[1]%250)}
 	}
 	if sc.SecurityGroups == nil && len(sc.ID) > len("ins-") {
-		sc.SecurityGroups = []SecurityGroup{defaultGroup("sg-"+sc.ID[len("ins-"):], sc.LoginPort())}
+		sc.SecurityGroups = []SecurityGroup{defaultGroup("sg-"+sc.ID[len("ins-"):], sc.LoginPort)}
 	}
 	for i := range sc.SecurityGroups {
 		if sc.SecurityGroups[i].Egress == nil {
@@ -262,7 +330,7 @@ func (sc Scenario) withDefaults() Scenario {
 		sc.SecurityGroups[i].Egress = withDefaultSources(sc.SecurityGroups[i].Egress)
 	}
 	if sc.Guest.ListeningPorts == nil {
-		sc.Guest.ListeningPorts = []int{sc.LoginPort()}
+		sc.Guest.ListeningPorts = []int{sc.LoginPort}
 	}
 	sc.InvocationPolls = max(sc.InvocationPolls, minInvocPolls)
 	return sc
@@ -291,7 +359,17 @@ func withDefaultSources(rules []Rule) []Rule {
 // clone returns a deep copy, so that callers cannot reach the Sim's state.
 func (sc Scenario) clone() Scenario {
 	sc.ExpectFail = slices.Clone(sc.ExpectFail)
+	sc.ExpectStatus = maps.Clone(sc.ExpectStatus)
 	sc.PublicIPs = slices.Clone(sc.PublicIPs)
+	sc.PublicIPv6s = slices.Clone(sc.PublicIPv6s)
+	sc.Templates = slices.Clone(sc.Templates)
+	for i, t := range sc.Templates {
+		sc.Templates[i].Members = slices.Clone(t.Members)
+	}
+	if sc.Account != nil {
+		a := *sc.Account
+		sc.Account = &a
+	}
 	sc.PrivateIPs = slices.Clone(sc.PrivateIPs)
 	sc.Guest.ListeningPorts = slices.Clone(sc.Guest.ListeningPorts)
 	if sc.ExpiredTime != nil {
@@ -311,7 +389,20 @@ func (sc Scenario) clone() Scenario {
 var (
 	instanceIDPattern = regexp.MustCompile(`^ins-[a-z0-9]{8}$`)
 	groupIDPattern    = regexp.MustCompile(`^sg-[a-z0-9]{8}$`)
+	templateIDPattern = regexp.MustCompile(`^(ipm|ipmg|ppm|ppmg)-[a-z0-9]{8}$`)
+	// documentationV6 is 2001:db8::/32 (RFC 3849), never routed.
+	documentationV6 = netip.MustParsePrefix("2001:db8::/32")
 )
+
+// CheckIDs are the check IDs of design.md B3 in packet-path order, the
+// order in which a failure is most likely the cause of a failed login. The
+// simulator states its expectations in these plain strings.
+var CheckIDs = []string{
+	"instance.found", "account.arrears", "instance.isolation", "instance.expired", "instance.state",
+	"network.public_ip", "network.bandwidth_zero", "network.ip_blocked", "security_group.login_port",
+	"port.reachable", "network.bandwidth_usage", "load.cpu", "load.memory", "guest.agent",
+	"guest.login_service", "guest.disk", "security_group.icmp",
+}
 
 // The enumerations a scenario is checked against.
 var (
@@ -321,6 +412,7 @@ var (
 	restrictStates  = []string{"NORMAL", "EXPIRED", "PROTECTIVELY_ISOLATED"}
 	isolatedSources = []string{"NOTISOLATED", "ARREAR", "EXPIRE", "MANMADE"}
 	chargeTypes     = []string{"PREPAID", "POSTPAID_BY_HOUR", "CDHPAID", "SPOTPAID", "CDCPAID"}
+	renewFlags      = []string{"", "NOTIFY_AND_MANUAL_RENEW", "NOTIFY_AND_AUTO_RENEW", "DISABLE_NOTIFY_AND_MANUAL_RENEW"}
 	eipTypes        = []string{"EIP", "AnycastEIP", "HighQualityEIP", "AntiDDoSEIP", "ResidentialEIP"}
 	ddosStatuses    = []string{"1", "2", "3"}
 )
@@ -328,7 +420,7 @@ var (
 // validate reports the first thing wrong with a scenario (after withDefaults).
 func (sc Scenario) validate() error {
 	checks := []func() error{
-		sc.validateIdentity, sc.validateInstance, sc.validateAddresses, sc.validateGroups, sc.validateLevels,
+		sc.validateIdentity, sc.validateInstance, sc.validateAddresses, sc.validateGroups, sc.validateTemplates, sc.validateLevels,
 	}
 	for _, check := range checks {
 		if err := check(); err != nil {
@@ -342,9 +434,14 @@ func (sc Scenario) validateIdentity() error {
 	if !instanceIDPattern.MatchString(sc.ID) {
 		return fmt.Errorf("the ID must be \"ins-\" and 8 lowercase letters or digits, e.g. ins-abc12345")
 	}
-	for _, id := range append(slices.Clone(sc.ExpectFail), sc.ExpectLikelyCause) {
-		if id != "" && !slices.Contains(diag.CheckIDs, diag.CheckID(id)) {
-			return fmt.Errorf("%q is not a check ID (see diag.CheckIDs)", id)
+	for _, id := range slices.Concat(sc.ExpectFail, []string{sc.ExpectLikelyCause}, mapKeys(sc.ExpectStatus)) {
+		if id != "" && !slices.Contains(CheckIDs, id) {
+			return fmt.Errorf("%q is not a check ID (see CheckIDs)", id)
+		}
+	}
+	for id, status := range sc.ExpectStatus {
+		if !slices.Contains([]string{"ok", "warn", "fail", "unknown", "skipped"}, status) {
+			return fmt.Errorf("expect_status: %s %q is not a status (ok, warn, fail, unknown, skipped)", id, status)
 		}
 	}
 	return nil
@@ -355,11 +452,12 @@ func (sc Scenario) validateInstance() error {
 		field, value string
 		allowed      []string
 	}{
-		{"os", sc.OS, []string{diag.OSLinux, diag.OSWindows}},
+		{"os", sc.OS, []string{osLinux, osWindows}},
 		{"state", sc.State, instanceStates},
 		{"restrict_state", sc.RestrictState, restrictStates},
 		{"isolated_source", sc.IsolatedSource, isolatedSources},
 		{"charge_type", sc.ChargeType, chargeTypes},
+		{"renew_flag", sc.RenewFlag, renewFlags},
 		{"address.type", sc.Address.Type, append([]string{addressTypeWan}, eipTypes...)},
 		{"ddos_status", sc.DDoSStatus, ddosStatuses},
 	}
@@ -378,6 +476,15 @@ func (sc Scenario) validateAddresses() error {
 			return fmt.Errorf("public IP %q is not in 127.0.0.0/8: simulated public IPs must be loopback addresses, so that no probe ever leaves this machine", ip)
 		}
 	}
+	for _, ip := range sc.PublicIPv6s {
+		addr, err := netip.ParseAddr(ip)
+		switch {
+		case err != nil || !addr.Is6() || !documentationV6.Contains(addr):
+			return fmt.Errorf("public IPv6 %q is not in 2001:db8::/32: simulated public IPv6 addresses must be documentation addresses, which the Dialer answers from loopback", ip)
+		case addr.String() != ip:
+			return fmt.Errorf("public IPv6 %q: write it in canonical form, %s", ip, addr)
+		}
+	}
 	for _, ip := range sc.PrivateIPs {
 		if addr, err := netip.ParseAddr(ip); err != nil || !addr.Is4() {
 			return fmt.Errorf("private IP %q is not an IPv4 address", ip)
@@ -394,6 +501,49 @@ func (sc Scenario) validateGroups() error {
 		for _, r := range slices.Concat(g.Ingress, g.Egress) {
 			if err := r.check(true); err != nil {
 				return fmt.Errorf("security group %s: %w", g.ID, err)
+			}
+		}
+	}
+	return nil
+}
+
+// validateTemplates checks the scenario's templates: IDs, and members of
+// the right kind (a group's members are templates of the same scenario).
+func (sc Scenario) validateTemplates() error {
+	kinds := map[string]string{}
+	for _, t := range sc.Templates {
+		if !templateIDPattern.MatchString(t.ID) {
+			return fmt.Errorf("template ID %q must be ipm-, ipmg-, ppm- or ppmg- and 8 lowercase letters or digits", t.ID)
+		}
+		kinds[t.ID], _, _ = strings.Cut(t.ID, "-")
+	}
+	refs := References{Templates: sc.Templates}
+	for _, t := range sc.Templates {
+		if err := refs.checkTemplate(t, kinds); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// validateTemplateRefs checks that every template a rule names exists in
+// the scenario's region (templates belong to the account, so another
+// scenario may hold it): the API refuses dangling references.
+func validateTemplateRefs(scenarios []Scenario) error {
+	known := map[string]bool{}
+	for _, sc := range scenarios {
+		for _, t := range sc.Templates {
+			known[sc.Region+" "+t.ID] = true
+		}
+	}
+	for _, sc := range scenarios {
+		for _, g := range sc.SecurityGroups {
+			for _, r := range slices.Concat(g.Ingress, g.Egress) {
+				for _, id := range []string{r.AddressTemplate, r.ServiceTemplate} {
+					if id != "" && !known[sc.Region+" "+id] {
+						return fmt.Errorf("scenario %q: security group %s: the template %s is not among the templates of %s", sc.ID, g.ID, id, sc.Region)
+					}
+				}
 			}
 		}
 	}
@@ -419,8 +569,11 @@ func (sc Scenario) validateLevels() error {
 	case sc.BandwidthOutUsedMbps < 0:
 		return fmt.Errorf("bandwidth_out_used_mbps %v is negative", sc.BandwidthOutUsedMbps)
 	}
+	if sc.LoginPort < 1 || sc.LoginPort > maxPort {
+		return fmt.Errorf("login_port %d is not a TCP port", sc.LoginPort)
+	}
 	for _, p := range sc.Guest.ListeningPorts {
-		if p < 1 || p > 65535 {
+		if p < 1 || p > maxPort {
 			return fmt.Errorf("guest.listening_ports: %d is not a TCP port", p)
 		}
 	}
@@ -449,9 +602,18 @@ func validateSet(scenarios []Scenario) error {
 		for _, ip := range sc.PublicIPs {
 			claim("public IP", ip, sc.ID)
 		}
+		for _, ip := range sc.PublicIPv6s {
+			claim("public IP", ip, sc.ID)
+		}
 		for _, g := range sc.SecurityGroups {
 			claim("security group", g.ID, sc.ID)
 		}
+		for _, t := range sc.Templates {
+			claim("template", t.ID, sc.ID)
+		}
+	}
+	if len(errs) == 0 {
+		errs = append(errs, validateTemplateRefs(scenarios))
 	}
 	return errors.Join(errs...)
 }

@@ -5,8 +5,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/cvmlogin/cvmlogin/diag"
 )
 
 func TestBuiltinScenarios(t *testing.T) {
@@ -15,27 +13,38 @@ func TestBuiltinScenarios(t *testing.T) {
 		t.Fatalf("built-in scenarios are invalid: %v", err)
 	}
 	want := map[string]struct {
-		fail   []diag.CheckID
-		likely diag.CheckID
+		fail   []string
+		likely string
 	}{
 		"ins-linux001": {},
 		"ins-win00001": {},
-		"ins-stopped1": {[]diag.CheckID{diag.CheckInstanceState}, diag.CheckInstanceState},
-		"ins-isolate1": {[]diag.CheckID{diag.CheckInstanceIsolation, diag.CheckPortReachable}, diag.CheckInstanceIsolation},
-		"ins-expired1": {[]diag.CheckID{diag.CheckInstanceExpired, diag.CheckInstanceState}, diag.CheckInstanceExpired},
-		"ins-arrears1": {[]diag.CheckID{diag.CheckAccountArrears, diag.CheckInstanceState}, diag.CheckAccountArrears},
-		"ins-nopubip1": {[]diag.CheckID{diag.CheckPublicIP}, diag.CheckPublicIP},
-		"ins-nobandw1": {[]diag.CheckID{diag.CheckBandwidthZero, diag.CheckPortReachable}, diag.CheckBandwidthZero},
-		"ins-blocked1": {[]diag.CheckID{diag.CheckIPBlocked, diag.CheckPortReachable}, diag.CheckIPBlocked},
-		"ins-sgdrop01": {[]diag.CheckID{diag.CheckSGLoginPort, diag.CheckPortReachable}, diag.CheckSGLoginPort},
-		"ins-sgnone01": {[]diag.CheckID{diag.CheckSGLoginPort, diag.CheckPortReachable}, diag.CheckSGLoginPort},
-		"ins-portdown": {[]diag.CheckID{diag.CheckPortReachable, diag.CheckGuestLoginService}, diag.CheckPortReachable},
-		"ins-cpuhigh1": {[]diag.CheckID{diag.CheckLoadCPU}, diag.CheckLoadCPU},
-		"ins-memhigh1": {[]diag.CheckID{diag.CheckLoadMemory}, diag.CheckLoadMemory},
-		"ins-bwfull01": {[]diag.CheckID{diag.CheckBandwidthUsage}, diag.CheckBandwidthUsage},
+		"ins-stopped1": {[]string{"instance.state"}, "instance.state"},
+		"ins-isolate1": {[]string{"instance.isolation", "port.reachable"}, "instance.isolation"},
+		"ins-expired1": {[]string{"instance.expired", "instance.state"}, "instance.expired"},
+		"ins-arrears1": {[]string{"account.arrears", "instance.state"}, "account.arrears"},
+		"ins-nopubip1": {[]string{"network.public_ip"}, "network.public_ip"},
+		"ins-nobandw1": {[]string{"network.bandwidth_zero", "port.reachable"}, "network.bandwidth_zero"},
+		"ins-blocked1": {[]string{"network.ip_blocked", "port.reachable"}, "network.ip_blocked"},
+		"ins-sgdrop01": {[]string{"security_group.login_port", "port.reachable"}, "security_group.login_port"},
+		"ins-sgnone01": {[]string{"security_group.login_port", "port.reachable"}, "security_group.login_port"},
+		"ins-portdown": {[]string{"port.reachable", "guest.login_service"}, "port.reachable"},
+		"ins-cpuhigh1": {[]string{"load.cpu"}, "load.cpu"},
+		"ins-memhigh1": {[]string{"load.memory"}, "load.memory"},
+		"ins-bwfull01": {[]string{"network.bandwidth_usage"}, "network.bandwidth_usage"},
 		"ins-agentoff": {},
-		"ins-diskful1": {[]diag.CheckID{diag.CheckGuestDisk}, diag.CheckGuestDisk},
-		"ins-rdpdown1": {[]diag.CheckID{diag.CheckPortReachable, diag.CheckGuestLoginService}, diag.CheckPortReachable},
+		"ins-diskful1": {[]string{"guest.disk"}, "guest.disk"},
+		"ins-rdpdown1": {[]string{"port.reachable", "guest.login_service"}, "port.reachable"},
+		"ins-sgbast01": {[]string{"port.reachable"}, "port.reachable"},
+		"ins-sgdropx1": {},
+		"ins-sgaddrt1": {},
+		"ins-sgsvct01": {[]string{"security_group.login_port", "port.reachable"}, "security_group.login_port"},
+		"ins-twogrp01": {[]string{"security_group.login_port", "port.reachable"}, "security_group.login_port"},
+		"ins-ipv6onl1": {},
+		"ins-port2222": {[]string{"security_group.login_port", "port.reachable"}, "security_group.login_port"},
+		"ins-anycast1": {[]string{"network.ip_blocked", "port.reachable"}, "network.ip_blocked"},
+		"ins-credit01": {},
+		"ins-sshsock1": {},
+		"ins-autorenw": {},
 	}
 	if len(scenarios) != len(want) {
 		t.Errorf("%d built-in scenarios, want %d", len(scenarios), len(want))
@@ -46,11 +55,8 @@ func TestBuiltinScenarios(t *testing.T) {
 			t.Errorf("unexpected built-in scenario %s", sc.ID)
 			continue
 		}
-		var fail []diag.CheckID
-		for _, id := range sc.ExpectFail {
-			fail = append(fail, diag.CheckID(id))
-		}
-		if !sameSet(fail, w.fail) || diag.CheckID(sc.ExpectLikelyCause) != w.likely {
+		fail := sc.ExpectFail
+		if !sameSet(fail, w.fail) || sc.ExpectLikelyCause != w.likely {
 			t.Errorf("%s expects %v, likely %q; want %v, likely %q", sc.ID, fail, sc.ExpectLikelyCause, w.fail, w.likely)
 		}
 		if sc.Region != defaultRegion || sc.Description == "" || strings.Contains(sc.Description, "\n") {
@@ -64,8 +70,8 @@ func TestBuiltinScenarios(t *testing.T) {
 	}
 }
 
-func sameSet(a, b []diag.CheckID) bool {
-	return len(a) == len(b) && !slices.ContainsFunc(a, func(id diag.CheckID) bool { return !slices.Contains(b, id) })
+func sameSet(a, b []string) bool {
+	return len(a) == len(b) && !slices.ContainsFunc(a, func(id string) bool { return !slices.Contains(b, id) })
 }
 
 func TestLoadScenarios(t *testing.T) {
@@ -107,6 +113,24 @@ func TestLoadScenarios(t *testing.T) {
 			"Port \"99999\"", nil},
 		{"bad percentage", `[{"id":"ins-aaaa0001","memory":120}]`, "memory 120 is not a percentage", nil},
 		{"not JSON", `scenarios: []`, "decoding the scenario file", nil},
+		{"templates, IPv6, login port, socket", `[{"id":"ins-aaaa0001","public_ipv6s":["2001:db8::7"],"login_port":2222,
+			"templates":[{"id":"ipm-office01","members":["203.0.113.0/24"]}],"expect_status":{"guest.login_service":"ok"},
+			"security_groups":[{"id":"sg-aaaa0001","ingress":[{"protocol":"TCP","port":"2222","address_template":"ipm-office01","action":"ACCEPT"}]}],
+			"guest":{"login_socket":"ssh.socket"},"charge_type":"PREPAID","account":{"real_balance":-5,"credit_amount":100}}]`, "",
+			func(t *testing.T, s []Scenario) {
+				sc := s[0]
+				if sc.LoginPort != 2222 || !slices.Equal(sc.Guest.ListeningPorts, []int{2222}) || sc.RenewFlag != manualRenew ||
+					sc.Guest.loginService(sc.OS) != "ssh" || sc.Account.CreditAmount != 100 {
+					t.Errorf("new fields or their defaults lost: %+v", sc)
+				}
+			}},
+		{"public IPv6 outside the documentation prefix", `[{"id":"ins-aaaa0001","public_ipv6s":["2400:da00::1"]}]`, "not in 2001:db8::/32", nil},
+		{"public IPv6 not canonical", `[{"id":"ins-aaaa0001","public_ipv6s":["2001:DB8:0::7"]}]`, "canonical form, 2001:db8::7", nil},
+		{"dangling template", `[{"id":"ins-aaaa0001","security_groups":[{"id":"sg-aaaa0001","ingress":[{"protocol":"TCP","address_template":"ipm-zzzzzzzz","action":"ACCEPT"}]}]}]`,
+			"ipm-zzzzzzzz is not among the templates of ap-guangzhou", nil},
+		{"bad template member", `[{"id":"ins-aaaa0001","templates":[{"id":"ppm-aaaa0001","members":["tcp:99999"]}]}]`, "not a valid member", nil},
+		{"bad pinned status", `[{"id":"ins-aaaa0001","expect_status":{"load.cpu":"fine"}}]`, "is not a status", nil},
+		{"bad renew flag", `[{"id":"ins-aaaa0001","renew_flag":"SOMETIMES"}]`, "renew_flag", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

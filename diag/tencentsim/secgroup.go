@@ -3,11 +3,8 @@ package tencentsim
 import (
 	"net/netip"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
-
-	"github.com/cvmlogin/cvmlogin/diag"
 )
 
 // maxPoliciesPerDirection is the per-direction rule quota of a group.
@@ -62,8 +59,8 @@ func (r Rule) checkService(inScenario bool) error {
 	case r.Port == "":
 		return nil
 	case hasPorts(r.Protocol):
-		if _, err := diag.ParsePortSpec(r.Port); err != nil {
-			return apiErrorf(codeInvalidValue, "Port %q must be a port, a range a-b, or ALL", r.Port)
+		if _, ok := parsePorts(r.Port); !ok {
+			return apiErrorf(codeInvalidValue, "Port %q must be a port, a range a-b, a comma list of those, or ALL", r.Port)
 		}
 	case !inScenario || !strings.EqualFold(strings.TrimSpace(r.Port), portAll):
 		return apiErrorf(codeInvalidParameter, "Port is only allowed with TCP or UDP, not %s", r.Protocol)
@@ -197,6 +194,9 @@ func (g *group) insert(dir direction, rules []Rule, at int, now time.Time) error
 	return nil
 }
 
+// has reports whether the group already has rule r, identical in every
+// field (description included): the API answers
+// UnsupportedOperation.DuplicatePolicy for it.
 func (g *group) has(dir direction, r Rule) bool {
 	return slices.ContainsFunc(*g.list(dir), func(p policy) bool { return p.Rule == r })
 }
@@ -257,24 +257,4 @@ func (g *group) rules(dir direction) []Rule {
 // securityGroup is the group in scenario form.
 func (g *group) securityGroup() SecurityGroup {
 	return SecurityGroup{ID: g.id, Ingress: g.rules(ingress), Egress: g.rules(egress)}
-}
-
-// policies is the group in diag's terms, for diag.EvaluateIngress.
-func (g *group) policies() diag.SecurityGroupPolicies {
-	out := diag.SecurityGroupPolicies{GroupID: g.id, Version: strconv.Itoa(g.version)}
-	for i, r := range g.rules(ingress) {
-		out.Ingress = append(out.Ingress, diagPolicy(i, r))
-	}
-	for i, r := range g.rules(egress) {
-		out.Egress = append(out.Egress, diagPolicy(i, r))
-	}
-	return out
-}
-
-func diagPolicy(index int, r Rule) diag.SecurityGroupPolicy {
-	return diag.SecurityGroupPolicy{
-		Index: index, Protocol: r.Protocol, Port: r.Port, ServiceTemplate: r.ServiceTemplate,
-		CidrBlock: r.CidrBlock, Ipv6CidrBlock: r.Ipv6CidrBlock, SourceGroupID: r.SourceGroupID,
-		AddressTemplate: r.AddressTemplate, Action: r.Action, Description: r.Description,
-	}
 }

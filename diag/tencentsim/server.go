@@ -11,6 +11,12 @@
 // latency can be injected per action, every call is recorded, and Dialer
 // maps the instances' simulated public IPs to loopback connections for the
 // port probe. It never sends traffic anywhere but 127.0.0.0/8.
+//
+// The simulator is an independent witness of the code it tests: it imports
+// nothing from diag, speaks only the wire formats (the Tencent JSON, and for
+// TAT the text the real guest scripts print), and decides whether a
+// security group lets the probe in by its own reading of Tencent's
+// documented rule semantics (ProbeAccepts).
 package tencentsim
 
 import (
@@ -63,9 +69,13 @@ type Sim struct {
 	rebootDuration time.Duration
 	log            *slog.Logger
 
-	mu            sync.Mutex
-	instances     []*instance // in scenario order
-	groups        map[string]*group
+	mu        sync.Mutex
+	instances []*instance // in scenario order
+	groups    map[string]*group
+	templates []storedTemplate
+	// focus is the instance DescribeInstances last returned alone: the one
+	// being diagnosed, whose Account (if any) DescribeAccountBalance answers.
+	focus         *instance
 	invocations   []*invocation
 	account       account
 	latency       time.Duration
@@ -83,8 +93,8 @@ type Sim struct {
 // actionKey names an action of a service.
 type actionKey struct{ service, action string }
 
-// account is the billing account.
-type account struct{ realBalance, oweAmount float64 }
+// account is the billing account, in cents.
+type account struct{ realBalance, oweAmount, creditAmount float64 }
 
 // New returns a Sim serving opts.Scenarios. Call Start to listen, or use
 // Handler; call Close when done.
@@ -231,6 +241,10 @@ var services = map[string]service{
 		"DescribeSecurityGroupPolicies": (*Sim).describeSecurityGroupPolicies,
 		"CreateSecurityGroupPolicies":   (*Sim).createSecurityGroupPolicies,
 		"DeleteSecurityGroupPolicies":   (*Sim).deleteSecurityGroupPolicies,
+		"DescribeAddressTemplates":      (*Sim).describeAddressTemplates,
+		"DescribeAddressTemplateGroups": (*Sim).describeAddressTemplateGroups,
+		"DescribeServiceTemplates":      (*Sim).describeServiceTemplates,
+		"DescribeServiceTemplateGroups": (*Sim).describeServiceTemplateGroups,
 	}},
 	"monitor":  {version: "2018-07-24", regional: true, actions: map[string]handler{"GetMonitorData": (*Sim).getMonitorData}},
 	"billing":  {version: "2018-07-09", actions: map[string]handler{"DescribeAccountBalance": (*Sim).describeAccountBalance}},

@@ -2,9 +2,9 @@ package tencentsim
 
 import (
 	"slices"
+	"strconv"
+	"strings"
 	"time"
-
-	"github.com/cvmlogin/cvmlogin/diag"
 )
 
 // The LatestOperationState values.
@@ -76,35 +76,63 @@ func (in *instance) agentOnline() bool {
 	return in.sc.Agent.Present && in.sc.Agent.Online && in.running()
 }
 
-// listeningPorts are the TCP ports in LISTEN state now.
+// listeningPorts are the TCP ports in LISTEN state now. The login port
+// listens while the login service is up, or while a systemd socket holds it
+// for the service.
 func (in *instance) listeningPorts() []int {
-	ports := slices.Clone(in.sc.Guest.ListeningPorts)
-	if !in.sc.Guest.LoginServiceUp {
-		login := in.sc.LoginPort()
-		ports = slices.DeleteFunc(ports, func(p int) bool { return p == login })
+	g := in.sc.Guest
+	ports := slices.Clone(g.ListeningPorts)
+	if !g.LoginServiceUp && g.LoginSocket == "" {
+		ports = slices.DeleteFunc(ports, func(p int) bool { return p == in.sc.LoginPort })
 	}
 	slices.Sort(ports)
 	return slices.Compact(ports)
 }
 
-// guestFacts is what the in-guest script would print now.
-func (in *instance) guestFacts() diag.GuestFacts {
-	g := in.sc.Guest
-	facts := diag.GuestFacts{
-		OS: in.sc.OS, LoginService: "sshd", LoginServiceState: "inactive",
-		ListeningPorts: in.listeningPorts(), DiskUsedPercent: g.DiskUsedPercent, InodeUsedPercent: g.InodeUsedPercent,
+// guestOutput is what the in-guest script prints now: one
+// "cvmlogin.<key>=<value>" line per fact, as the real scripts do.
+func (in *instance) guestOutput() string {
+	g, windows := in.sc.Guest, in.sc.OS == osWindows
+	ports := make([]string, 0, len(g.ListeningPorts))
+	for _, p := range in.listeningPorts() {
+		ports = append(ports, strconv.Itoa(p))
 	}
-	if g.LoginServiceUp {
-		facts.LoginServiceState = "active"
+	inodes := strconv.FormatFloat(g.InodeUsedPercent, 'f', -1, 64)
+	if windows {
+		inodes = "-1" // the Windows script has no inodes to report
 	}
-	if in.sc.OS == diag.OSWindows {
-		facts.LoginService, facts.LoginServiceState, facts.InodeUsedPercent = "TermService", "stopped", -1
-		if g.LoginServiceUp {
-			facts.LoginServiceState = "running"
-		}
+	facts := [][2]string{
+		{"os", in.sc.OS},
+		{"login_service", g.loginService(in.sc.OS)},
+		{"login_service_state", serviceState(windows, g.LoginServiceUp)},
+		{"login_socket", g.LoginSocket},
+		{"listening_ports", strings.Join(ports, ",")},
+		{"disk_used_percent", strconv.FormatFloat(g.DiskUsedPercent, 'f', -1, 64)},
+		{"inode_used_percent", inodes},
+		{"rdp_denied", strconv.FormatBool(g.RDPDenied)},
 	}
-	return facts
+	var b strings.Builder
+	for _, f := range facts {
+		b.WriteString("cvmlogin." + f[0] + "=" + f[1] + "\n")
+	}
+	return b.String()
+}
+
+// serviceState is how systemctl (Linux) or Get-Service (Windows) reports
+// the login service.
+func serviceState(windows, up bool) string {
+	switch {
+	case windows && up:
+		return "running"
+	case windows:
+		return "stopped"
+	case up:
+		return "active"
+	}
+	return "inactive"
 }
 
 // hasPublicIP reports whether ip is one of the instance's public IPs.
-func (in *instance) hasPublicIP(ip string) bool { return slices.Contains(in.sc.PublicIPs, ip) }
+func (in *instance) hasPublicIP(ip string) bool {
+	return slices.Contains(in.sc.PublicIPs, ip) || slices.Contains(in.sc.PublicIPv6s, ip)
+}

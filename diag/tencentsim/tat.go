@@ -4,8 +4,6 @@ import (
 	"encoding/base64"
 	"slices"
 	"time"
-
-	"github.com/cvmlogin/cvmlogin/diag"
 )
 
 const (
@@ -90,7 +88,7 @@ func (s *Sim) describeAutomationAgentStatus(req *request) (any, error) {
 
 // environment is the TAT agent's Environment for an OS.
 func environment(os string) string {
-	if os == diag.OSWindows {
+	if os == osWindows {
 		return "Windows"
 	}
 	return "Linux"
@@ -132,7 +130,7 @@ func (s *Sim) runCommand(req *request) (any, error) {
 			return nil, err
 		}
 		inv.tasks = append(inv.tasks, &invocationTask{id: newID("invt-"), instanceID: id, runningPolls: in.sc.InvocationPolls,
-			output: base64.StdEncoding.EncodeToString([]byte(in.guestFacts().Format()))})
+			output: base64.StdEncoding.EncodeToString([]byte(in.guestOutput()))})
 	}
 	s.invocations = append(s.invocations, inv)
 	return struct {

@@ -4,9 +4,8 @@ import (
 	"encoding/base64"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
-
-	"github.com/cvmlogin/cvmlogin/diag"
 )
 
 type tasksResponse struct {
@@ -24,7 +23,7 @@ type tasksResponse struct {
 
 func runScript(t *testing.T, client *testClient, instanceID, commandType string) string {
 	t.Helper()
-	content := base64.StdEncoding.EncodeToString([]byte(diag.LinuxGuestScript))
+	content := base64.StdEncoding.EncodeToString([]byte("#!/bin/sh\necho cvmlogin.os=linux\n"))
 	var out struct{ InvocationId, CommandId string }
 	client.mustCall("tat", "RunCommand", fmt.Sprintf(`{"InstanceIds":[%q],"CommandType":%q,"Content":%q}`, instanceID, commandType, content), &out)
 	if len(out.InvocationId) != len("inv-12345678") || len(out.CommandId) != len("cmd-12345678") {
@@ -66,7 +65,7 @@ func TestInvocationHidesOutputByDefault(t *testing.T) {
 			continue
 		}
 		facts := decodeFacts(t, *task.TaskResult.Output)
-		if facts.DiskUsedPercent != 99 || !facts.ServiceUp() || !facts.Listening(22) || task.TaskResult.ExitCode != 0 {
+		if facts["disk_used_percent"] != "99" || facts["login_service_state"] != "active" || facts["listening_ports"] != "22" || task.TaskResult.ExitCode != 0 {
 			t.Errorf("%s: facts %+v, exit %d; want disk 99%%, sshd up on 22, exit 0", tt.name, facts, task.TaskResult.ExitCode)
 		}
 	}
@@ -75,7 +74,7 @@ func TestInvocationHidesOutputByDefault(t *testing.T) {
 func TestInvocationPollsAndWindowsFacts(t *testing.T) {
 	sim, client := startSim(t, newFakeClock(), Options{})
 	slow := DefaultScenario()
-	slow.ID, slow.OS, slow.InvocationPolls, slow.Guest.LoginServiceUp = "ins-slowtat1", diag.OSWindows, 3, false
+	slow.ID, slow.OS, slow.InvocationPolls, slow.Guest.LoginServiceUp = "ins-slowtat1", osWindows, 3, false
 	slow.Guest.ListeningPorts = []int{3389, 5985}
 	if err := sim.AddScenario(slow); err != nil {
 		t.Fatal(err)
@@ -91,22 +90,27 @@ func TestInvocationPollsAndWindowsFacts(t *testing.T) {
 		t.Errorf("statuses %v, want %v", statuses, want)
 	}
 	facts := decodeFacts(t, *last.InvocationTaskSet[0].TaskResult.Output)
-	want := diag.GuestFacts{OS: "windows", LoginService: "TermService", LoginServiceState: "stopped",
-		ListeningPorts: []int{5985}, DiskUsedPercent: 40, InodeUsedPercent: -1}
+	want := map[string]string{"os": "windows", "login_service": "TermService", "login_service_state": "stopped", "login_socket": "",
+		"listening_ports": "5985", "disk_used_percent": "40", "inode_used_percent": "-1", "rdp_denied": "false"}
 	if fmt.Sprint(facts) != fmt.Sprint(want) {
 		t.Errorf("facts %+v, want %+v", facts, want)
 	}
 }
 
-func decodeFacts(t *testing.T, output string) diag.GuestFacts {
+// decodeFacts reads the "cvmlogin.<key>=<value>" lines of a task's output.
+func decodeFacts(t *testing.T, output string) map[string]string {
 	t.Helper()
 	text, err := base64.StdEncoding.DecodeString(output)
 	if err != nil {
 		t.Fatalf("output is not base64: %v", err)
 	}
-	facts, err := diag.ParseGuestFacts(string(text))
-	if err != nil {
-		t.Fatalf("parsing %q: %v", text, err)
+	facts := map[string]string{}
+	for line := range strings.Lines(string(text)) {
+		key, value, ok := strings.Cut(strings.TrimPrefix(strings.TrimSpace(line), "cvmlogin."), "=")
+		if !ok || !strings.HasPrefix(line, "cvmlogin.") {
+			t.Fatalf("output line %q is not cvmlogin.<key>=<value>", line)
+		}
+		facts[key] = value
 	}
 	return facts
 }

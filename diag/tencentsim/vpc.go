@@ -40,7 +40,8 @@ func (s *Sim) describeAddresses(req *request) (any, error) {
 	if err := decodeParams(req, &p); err != nil {
 		return nil, err
 	}
-	if err := p.Filters.check(codeBadFilter, "address-id", "address-ip", "address-type", "address-status", "instance-id", "is-arrears"); err != nil {
+	if err := p.Filters.check(codeBadFilter, "address-id", "address-name", "address-ip", "address-type", "address-status",
+		"instance-id", "instance-type", "private-ip-address", "is-arrears"); err != nil {
 		return nil, err
 	}
 	// Without an address-type filter, only EIP-family addresses are
@@ -68,8 +69,14 @@ func (a addressJSON) filterValues(name string) []string {
 	switch name {
 	case "address-id":
 		return []string{a.AddressID}
+	case "address-name":
+		return []string{a.AddressName}
 	case "address-ip":
 		return []string{a.AddressIP}
+	case "instance-type":
+		return []string{a.InstanceType}
+	case "private-ip-address":
+		return []string{a.PrivateAddressIP}
 	case "address-type":
 		return []string{a.AddressType}
 	case "address-status":
@@ -221,12 +228,12 @@ func (s *Sim) describeSecurityGroupPolicies(req *request) (any, error) {
 		EgressIPv6TotalCount  int `json:"EgressIPv6TotalCount"`
 	}
 	type policySet struct {
-		Version          int          `json:"Version"` // a number, as the official example shows
+		Version          string       `json:"Version"` // a string, as the SDK model declares
 		Ingress          []policyJSON `json:"Ingress"`
 		Egress           []policyJSON `json:"Egress"`
 		PolicyStatistics statistics   `json:"PolicyStatistics"`
 	}
-	set := policySet{Version: g.version, Ingress: []policyJSON{}, Egress: []policyJSON{}}
+	set := policySet{Version: strconv.Itoa(g.version), Ingress: []policyJSON{}, Egress: []policyJSON{}}
 	for i, pol := range g.ingress {
 		set.Ingress = append(set.Ingress, toPolicyJSON(i, pol))
 	}

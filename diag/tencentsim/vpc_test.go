@@ -58,8 +58,8 @@ func TestOpenPortMakesItReachable(t *testing.T) {
 	client.mustCall("vpc", "CreateSecurityGroupPolicies", open, nil)
 
 	r := client.mustCall("vpc", "DescribeSecurityGroupPolicies", `{"SecurityGroupId":"sg-sgdrop01"}`, nil)
-	if !strings.Contains(string(r.raw), `"Version":2,`) {
-		t.Errorf("Version is not the JSON number 2: %s", r.raw)
+	if !strings.Contains(string(r.raw), `"Version":"2",`) {
+		t.Errorf("Version is not the JSON string \"2\" (the SDK model declares a string): %s", r.raw)
 	}
 	want := map[string]string{
 		"SecurityGroupPolicySet.Ingress.0.PolicyIndex": "0", "SecurityGroupPolicySet.Ingress.0.Port": "22",
