@@ -152,7 +152,33 @@ func productDecision(c witnessCase) diag.Decision {
 			})
 		}
 	}
-	return diag.EvaluateIngress(groups, diag.Traffic{Protocol: c.protocol, Port: c.port})
+	return diag.EvaluateIngressWith(groups, diag.Traffic{Protocol: c.protocol, Port: c.port}, productTemplates())
+}
+
+// productTemplates resolves witnessTemplates the way the adapter hands them
+// to the product: every ID, groups included, mapped to its member entries.
+func productTemplates() diag.Templates {
+	byID := map[string][]string{}
+	for _, t := range witnessTemplates {
+		byID[t.ID] = t.Members
+	}
+	tpl := diag.Templates{Addresses: map[string][]string{}, Services: map[string][]string{}}
+	for _, t := range witnessTemplates {
+		var members []string
+		for _, m := range t.Members {
+			if nested, ok := byID[m]; ok {
+				members = append(members, nested...)
+			} else {
+				members = append(members, m)
+			}
+		}
+		if strings.HasPrefix(t.ID, "ipm") {
+			tpl.Addresses[t.ID] = members
+		} else {
+			tpl.Services[t.ID] = members
+		}
+	}
+	return tpl
 }
 
 // witnessRefs are the references both sides resolve: the templates, and the
@@ -204,32 +230,6 @@ func narrowDrop(c witnessCase) bool {
 	return false
 }
 
-// indeterminateUntilRulesFix reports whether the product's "indeterminate"
-// is one the product gave before issue 8 §1.2-3: only rules whose source is
-// another security group or an address template, or that use a service
-// template, were left unevaluated. Once the product evaluates them, remove
-// this guard: the test is then strict for those rules too.
-func indeterminateUntilRulesFix(d diag.Decision) bool {
-	return d.Verdict == diag.VerdictIndeterminate && allUncertain(d, func(p diag.SecurityGroupPolicy) bool {
-		return p.SourceGroupID != "" || p.AddressTemplate != "" || p.ServiceTemplate != ""
-	})
-}
-
-// serviceTemplateDropUntilRulesFix reports whether a DROP rule uses a
-// service template: before issue 8 §1.3 the product skips such a rule, and
-// may call traffic partial that the DROP stops for everyone. Remove this
-// guard with indeterminateUntilRulesFix.
-func serviceTemplateDropUntilRulesFix(c witnessCase) bool {
-	for _, g := range c.groups {
-		for _, r := range g.Ingress {
-			if strings.EqualFold(r.Action, "DROP") && r.ServiceTemplate != "" {
-				return true
-			}
-		}
-	}
-	return false
-}
-
 // unparseablePortIsUnknown reports whether the product's "indeterminate"
 // comes only from rules whose Port does not parse: the product may call such
 // a rule unknown (issue 8 §1.8), while the simulator, like the API that
@@ -261,7 +261,7 @@ func witnessVerdict(c witnessCase) (disagreement string, excused bool) {
 func compareDecision(d diag.Decision, c witnessCase) (disagreement string, excused bool) {
 	sim := simulatorAccepts(c)
 	switch {
-	case d.Verdict == diag.VerdictIndeterminate && (indeterminateUntilRulesFix(d) || unparseablePortIsUnknown(d)):
+	case d.Verdict == diag.VerdictIndeterminate && unparseablePortIsUnknown(d):
 		return "", true
 	case d.Verdict == diag.VerdictIndeterminate:
 		return fmt.Sprintf("product says indeterminate (uncertain %v), simulator says accept=%v", d.Uncertain, sim), false
@@ -271,7 +271,7 @@ func compareDecision(d diag.Decision, c witnessCase) (disagreement string, excus
 		return fmt.Sprintf("product says %s (decider %v), simulator says accept=%v", d.Verdict, d.Decider, sim), false
 	case (d.Verdict == diag.VerdictDrop || d.Verdict == diag.VerdictNoMatch) && someSourceAdmitted(c):
 		return fmt.Sprintf("product says %s, simulator admits some of %v", d.Verdict, sampleSources), false
-	case d.Verdict == diag.VerdictPartial && !someSourceAdmitted(c) && !narrowDrop(c) && !serviceTemplateDropUntilRulesFix(c):
+	case d.Verdict == diag.VerdictPartial && !someSourceAdmitted(c) && !narrowDrop(c):
 		return fmt.Sprintf("product says partial (%v), simulator admits none of %v", d.Partial, sampleSources), false
 	}
 	return "", false

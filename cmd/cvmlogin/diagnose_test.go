@@ -32,16 +32,6 @@ func runCLI(t *testing.T, args ...string) (int, string, string) {
 	return code, stdout.String(), stderr.String()
 }
 
-// awaitingProductFix lists the built-in scenarios whose expectations
-// describe the correct behaviour of issue 8 §1 that the product's rules do
-// not have yet (security-group sources and templates, every address type,
-// arrears within credit, socket-activated sshd, auto-renew, IPv6). Empty it
-// as the fixes land.
-var awaitingProductFix = []string{
-	"ins-sgbast01", "ins-sgdropx1", "ins-sgaddrt1", "ins-sgsvct01", "ins-ipv6onl1",
-	"ins-anycast1", "ins-credit01", "ins-sshsock1", "ins-autorenw",
-}
-
 // TestDiagnoseEveryScenario is the contract of `diagnose --output json`:
 // every built-in scenario yields all 17 checks once, valid statuses, exactly
 // the expected failing checks, pinned statuses and likely cause, and the
@@ -51,9 +41,6 @@ func TestDiagnoseEveryScenario(t *testing.T) {
 	for _, sc := range tencentsim.Builtin() {
 		t.Run(sc.ID, func(t *testing.T) {
 			t.Parallel()
-			if slices.Contains(awaitingProductFix, sc.ID) {
-				t.Skipf("%s (%s) awaits the product fix of issue 8 §1", sc.ID, sc.Name)
-			}
 			code, out, errOut := runCLI(t, "--config", cfg, "diagnose", sc.ID, "--simulate", "--output", "json")
 			var r diag.Report
 			if err := json.Unmarshal([]byte(out), &r); err != nil {

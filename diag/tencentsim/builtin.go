@@ -120,8 +120,8 @@ func securityGroupScenarios() []Scenario {
 					{ID: "sg-twogrp02", Ingress: []Rule{{Protocol: protocolAll, Action: actionAccept, Description: "everything"}}},
 				}
 			}),
-		builtin("ins-ipv6onl1", "ipv6-only-public", "", "Public IPv6 only; the group accepts TCP 22 and ICMPv6 from ::/0.",
-			nil, pin(checkSGLoginPort, "ok"), pin(checkPublicIP, "ok"), func(sc *Scenario) { sc.PublicIPv6s = []string{"2001:db8::1:41"} },
+		builtin("ins-ipv6onl1", "ipv6-only-public", "", "Public IPv6 only (reachable from IPv6 networks only: a warning); the group accepts TCP 22 and ICMPv6 from ::/0.",
+			nil, pin(checkSGLoginPort, "ok"), pin(checkPublicIP, "warn"), func(sc *Scenario) { sc.PublicIPv6s = []string{"2001:db8::1:41"} },
 			withIngress("sg-ipv6onl1",
 				Rule{Protocol: protocolTCP, Port: "22", Ipv6CidrBlock: anywhereIPv6, Action: actionAccept, Description: "ssh"},
 				Rule{Protocol: "ICMPv6", Ipv6CidrBlock: anywhereIPv6, Action: actionAccept, Description: "ping"},
