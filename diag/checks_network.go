@@ -104,11 +104,11 @@ func checkSGLoginPort(ctx context.Context, r *run) Finding {
 	case VerdictDrop:
 		f.Status, f.Severity, f.Title = StatusFail, SeverityCritical, fmt.Sprintf("Security group blocks TCP %d", r.port)
 		f.Detail = d.Decider.String() + " matches first"
-		f.Remediation, f.Fixes = remedy, []FixAction{FixOpenLoginPort, FixOpenAllPorts}
+		f.Remediation, f.Fixes = remedy, loginPortFixes(r.port)
 	case VerdictNoMatch:
 		f.Status, f.Severity, f.Title = StatusFail, SeverityCritical, fmt.Sprintf("No security group rule allows TCP %d", r.port)
 		f.Detail = fmt.Sprintf("No inbound rule in %s matches TCP %d, so it is rejected by default.", orDash(groups), r.port)
-		f.Remediation, f.Fixes = remedy, []FixAction{FixOpenLoginPort, FixOpenAllPorts}
+		f.Remediation, f.Fixes = remedy, loginPortFixes(r.port)
 	case VerdictPartial:
 		f.Status, f.Severity, f.Title = StatusWarn, SeverityMedium, fmt.Sprintf("TCP %d is allowed only from some addresses", r.port)
 		f.Detail = "Allowed by " + refList(d.Partial) + "; connect from an address in that range."

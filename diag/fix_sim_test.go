@@ -63,7 +63,7 @@ func (s *simCloud) plan(tb testing.TB, fixID string, action diag.FixAction, id, 
 	return p
 }
 
-func (s *simCloud) execute(tb testing.TB, p diag.FixPlan, wantResult string) diag.FixOutcome {
+func (s *simCloud) execute(tb testing.TB, p diag.FixPlan, wantResult diag.FixStatus) diag.FixOutcome {
 	tb.Helper()
 	s.sim.ResetCalls()
 	out, err := s.fixer.Execute(context.Background(), p)

@@ -207,7 +207,9 @@ func descriptions(g SecurityGroupPolicies) []string {
 }
 
 func TestPlanFix(t *testing.T) {
-	inst := InstanceSummary{ID: "ins-abc12345", OS: OSLinux, LoginPort: 22, SecurityGroups: []string{"sg-12345678", "sg-87654321"}}
+	inst := InstanceSummary{ID: "ins-abc12345", Name: "web-1", OS: OSLinux, LoginPort: 22, SecurityGroups: []string{"sg-12345678", "sg-87654321"}}
+	customPort := inst
+	customPort.LoginPort = 2222
 	windows := inst
 	windows.LoginPort, windows.OS = 3389, OSWindows
 	noGroup := inst
@@ -224,12 +226,13 @@ func TestPlanFix(t *testing.T) {
 		rules    int
 		err      string
 	}{
-		{"open all", "fix1", FixOpenAllPorts, inst, "", "Add 7 inbound rules at the top of sg-12345678 (ins-abc12345): TCP 20, 21, 22, 80, 443, 3389 and ICMP from 0.0.0.0/0, described cvmlogin:fix1.", 7, ""},
-		{"open login port", "fix2", FixOpenLoginPort, inst, "", "Add 1 inbound rule at the top of sg-12345678 (ins-abc12345): TCP 22 from 0.0.0.0/0, described cvmlogin:fix2.", 1, ""},
-		{"open rdp", "fix3", FixOpenLoginPort, windows, "", "Add 1 inbound rule at the top of sg-12345678 (ins-abc12345): TCP 3389 from 0.0.0.0/0, described cvmlogin:fix3.", 1, ""},
-		{"undo", "fix4", FixUndoOpenPorts, inst, "fix1", "Delete the inbound rules described cvmlogin:fix1 from sg-12345678 (ins-abc12345).", 0, ""},
-		{"restart", "fix5", FixRestartInstance, noGroup, "", "Reboot ins-abc12345 (soft shutdown first, hard if that fails); unsaved work in memory is lost.", 0, ""},
-		{"start", "fix6", FixStartInstance, noGroup, "", "Start ins-abc12345.", 0, ""},
+		{"open all", "fix1", FixOpenAllPorts, inst, "", "Add 7 inbound rules at the top of security group sg-12345678 of ins-abc12345 (web-1) in ap-guangzhou: TCP 20, 21, 22, 80, 443, 3389 and ICMP from 0.0.0.0/0, described cvmlogin:fix1.", 7, ""},
+		{"open all with a custom login port", "fix13", FixOpenAllPorts, customPort, "", "Add 8 inbound rules at the top of security group sg-12345678 of ins-abc12345 (web-1) in ap-guangzhou: TCP 20, 21, 22, 80, 443, 3389, 2222 and ICMP from 0.0.0.0/0, described cvmlogin:fix13.", 8, ""},
+		{"open login port", "fix2", FixOpenLoginPort, inst, "", "Add 1 inbound rule at the top of security group sg-12345678 of ins-abc12345 (web-1) in ap-guangzhou: TCP 22 from 0.0.0.0/0, described cvmlogin:fix2.", 1, ""},
+		{"open rdp", "fix3", FixOpenLoginPort, windows, "", "Add 1 inbound rule at the top of security group sg-12345678 of ins-abc12345 (web-1) in ap-guangzhou: TCP 3389 from 0.0.0.0/0, described cvmlogin:fix3.", 1, ""},
+		{"undo", "fix4", FixUndoOpenPorts, inst, "fix1", "Delete the inbound rules described cvmlogin:fix1 from security group sg-12345678 of ins-abc12345 (web-1) in ap-guangzhou.", 0, ""},
+		{"restart", "fix5", FixRestartInstance, noGroup, "", "Reboot ins-abc12345 (web-1) in ap-guangzhou (soft shutdown first, hard if that fails); unsaved work in memory is lost.", 0, ""},
+		{"start", "fix6", FixStartInstance, noGroup, "", "Start ins-abc12345 (web-1) in ap-guangzhou.", 0, ""},
 		{"open without a group", "fix7", FixOpenAllPorts, noGroup, "", "", 0, "no security group"},
 		{"undo without a group", "fix8", FixUndoOpenPorts, noGroup, "fix1", "", 0, "no security group"},
 		{"undo of nothing", "fix9", FixUndoOpenPorts, inst, "", "", 0, "not a fix ID"},
@@ -526,7 +529,7 @@ func TestExecuteInstanceOperations(t *testing.T) {
 		state   string
 		method  string
 		opFails string
-		result  string
+		result  FixStatus
 		summary string
 	}{
 		{"restart", FixRestartInstance, "RUNNING", "RebootInstance", "", FixSucceeded, "The reboot of ins-abc12345 succeeded: RUNNING after"},
@@ -622,5 +625,38 @@ func TestOperationFinished(t *testing.T) {
 		if got := operationFinished(tc.inst, "RebootInstances", "req-1"); got != tc.want {
 			t.Errorf("%s: operationFinished = %v, want %v", tc.name, got, tc.want)
 		}
+	}
+}
+
+// TestBlockedLoginPortOffersOnlyFixesThatOpenIt: whatever the login port,
+// every fix a blocked login port offers opens it (issue 8 §1.1: open all
+// ports used to leave a custom port such as 2222 closed).
+func TestBlockedLoginPortOffersOnlyFixesThatOpenIt(t *testing.T) {
+	for _, port := range []int{22, 3389, 2222} {
+		t.Run(strconv.Itoa(port), func(t *testing.T) {
+			c := newFixCloud()
+			withDrop(c)
+			r, err := NewDiagnoser(c, Options{Region: "ap-guangzhou"}).Diagnose(context.Background(),
+				Request{Target: Target{Raw: c.inst.ID, Kind: TargetInstanceID}, Port: port})
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, _ := r.Finding(CheckSGLoginPort)
+			if f.Status != StatusFail || len(f.Fixes) == 0 {
+				t.Fatalf("finding %+v: want a failure with fixes", f)
+			}
+			for _, fix := range f.Fixes {
+				p, err := PlanReportFix("fix1", fix, r, "")
+				if err != nil {
+					t.Fatal(err)
+				}
+				opened := slices.ContainsFunc(p.Rules, func(r SecurityGroupPolicy) bool {
+					return r.Protocol == "TCP" && r.Port == strconv.Itoa(port) && r.CidrBlock == "0.0.0.0/0" && r.Action == "ACCEPT"
+				})
+				if !opened {
+					t.Errorf("%s is offered but its plan does not open TCP %d: %s", fix, port, p.Describe())
+				}
+			}
+		})
 	}
 }
