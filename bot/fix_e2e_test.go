@@ -1,13 +1,19 @@
 package bot_test
 
 import (
+	"bytes"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/cvmlogin/cvmlogin/bot"
+	"github.com/cvmlogin/cvmlogin/conversations"
+	"github.com/cvmlogin/cvmlogin/diag/tencent"
+	"github.com/cvmlogin/cvmlogin/diag/tencentsim"
 	"github.com/cvmlogin/cvmlogin/internal/slackfake"
 )
 
@@ -191,4 +197,141 @@ func TestUndecidedRequestExpiresVisibly(t *testing.T) {
 	if n := w.sim.CallCount("cvm", "RebootInstances"); n != 0 {
 		t.Fatalf("an expired request rebooted the instance %d times", n)
 	}
+}
+
+// cloudChange stands between the replicas and the simulator and, once set,
+// rewrites the DescribeInstances answers to requests that mention a string:
+// the cloud changing in ways the simulator's control API cannot express (a
+// public IP re-associated to another instance, another security group
+// bound). Signatures stay valid: requests reach the simulator unchanged.
+type cloudChange struct {
+	sim           http.Handler
+	mu            sync.Mutex
+	when, old, to string
+}
+
+// routeThrough makes w's replicas reach the simulator through a cloudChange.
+// Call it before creating replicas.
+func routeThrough(t *testing.T, w *world) *cloudChange {
+	t.Helper()
+	cc := &cloudChange{sim: w.sim.Handler()}
+	srv := httptest.NewServer(cc)
+	t.Cleanup(srv.Close)
+	client, err := tencent.New(tencent.Config{Region: "ap-guangzhou", Endpoint: strings.TrimPrefix(srv.URL, "http://"), Scheme: "http",
+		SecretID: tencentsim.TestSecretID, SecretKey: tencentsim.TestSecretKey, RetryBase: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.client = client
+	return cc
+}
+
+// set rewrites old to new in every DescribeInstances answer to a request
+// whose body contains when.
+func (cc *cloudChange) set(when, old, to string) {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	cc.when, cc.old, cc.to = when, old, to
+}
+
+func (cc *cloudChange) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	rec := httptest.NewRecorder()
+	cc.sim.ServeHTTP(rec, r)
+	out := rec.Body.Bytes()
+	cc.mu.Lock()
+	if r.Header.Get("X-TC-Action") == "DescribeInstances" && cc.when != "" && bytes.Contains(body, []byte(cc.when)) {
+		out = bytes.ReplaceAll(out, []byte(cc.old), []byte(cc.to))
+	}
+	cc.mu.Unlock()
+	for k, v := range rec.Header() {
+		if k != "Content-Length" {
+			w.Header()[k] = v
+		}
+	}
+	w.WriteHeader(rec.Code)
+	_, _ = w.Write(out)
+}
+
+// rediagnoseAndWait presses Diagnose again on report and waits for the
+// re-diagnosis to be published.
+func rediagnoseAndWait(t *testing.T, w *world, r *replica, report slackfake.Message) {
+	t.Helper()
+	value, _ := button(report, "rediagnose")
+	r.press(t, requester, "rediagnose", value, report.TS)
+	w.waitThread(t, report.TS, "Re-diagnosis for")
+}
+
+// fixAudit returns the fix.* audit events of the last hour.
+func fixAudit(t *testing.T, r *replica) []conversations.Event {
+	t.Helper()
+	events, err := r.store.AuditEvents(t.Context(), time.Now().Add(-time.Hour), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []conversations.Event
+	for _, e := range events {
+		if strings.HasPrefix(e.Action, "fix.") {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// TestApprovedPlanIsWhatRuns: the approval request names the instance, its
+// region and group and the exact rules; a re-diagnosis between request and
+// approval does not change what runs, and a plan that no longer applies
+// changes nothing and says why (issue 8 §3).
+func TestApprovedPlanIsWhatRuns(t *testing.T) {
+	t.Run("another group bound since the request", func(t *testing.T) {
+		w := newWorld(t)
+		cc := routeThrough(t, w)
+		r := w.replica(t, "r1")
+		before, _ := w.sim.Scenario("ins-sgnone01")
+		report, approval := requestFix(t, w, r, "ins-sgdrop01", "open_all_ports", requester)
+		dumpThreadOnFailure(t, w, report.TS)
+		for _, want := range []string{"ins-sgdrop01 (sgdrop-1) in ap-guangzhou", "security group sg-sgdrop01", "TCP 20, 21, 22, 80, 443, 3389 and ICMP from 0.0.0.0/0"} {
+			if !strings.Contains(approval.Text, want) {
+				t.Fatalf("the approval request does not say %q: %s", want, approval.Text)
+			}
+		}
+		cc.set("ins-sgdrop01", "sg-sgdrop01", "sg-sgnone01") // the instance now has another group
+		rediagnoseAndWait(t, w, r, report)
+
+		value, _ := button(approval, "approve")
+		r.press(t, approverA, "approve", value, approval.TS)
+		w.waitThread(t, report.TS, "no longer attached")
+		if n := w.sim.CallCount("vpc", "CreateSecurityGroupPolicies"); n != 0 {
+			t.Fatalf("CreateSecurityGroupPolicies called %d times: the approved plan no longer applies", n)
+		}
+		after, _ := w.sim.Scenario("ins-sgnone01")
+		if len(after.SecurityGroups[0].Ingress) != len(before.SecurityGroups[0].Ingress) {
+			t.Fatalf("sg-sgnone01 was changed: %+v", after.SecurityGroups[0].Ingress)
+		}
+	})
+	t.Run("public IP re-associated to another instance", func(t *testing.T) {
+		w := newWorld(t)
+		cc := routeThrough(t, w)
+		r := w.replica(t, "r1")
+		report, approval := requestFix(t, w, r, "127.0.0.23", "restart_instance", requester)
+		dumpThreadOnFailure(t, w, report.TS)
+		if !strings.Contains(approval.Text, "ins-cpuhigh1 (cpuhigh-1) in ap-guangzhou, found by 127.0.0.23") {
+			t.Fatalf("the approval request does not name the instance and the address: %s", approval.Text)
+		}
+		cc.set("127.0.0.23", "ins-cpuhigh1", "ins-memhigh1") // the address moved
+		rediagnoseAndWait(t, w, r, report)
+
+		value, _ := button(approval, "approve")
+		r.press(t, approverA, "approve", value, approval.TS)
+		w.waitThread(t, report.TS, "127.0.0.23 now belongs to ins-memhigh1, not to ins-cpuhigh1")
+		if n := w.sim.CallCount("cvm", "RebootInstances"); n != 0 {
+			t.Fatalf("RebootInstances called %d times after the address moved", n)
+		}
+		for _, e := range fixAudit(t, r) {
+			if e.InstanceID != "ins-cpuhigh1" {
+				t.Fatalf("audit event %s names %s: only ins-cpuhigh1 was planned, and nothing was changed", e.Action, e.InstanceID)
+			}
+		}
+	})
 }

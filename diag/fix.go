@@ -550,7 +550,7 @@ func (x *execution) open(ctx context.Context) error {
 		return err
 	}
 	if !slices.Contains(inst.SecurityGroupIDs, x.plan.GroupID) {
-		x.finish(FixNotApplicable, "Not applied: %s is no longer attached to %s (its groups: %s).",
+		x.finish(FixNotApplicable, "Not applied: %s is no longer attached to %s (its groups: %s). Nothing was changed; diagnose again and request the fix anew.",
 			x.plan.GroupID, x.plan.InstanceID, orDash(strings.Join(inst.SecurityGroupIDs, ", ")))
 		return nil
 	}
