@@ -10,10 +10,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/cvmlogin/cvmlogin/bot"
 	"github.com/cvmlogin/cvmlogin/conversations"
 	"github.com/cvmlogin/cvmlogin/diag/tencent"
 	"github.com/cvmlogin/cvmlogin/diag/tencentsim"
+	"github.com/cvmlogin/cvmlogin/internal/redistest"
 	"github.com/cvmlogin/cvmlogin/internal/slackfake"
 )
 
@@ -208,13 +211,14 @@ type cloudChange struct {
 	sim           http.Handler
 	mu            sync.Mutex
 	when, old, to string
+	after         map[string]func() // by action: run once, after the simulator answered and before the answer is relayed
 }
 
 // routeThrough makes w's replicas reach the simulator through a cloudChange.
 // Call it before creating replicas.
 func routeThrough(t *testing.T, w *world) *cloudChange {
 	t.Helper()
-	cc := &cloudChange{sim: w.sim.Handler()}
+	cc := &cloudChange{sim: w.sim.Handler(), after: map[string]func(){}}
 	srv := httptest.NewServer(cc)
 	t.Cleanup(srv.Close)
 	client, err := tencent.New(tencent.Config{Region: "ap-guangzhou", Endpoint: strings.TrimPrefix(srv.URL, "http://"), Scheme: "http",
@@ -234,17 +238,32 @@ func (cc *cloudChange) set(when, old, to string) {
 	cc.when, cc.old, cc.to = when, old, to
 }
 
+// afterCall runs f once, when the simulator has answered the next call of
+// action and before the caller sees the answer: the change is made, and the
+// caller does not know yet.
+func (cc *cloudChange) afterCall(action string, f func()) {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	cc.after[action] = f
+}
+
 func (cc *cloudChange) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	rec := httptest.NewRecorder()
 	cc.sim.ServeHTTP(rec, r)
 	out := rec.Body.Bytes()
+	action := r.Header.Get("X-TC-Action")
 	cc.mu.Lock()
-	if r.Header.Get("X-TC-Action") == "DescribeInstances" && cc.when != "" && bytes.Contains(body, []byte(cc.when)) {
+	if action == "DescribeInstances" && cc.when != "" && bytes.Contains(body, []byte(cc.when)) {
 		out = bytes.ReplaceAll(out, []byte(cc.old), []byte(cc.to))
 	}
+	hook := cc.after[action]
+	delete(cc.after, action)
 	cc.mu.Unlock()
+	if hook != nil {
+		hook()
+	}
 	for k, v := range rec.Header() {
 		if k != "Content-Length" {
 			w.Header()[k] = v
@@ -334,4 +353,163 @@ func TestApprovedPlanIsWhatRuns(t *testing.T) {
 			}
 		}
 	})
+}
+
+// count returns how many of events have action.
+func count(events []conversations.Event, action string) int {
+	n := 0
+	for _, e := range events {
+		if e.Action == action {
+			n++
+		}
+	}
+	return n
+}
+
+// threadCount returns how many replies in thread contain want.
+func (w *world) threadCount(thread, want string) int {
+	n := 0
+	for _, text := range w.threadTexts(thread) {
+		if strings.Contains(text, want) {
+			n++
+		}
+	}
+	return n
+}
+
+// shortLease makes a replica's fix lease expire fast, and its shutdown
+// grace period grace.
+func shortLease(grace time.Duration) replicaOption {
+	return func(o *bot.Options) { o.FixLease, o.FixGrace = 300*time.Millisecond, grace }
+}
+
+// TestFixOfADeadReplicaIsReconciledOnce: a replica dies with the change
+// made but not recorded (its Redis connection closes as the cloud answers);
+// once its lease expires another replica reads the cloud, records the true
+// outcome once, says so in the thread and, for opened ports, offers Undo,
+// which finds the rules by description even when the request record is
+// lost (issue 10 item 1).
+func TestFixOfADeadReplicaIsReconciledOnce(t *testing.T) {
+	tests := []struct {
+		target, fix, service, action, outcome string
+	}{
+		{"ins-cpuhigh1", "restart_instance", "cvm", "RebootInstances", "The reboot of ins-cpuhigh1 succeeded"},
+		{"ins-sgdrop01", "open_all_ports", "vpc", "CreateSecurityGroupPolicies", "Added 7 inbound rules"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.fix, func(t *testing.T) {
+			w := newWorld(t)
+			cc := routeThrough(t, w)
+			doomed := redistest.New(t)
+			w.replicaRedis = map[string]redis.UniversalClient{"r1": doomed}
+			r1 := w.replica(t, "r1", shortLease(time.Second))
+			before, _ := w.sim.Scenario(tc.target)
+			report, approval := requestFix(t, w, r1, tc.target, tc.fix, requester)
+			dumpThreadOnFailure(t, w, report.TS)
+			cc.afterCall(tc.action, func() { doomed.Close() })
+			value, _ := button(approval, "approve")
+			r1.press(t, approverA, "approve", value, approval.TS)
+			w.slack.WaitFor(t, func() bool { return w.sim.CallCount(tc.service, tc.action) == 1 }, 10*time.Second)
+
+			r2 := w.replica(t, "r2", shortLease(time.Second))
+			w.waitThread(t, report.TS, "Recovered after cvmlogin stopped mid-fix: "+tc.outcome)
+			time.Sleep(500 * time.Millisecond) // room for a second, wrong, outcome
+			if n := w.threadCount(report.TS, "(approved by <@"+approverA+">)"); n != 1 {
+				t.Fatalf("%d outcomes posted, want 1", n)
+			}
+			events := fixAudit(t, r2)
+			if count(events, "fix.succeeded") != 1 || count(events, "fix.failed") != 0 {
+				t.Fatalf("audit events %+v: want one fix.succeeded", events)
+			}
+			if n := w.sim.CallCount(tc.service, tc.action); n != 1 {
+				t.Fatalf("%s called %d times, want 1", tc.action, n)
+			}
+			if tc.fix != "open_all_ports" {
+				return
+			}
+			updated := w.finalReport(t, "undo_open_ports")
+			after, _ := w.sim.Scenario(tc.target)
+			fixID := strings.TrimPrefix(after.SecurityGroups[0].Ingress[0].Description, "cvmlogin:")
+			if err := w.rdb.Del(t.Context(), w.prefix+"fix:{"+fixID+"}").Err(); err != nil { // the record is lost
+				t.Fatal(err)
+			}
+			undo, _ := button(updated, "undo_open_ports")
+			r2.press(t, approverA, "undo_open_ports", undo, updated.TS)
+			w.waitThread(t, report.TS, "Delete the inbound rules described cvmlogin:"+fixID)
+			undone := latestApproval(t, w, report.TS)
+			value, _ = button(undone, "approve")
+			r2.press(t, approverB, "approve", value, undone.TS)
+			w.waitThread(t, report.TS, "Deleted 7 inbound rules")
+			restored, _ := w.sim.Scenario(tc.target)
+			if len(restored.SecurityGroups[0].Ingress) != len(before.SecurityGroups[0].Ingress) {
+				t.Fatalf("after undo the group has %+v, want the original %d rules", restored.SecurityGroups[0].Ingress, len(before.SecurityGroups[0].Ingress))
+			}
+		})
+	}
+}
+
+// latestApproval returns the newest approval request in thread.
+func latestApproval(t *testing.T, w *world, thread string) slackfake.Message {
+	t.Helper()
+	var found slackfake.Message
+	w.slack.WaitFor(t, func() bool {
+		for _, m := range w.slack.Messages(channel) {
+			if _, ok := button(m, "approve"); ok && m.ThreadTS == thread {
+				found = m
+			}
+		}
+		return found.TS != ""
+	}, 10*time.Second)
+	return found
+}
+
+// TestShutdownNeverRecordsAFixInHandAsFailed: on shutdown a fix in hand
+// finishes within the grace period, or is handed over (in progress, lease
+// released) and another replica records its outcome (issue 10 item 2).
+func TestShutdownNeverRecordsAFixInHandAsFailed(t *testing.T) {
+	tests := []struct {
+		name     string
+		grace    time.Duration
+		slowPoll bool
+		want     string
+	}{
+		{"finishes within the grace period", 5 * time.Second, false, "The reboot of ins-cpuhigh1 succeeded"},
+		{"handed over", 200 * time.Millisecond, true, "Recovered after cvmlogin stopped mid-fix: The reboot of ins-cpuhigh1 succeeded"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t)
+			cc := routeThrough(t, w)
+			r1 := w.replica(t, "r1", shortLease(tc.grace))
+			report, approval := requestFix(t, w, r1, "ins-cpuhigh1", "restart_instance", requester)
+			dumpThreadOnFailure(t, w, report.TS)
+			stopped := make(chan struct{})
+			cc.afterCall("RebootInstances", func() {
+				if tc.slowPoll { // the watch cannot finish within the grace period
+					w.sim.SetActionLatency("cvm", "DescribeInstances", 2*time.Second)
+				}
+				go func() { r1.stop(); close(stopped) }() // SIGTERM with the reboot in flight
+			})
+			value, _ := button(approval, "approve")
+			r1.press(t, approverA, "approve", value, approval.TS)
+			select {
+			case <-stopped:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the replica did not shut down")
+			}
+			w.sim.SetActionLatency("cvm", "DescribeInstances", 0)
+			if tc.slowPoll {
+				w.waitThread(t, report.TS, "still in progress")
+				w.replica(t, "r2", shortLease(tc.grace))
+			}
+			w.waitThread(t, report.TS, tc.want)
+			events := fixAudit(t, r1)
+			if count(events, "fix.succeeded") != 1 || count(events, "fix.failed") != 0 {
+				t.Fatalf("audit events %+v: want one fix.succeeded and no fix.failed", events)
+			}
+			if n := w.sim.CallCount("cvm", "RebootInstances"); n != 1 {
+				t.Fatalf("RebootInstances called %d times, want 1", n)
+			}
+		})
+	}
 }
