@@ -312,3 +312,57 @@ func TestExpireDue(t *testing.T) {
 		t.Fatalf("%d requests left in the expiry index", n)
 	}
 }
+
+// strandedIDs returns the IDs StrandedFixes lists.
+func strandedIDs(t *testing.T, s *Store) []string {
+	t.Helper()
+	stranded, err := s.StrandedFixes(t.Context())
+	must(t, err)
+	var ids []string
+	for _, fr := range stranded {
+		ids = append(ids, fr.ID)
+	}
+	return ids
+}
+
+// TestRunningFixLease: a running fix is stranded exactly when nobody holds
+// its lease, only the holder renews or releases it, and a finished fix is
+// never stranded.
+func TestRunningFixLease(t *testing.T) {
+	ctx := t.Context()
+	s, _ := newStore(t, Options{})
+	fr, err := s.CreateFixRequest(ctx, sampleFixRequest(), approvalTTL)
+	must(t, err)
+	_, err = s.Transition(ctx, fr.ID, diag.FixRequested, diag.FixApproved, nil)
+	must(t, err)
+	if got := strandedIDs(t, s); len(got) != 0 {
+		t.Fatalf("stranded %v before it runs", got)
+	}
+	if held, err := s.AcquireFixLease(ctx, fr.ID, "r1", time.Minute); err != nil || !held {
+		t.Fatalf("r1 acquiring: %v, %v", held, err)
+	}
+	_, err = s.Transition(ctx, fr.ID, diag.FixApproved, diag.FixRunning, nil)
+	must(t, err)
+	if got := strandedIDs(t, s); len(got) != 0 {
+		t.Fatalf("stranded %v while r1 holds it", got)
+	}
+	if held, _ := s.AcquireFixLease(ctx, fr.ID, "r2", time.Minute); held {
+		t.Fatal("r2 acquired a lease r1 holds")
+	}
+	if renewed, _ := s.RenewFixLease(ctx, fr.ID, "r2", time.Minute); renewed {
+		t.Fatal("r2 renewed r1's lease")
+	}
+	must(t, s.ReleaseFixLease(ctx, fr.ID, "r2"))
+	if renewed, err := s.RenewFixLease(ctx, fr.ID, "r1", time.Minute); err != nil || !renewed {
+		t.Fatalf("r1 renewing: %v, %v (r2's release must not free it)", renewed, err)
+	}
+	must(t, s.ReleaseFixLease(ctx, fr.ID, "r1")) // r1 hands it over, or its lease expires
+	if got := strandedIDs(t, s); len(got) != 1 || got[0] != fr.ID {
+		t.Fatalf("stranded %v, want [%s]", got, fr.ID)
+	}
+	_, err = s.Transition(ctx, fr.ID, diag.FixRunning, diag.FixSucceeded, nil)
+	must(t, err)
+	if got := strandedIDs(t, s); len(got) != 0 {
+		t.Fatalf("stranded %v after it finished", got)
+	}
+}

@@ -417,7 +417,7 @@ func (x *execution) reconcileState(ctx context.Context, op instanceOp) error {
 			op.noun, x.plan.InstanceID, orDash(inst.LatestOperation))
 		return nil
 	case inst.LatestOperationState == "OPERATING":
-		return x.watch(ctx, op, "", x.f.opts.Now())
+		return x.watch(ctx, op, "", time.Time{}) // when it started is unknown
 	}
 	x.settle(op, inst, "")
 	return nil
@@ -522,9 +522,9 @@ func (x *execution) currentInstance(ctx context.Context) (Instance, bool, error)
 	if err != nil {
 		return inst, false, err
 	}
-	if holder != x.plan.InstanceID || !slices.Contains(inst.PublicIPs, x.plan.PublicIP) {
+	if holder != x.plan.InstanceID {
 		x.finish(FixNotApplicable, "Not applied: %s now belongs to %s, not to %s, which this fix was approved for. Nothing was changed; diagnose %s again and request the fix anew.",
-			x.plan.PublicIP, orDash(holder), x.plan.InstanceID, x.plan.PublicIP)
+			x.plan.PublicIP, cmp.Or(holder, "no instance"), x.plan.InstanceID, x.plan.PublicIP)
 		return inst, false, nil
 	}
 	return inst, true, nil
@@ -701,8 +701,8 @@ func (x *execution) changeState(ctx context.Context, op instanceOp) error {
 }
 
 // watch polls the instance every PollInterval until op, started at started
-// by the call requestID, has finished, or WatchTimeout passes. A failed poll
-// is logged and the watch goes on.
+// (zero: unknown) by the call requestID, has finished, or WatchTimeout
+// passes. A failed poll is logged and the watch goes on.
 func (x *execution) watch(ctx context.Context, op instanceOp, requestID string, started time.Time) error {
 	wctx, cancel := context.WithTimeout(ctx, x.f.opts.WatchTimeout)
 	defer cancel()
@@ -729,7 +729,11 @@ func (x *execution) watch(ctx context.Context, op instanceOp, requestID string, 
 		case !operationFinished(inst, op.operation, requestID):
 			continue
 		}
-		x.settle(op, inst, fmt.Sprintf(" after %v", x.f.opts.Now().Sub(started).Round(time.Second)))
+		var after string
+		if !started.IsZero() {
+			after = fmt.Sprintf(" after %v", x.f.opts.Now().Sub(started).Round(time.Second))
+		}
+		x.settle(op, inst, after)
 		return nil
 	}
 }

@@ -27,6 +27,9 @@ type fixCloud struct {
 	// each SecurityGroupPolicies call after it has read; both get the call's
 	// number (1 for the first).
 	onFind, onRead func(n int)
+	// movedTo, when set, is the instance a public-IP lookup finds: the
+	// address moved there.
+	movedTo string
 
 	pollsLeft int
 	requests  int
@@ -63,6 +66,9 @@ func (c *fixCloud) FindInstances(ctx context.Context, region string, q InstanceQ
 		c.onFind(c.calls["FindInstances"])
 	}
 	c.settle()
+	if q.PublicIP != "" && c.movedTo != "" {
+		return []Instance{{ID: c.movedTo, PublicIPs: []string{q.PublicIP}}}, nil
+	}
 	return c.fakeCloud.FindInstances(ctx, region, q)
 }
 
@@ -656,6 +662,70 @@ func TestBlockedLoginPortOffersOnlyFixesThatOpenIt(t *testing.T) {
 				if !opened {
 					t.Errorf("%s is offered but its plan does not open TCP %d: %s", fix, port, p.Describe())
 				}
+			}
+		})
+	}
+}
+
+// TestExecuteRefusesWhenTheAddressMoved: a plan made for the instance found
+// by a public IP changes nothing once the address belongs to another one.
+func TestExecuteRefusesWhenTheAddressMoved(t *testing.T) {
+	for _, action := range []FixAction{FixRestartInstance, FixOpenAllPorts} {
+		t.Run(string(action), func(t *testing.T) {
+			c := newFixCloud()
+			withDrop(c)
+			p := mustPlan(t, c, "fix1", action, "")
+			p.PublicIP = "203.0.113.10"
+			c.movedTo = "ins-other123"
+			out, err := newTestFixer(c, FixerOptions{}).Execute(context.Background(), p)
+			if err != nil || out.Result != FixNotApplicable || !strings.Contains(out.Summary, "203.0.113.10 now belongs to ins-other123, not to ins-abc12345") {
+				t.Fatalf("Execute = %+v, %v", out, err)
+			}
+			if c.mutations() != 0 {
+				t.Fatalf("%d mutating calls", c.mutations())
+			}
+		})
+	}
+}
+
+// TestReconcile: what an interrupted fix did is read from the cloud alone,
+// without a change.
+func TestReconcile(t *testing.T) {
+	tests := []struct {
+		name    string
+		action  FixAction
+		undoOf  string
+		before  func(*fixCloud, *Fixer) // what the interrupted execution did
+		result  FixStatus
+		summary string
+	}{
+		{"ports opened", FixOpenAllPorts, "", func(c *fixCloud, f *Fixer) {
+			_, _ = f.Execute(context.Background(), mustPlan(t, c, "fix1", FixOpenAllPorts, ""))
+		}, FixSucceeded, "Added 7 inbound rules at the top of sg-12345678"},
+		{"died before opening", FixOpenAllPorts, "", func(*fixCloud, *Fixer) {}, FixFailed, "Not applied: cvmlogin stopped before adding the rules"},
+		{"undo done", FixUndoOpenPorts, "fix0", func(c *fixCloud, f *Fixer) {}, FixSucceeded, "No inbound rule described cvmlogin:fix0 is left"},
+		{"undo not done", FixUndoOpenPorts, "fix0", func(c *fixCloud, f *Fixer) {
+			_, _ = f.Execute(context.Background(), mustPlan(t, c, "fix0", FixOpenAllPorts, ""))
+		}, FixFailed, "Not deleted"},
+		{"reboot in flight", FixRestartInstance, "", func(c *fixCloud, _ *Fixer) {
+			_, _ = c.RebootInstance(context.Background(), "ap-guangzhou", c.inst.ID)
+		}, FixSucceeded, "The reboot of ins-abc12345 succeeded: RUNNING."},
+		{"died before rebooting", FixRestartInstance, "", func(*fixCloud, *Fixer) {}, FixFailed, "Not applied: cvmlogin stopped before the reboot"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newFixCloud()
+			withDrop(c)
+			c.opPolls = 2
+			f := newTestFixer(c, FixerOptions{})
+			tc.before(c, f)
+			done := c.mutations()
+			out, err := f.Reconcile(context.Background(), mustPlan(t, c, "fix1", tc.action, tc.undoOf))
+			if err != nil || out.Result != tc.result || !strings.Contains(out.Summary, tc.summary) {
+				t.Fatalf("Reconcile = %+v, %v; want %s %q", out, err, tc.result, tc.summary)
+			}
+			if c.mutations() != done {
+				t.Fatalf("Reconcile made %d mutating calls", c.mutations()-done)
 			}
 		})
 	}
