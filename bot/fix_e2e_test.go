@@ -2,6 +2,7 @@ package bot_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/cvmlogin/cvmlogin/bot"
 	"github.com/cvmlogin/cvmlogin/conversations"
+	"github.com/cvmlogin/cvmlogin/diag"
 	"github.com/cvmlogin/cvmlogin/diag/tencent"
 	"github.com/cvmlogin/cvmlogin/diag/tencentsim"
 	"github.com/cvmlogin/cvmlogin/internal/redistest"
@@ -511,5 +513,20 @@ func TestShutdownNeverRecordsAFixInHandAsFailed(t *testing.T) {
 				t.Fatalf("RebootInstances called %d times, want 1", n)
 			}
 		})
+	}
+}
+
+// TestOpenAllPortsConfirmNamesACustomLoginPort: the confirm dialog of Open
+// all ports lists the login port diagnosed when it is not a usual one, as
+// the plan opens it (issue 8 §1.1).
+func TestOpenAllPortsConfirmNamesACustomLoginPort(t *testing.T) {
+	r := &diag.Report{Target: "ins-abc12345", Region: "ap-guangzhou",
+		Instance: &diag.InstanceSummary{ID: "ins-abc12345", LoginPort: 2222, SecurityGroups: []string{"sg-12345678"}}}
+	blocks, err := json.Marshal(bot.RenderReport(bot.ReportView{Report: r, Final: true, Buttons: map[string]string{"open_all_ports": "v"}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(blocks), "TCP 20, 21, 22, 80, 443, 3389, 2222 and ICMP") {
+		t.Fatalf("the confirm dialog does not name port 2222: %s", blocks)
 	}
 }

@@ -118,6 +118,16 @@ func PlanFix(id string, action FixAction, inst InstanceSummary, region string, u
 	return p, nil
 }
 
+// OpenAllPortsTCP returns the TCP ports open_all_ports opens for an
+// instance whose login port is loginPort (0: unknown): Tencent Cloud's
+// "Open all ports" set, plus the login port when it is not among them.
+func OpenAllPortsTCP(loginPort int) []int {
+	if loginPort <= 0 || slices.Contains(openAllPortsTCP, loginPort) {
+		return slices.Clone(openAllPortsTCP)
+	}
+	return append(slices.Clone(openAllPortsTCP), loginPort)
+}
+
 // PlanReportFix plans action on the instance report r diagnosed, as PlanFix
 // does; when r's target was a public IP, the plan also requires that the
 // address still belongs to the instance when it runs.
@@ -161,10 +171,7 @@ func (p FixPlan) wantRules() []SecurityGroupPolicy {
 	var ports []int
 	switch p.Action {
 	case FixOpenAllPorts:
-		ports = openAllPortsTCP
-		if p.Port > 0 && !slices.Contains(ports, p.Port) {
-			ports = append(slices.Clone(ports), p.Port) // a custom login port: open it too
-		}
+		ports = OpenAllPortsTCP(p.Port)
 	case FixOpenLoginPort:
 		ports = []int{p.Port}
 	default:
