@@ -321,8 +321,7 @@ func NewFixer(cloud Cloud, fix FixAPI, opts FixerOptions) *Fixer {
 // (wrapping the classified *APIError), or ctx ended: then Result is empty,
 // and Summary says whether the change may have been made.
 func (f *Fixer) Execute(ctx context.Context, plan FixPlan) (FixOutcome, error) {
-	x := &execution{f: f, plan: plan, out: FixOutcome{RequestIDs: []string{}},
-		log: f.opts.Logger.With("fix_id", plan.ID, "action", string(plan.Action), "instance_id", plan.InstanceID, "group_id", plan.GroupID, "region", plan.Region)}
+	x := f.newExecution(plan)
 	err := plan.validate()
 	if err == nil {
 		err = x.run(ctx)
@@ -352,8 +351,7 @@ func (f *Fixer) Execute(ctx context.Context, plan FixPlan) (FixOutcome, error) {
 // an operation of the same kind started by someone else just before is
 // taken for the fix's.
 func (f *Fixer) Reconcile(ctx context.Context, plan FixPlan) (FixOutcome, error) {
-	x := &execution{f: f, plan: plan, out: FixOutcome{RequestIDs: []string{}},
-		log: f.opts.Logger.With("fix_id", plan.ID, "action", string(plan.Action), "instance_id", plan.InstanceID, "group_id", plan.GroupID, "region", plan.Region)}
+	x := f.newExecution(plan)
 	err := plan.validate()
 	if err == nil {
 		err = x.reconcile(ctx)
@@ -428,6 +426,12 @@ func (x *execution) reconcileState(ctx context.Context, op instanceOp) error {
 	}
 	x.settle(op, inst, "")
 	return nil
+}
+
+// newExecution starts a run of plan.
+func (f *Fixer) newExecution(plan FixPlan) *execution {
+	return &execution{f: f, plan: plan, out: FixOutcome{RequestIDs: []string{}},
+		log: f.opts.Logger.With("fix_id", plan.ID, "action", string(plan.Action), "instance_id", plan.InstanceID, "group_id", plan.GroupID, "region", plan.Region)}
 }
 
 // execution is one run of a plan and what it has done so far.
