@@ -354,7 +354,9 @@ func (b *Bot) leaseOwner() string { return b.opts.Replica + "." + conversations.
 // carryOut runs do (Execute or Reconcile) on fr's stored plan while holding
 // its lease, then records the outcome. Shutdown (the end of ctx) leaves do
 // FixGrace to finish; if it does not, the fix is handed over: its lease is
-// released and it stays running, for another replica to reconcile.
+// released and it stays running, for another replica to reconcile. If the
+// lease is lost (Redis kept the renewals out for a whole FixLease), do is
+// stopped and the new holder records the outcome.
 func (b *Bot) carryOut(ctx context.Context, fr conversations.FixRequest, owner string, do func(context.Context, diag.FixPlan) (diag.FixOutcome, error)) error {
 	// From here on the fix may touch the cloud: its outcome is recorded even
 	// if shutdown begins.
@@ -364,12 +366,15 @@ func (b *Bot) carryOut(ctx context.Context, fr conversations.FixRequest, owner s
 		return b.finishFix(record, fr, diag.FixOutcome{Result: diag.FixFailed,
 			Summary: "Not applied: this request has no stored plan, so nothing was changed. Press the fix button on the report to ask again."}, nil)
 	}
-	stopRenewing := b.renewLease(record, fr.ID, owner)
 	runCtx, cancel := graceful(ctx, b.opts.FixGrace, fixTimeout)
+	lost := b.renewLease(record, fr.ID, owner, cancel)
 	outcome, err := do(runCtx, *fr.Plan)
 	cancel()
-	stopRenewing()
-	if err != nil && ctx.Err() != nil {
+	switch {
+	case lost():
+		b.log.WarnContext(record, "lost the lease of a fix in hand: its new holder records the outcome", "fix_id", fr.ID, "request_ids", outcome.RequestIDs)
+		return nil
+	case err != nil && ctx.Err() != nil:
 		b.handOver(record, fr, outcome)
 		return nil
 	}
@@ -388,30 +393,38 @@ func graceful(parent context.Context, grace, timeout time.Duration) (context.Con
 	return ctx, func() { stop(); cancel() }
 }
 
-// renewLease keeps owner's lease of fix id alive until the returned
-// function is called.
-func (b *Bot) renewLease(ctx context.Context, id, owner string) (stop func()) {
+// renewLease keeps owner's lease of fix id alive until ctx ends or the
+// returned function is called; that function stops the renewals and reports
+// whether the lease was lost to another replica, in which case onLost was
+// called as soon as that was known.
+func (b *Bot) renewLease(ctx context.Context, id, owner string, onLost func()) (stop func() (lost bool)) {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
+	var lost bool
 	go func() {
 		defer close(done)
 		tick := time.NewTicker(b.opts.FixLease / 3)
 		defer tick.Stop()
-		for {
+		for !lost {
 			select {
 			case <-ctx.Done():
 				return
 			case <-tick.C:
 			}
 			held, err := b.store.RenewFixLease(ctx, id, owner, b.opts.FixLease)
-			if (err != nil || !held) && ctx.Err() == nil {
-				b.log.WarnContext(ctx, "could not renew the lease of a fix in hand: another replica may reconcile it", "fix_id", id, "held", held, "err", err)
+			switch {
+			case err != nil && ctx.Err() == nil:
+				b.log.WarnContext(ctx, "could not renew the lease of a fix in hand", "fix_id", id, "err", err)
+			case err == nil && !held:
+				lost = true
+				onLost()
 			}
 		}
 	}()
-	return func() {
+	return func() bool {
 		cancel()
 		<-done
+		return lost
 	}
 }
 
