@@ -51,6 +51,7 @@ type Store interface {
 	RenewFixLease(ctx context.Context, id, owner string, ttl time.Duration) (bool, error)
 	ReleaseFixLease(ctx context.Context, id, owner string) error
 	StrandedFixes(ctx context.Context) ([]conversations.FixRequest, error)
+	SetFixParam(ctx context.Context, id, key, value string) error
 	Audit(ctx context.Context, e conversations.Event) error
 	SetOpenPortsFix(ctx context.Context, id, fixID string) error
 	ExpireDue(ctx context.Context) ([]conversations.FixRequest, error)

@@ -62,15 +62,19 @@ func (b *Bot) requestFix(ctx context.Context, p press) {
 		}
 		return
 	}
+	// Recorded before it is shown, so that an approver pressing at once finds it.
+	fr, ok := b.recordRequest(ctx, p, fr)
+	if !ok {
+		return
+	}
 	ts, err := b.postApprovalRequest(ctx, p, fr, plan)
 	if err != nil {
-		b.log.ErrorContext(ctx, "posting a fix request", "fix_id", fr.ID, "err", err)
+		b.log.ErrorContext(ctx, "posting a fix request: it will expire unseen", "fix_id", fr.ID, "err", err)
 		b.reply(ctx, p, storeTrouble(err))
 		return
 	}
-	fr.Params[approvalMessageParam] = ts
-	if _, ok := b.recordRequest(ctx, p, fr); !ok {
-		b.closeApproval(ctx, fr, ts, ":warning: Not recorded: cvmlogin's state store is unavailable, so nothing will change. Press the fix button again later.")
+	if err := b.store.SetFixParam(ctx, fr.ID, approvalMessageParam, ts); err != nil {
+		b.log.WarnContext(ctx, "recording the approval request message: its expiry will not show there", "fix_id", fr.ID, "err", err)
 	}
 }
 

@@ -224,19 +224,48 @@ func (s *Store) Transition(ctx context.Context, id string, from, to diag.FixStat
 			return FixRequest{}, wrap(doing, err)
 		}
 	}
+	next, err := s.updateFix(ctx, doing, id, func(fr FixRequest, now time.Time) (FixRequest, error) {
+		switch current := fr.effectiveStatus(now); {
+		case fr.Status != from:
+			return fr, fmt.Errorf("%s: %w", doing, &ConflictError{ID: id, Want: from, Current: current})
+		case current == diag.FixExpired && to != diag.FixExpired:
+			return fr, fmt.Errorf("%s: %w at %s", doing, ErrExpired, fr.ExpiresAt.Format(time.RFC3339))
+		}
+		return advance(fr, to, now, mutate), nil
+	})
+	if err == nil && from == diag.FixRunning {
+		s.unindexRunning(ctx, id)
+	}
+	return next, err
+}
+
+// SetFixParam sets parameter key of fix request id to value, whatever the
+// request's status, and returns ErrNotFound if there is no such request.
+func (s *Store) SetFixParam(ctx context.Context, id, key, value string) error {
+	_, err := s.updateFix(ctx, fmt.Sprintf("setting %s of fix request %s", key, id), id, func(fr FixRequest, _ time.Time) (FixRequest, error) {
+		fr.Params = maps.Clone(fr.Params)
+		if fr.Params == nil {
+			fr.Params = map[string]string{}
+		}
+		fr.Params[key] = value
+		return fr, nil
+	})
+	return err
+}
+
+// updateFix replaces fix request id with what change makes of it, by
+// compare-and-set, reading it again when it changed meanwhile. An error from
+// change is returned as is.
+func (s *Store) updateFix(ctx context.Context, doing, id string, change func(FixRequest, time.Time) (FixRequest, error)) (FixRequest, error) {
 	for range maxCASAttempts {
 		fr, old, err := s.readFixRequest(ctx, doing, id)
 		if err != nil {
 			return FixRequest{}, err
 		}
-		now := s.now()
-		switch current := fr.effectiveStatus(now); {
-		case fr.Status != from:
-			return FixRequest{}, fmt.Errorf("%s: %w", doing, &ConflictError{ID: id, Want: from, Current: current})
-		case current == diag.FixExpired && to != diag.FixExpired:
-			return FixRequest{}, fmt.Errorf("%s: %w at %s", doing, ErrExpired, fr.ExpiresAt.Format(time.RFC3339))
+		next, err := change(fr, s.now())
+		if err != nil {
+			return FixRequest{}, err
 		}
-		next := advance(fr, to, now, mutate)
 		data, err := json.Marshal(next)
 		if err != nil {
 			return FixRequest{}, fmt.Errorf("%s: %w", doing, err)
@@ -245,9 +274,6 @@ func (s *Store) Transition(ctx context.Context, id string, from, to diag.FixStat
 		switch {
 		case err != nil:
 			return FixRequest{}, wrap(doing, err)
-		case res == 1 && from == diag.FixRunning:
-			s.unindexRunning(ctx, id)
-			return next, nil
 		case res == 1:
 			return next, nil
 		case res == -1:
