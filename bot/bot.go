@@ -66,7 +66,7 @@ type Diagnoser interface {
 // *diag.Fixer satisfies it.
 type Fixer interface {
 	Execute(ctx context.Context, plan diag.FixPlan) (diag.FixOutcome, error)
-	Reconcile(ctx context.Context, plan diag.FixPlan) (diag.FixOutcome, error)
+	Reconcile(ctx context.Context, plan diag.FixPlan, requestID string) (diag.FixOutcome, error)
 }
 
 // Options configure a Bot. Zero values take the defaults noted.

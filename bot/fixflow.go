@@ -349,7 +349,21 @@ func (b *Bot) runFix(ctx context.Context, j conversations.Job) error {
 		return nil // already running or done elsewhere, or never approved
 	}
 	b.audit(ctx, fixEvent(fr, fr.Approver, "fix.started", ""))
-	return b.carryOut(ctx, fr, owner, b.fixer.Execute)
+	return b.carryOut(ctx, fr, owner, func(ctx context.Context, plan diag.FixPlan) (diag.FixOutcome, error) {
+		return b.fixer.Execute(diag.WithChangeNote(ctx, func(requestID string) { b.noteChange(ctx, fr.ID, requestID) }), plan)
+	})
+}
+
+// changeParam is the fix request parameter holding the request ID of the
+// fix's last accepted change, for reconciliation.
+const changeParam = "change_request_id"
+
+// noteChange records, before the fix goes on, the request ID of a change the
+// cloud accepted, so that a reconciliation can tell it from another one.
+func (b *Bot) noteChange(ctx context.Context, id, requestID string) {
+	if err := b.store.SetFixParam(context.WithoutCancel(ctx), id, changeParam, requestID); err != nil {
+		b.log.WarnContext(ctx, "noting a fix's change", "fix_id", id, "request_id", requestID, "err", err)
+	}
 }
 
 // leaseOwner names this replica's hold on a fix.
@@ -479,7 +493,9 @@ func (b *Bot) reconcileStranded(ctx context.Context, wg *sync.WaitGroup) {
 		}
 		b.log.InfoContext(ctx, "reconciling a fix its replica left running", "fix_id", fr.ID, "action", fr.Action, "instance_id", fr.InstanceID)
 		wg.Go(func() {
-			if err := b.carryOut(ctx, fr, owner, b.reconcile); err != nil {
+			if err := b.carryOut(ctx, fr, owner, func(ctx context.Context, plan diag.FixPlan) (diag.FixOutcome, error) {
+				return b.reconcile(ctx, plan, fr.Params[changeParam])
+			}); err != nil {
 				b.log.WarnContext(ctx, "reconciling a fix", "fix_id", fr.ID, "err", err)
 			}
 		})
@@ -487,8 +503,8 @@ func (b *Bot) reconcileStranded(ctx context.Context, wg *sync.WaitGroup) {
 }
 
 // reconcile is Reconcile, its summary saying that it was recovered.
-func (b *Bot) reconcile(ctx context.Context, plan diag.FixPlan) (diag.FixOutcome, error) {
-	outcome, err := b.fixer.Reconcile(ctx, plan)
+func (b *Bot) reconcile(ctx context.Context, plan diag.FixPlan, requestID string) (diag.FixOutcome, error) {
+	outcome, err := b.fixer.Reconcile(ctx, plan, requestID)
 	outcome.Summary = "Recovered after cvmlogin stopped mid-fix: " + outcome.Summary
 	return outcome, err
 }

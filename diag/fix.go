@@ -347,14 +347,15 @@ func (f *Fixer) Execute(ctx context.Context, plan FixPlan) (FixOutcome, error) {
 //     operation, it is watched to its end as Execute does; otherwise the
 //     call never took effect and the fix failed with nothing changed.
 //
-// The cloud does not say which request started an operation seen here, so
-// an operation of the same kind started by someone else just before is
-// taken for the fix's.
-func (f *Fixer) Reconcile(ctx context.Context, plan FixPlan) (FixOutcome, error) {
+// requestID is the request ID of the reboot or start call, when the
+// interrupted execution noted it (WithChangeNote): then only the operation
+// it started counts. When it is empty, an operation of the same kind started
+// by someone else just before is taken for the fix's.
+func (f *Fixer) Reconcile(ctx context.Context, plan FixPlan, requestID string) (FixOutcome, error) {
 	x := f.newExecution(plan)
 	err := plan.validate()
 	if err == nil {
-		err = x.reconcile(ctx)
+		err = x.reconcile(ctx, requestID)
 	}
 	if err != nil {
 		x.out.Summary = fmt.Sprintf("Could not tell what %s on %s did before cvmlogin stopped: %v. Re-diagnose to see the current state.", plan.Action, plan.InstanceID, err)
@@ -364,14 +365,14 @@ func (f *Fixer) Reconcile(ctx context.Context, plan FixPlan) (FixOutcome, error)
 	return x.out, nil
 }
 
-func (x *execution) reconcile(ctx context.Context) error {
+func (x *execution) reconcile(ctx context.Context, requestID string) error {
 	switch x.plan.Action {
 	case FixOpenAllPorts, FixOpenLoginPort, FixUndoOpenPorts:
 		return x.reconcileGroup(ctx)
 	case FixRestartInstance:
-		return x.reconcileState(ctx, rebootOp)
+		return x.reconcileState(ctx, rebootOp, requestID)
 	case FixStartInstance:
-		return x.reconcileState(ctx, startOp)
+		return x.reconcileState(ctx, startOp, requestID)
 	}
 	return fmt.Errorf("unknown fix action %q", x.plan.Action)
 }
@@ -407,9 +408,9 @@ func (x *execution) reconcileGroup(ctx context.Context) error {
 	return nil
 }
 
-// reconcileState finds op by the instance's latest operation and watches it
-// to its end.
-func (x *execution) reconcileState(ctx context.Context, op instanceOp) error {
+// reconcileState finds op, started by the call requestID ("" if unknown),
+// by the instance's latest operation and watches it to its end.
+func (x *execution) reconcileState(ctx context.Context, op instanceOp, requestID string) error {
 	inst, found, err := x.readInstance(ctx)
 	switch {
 	case err != nil:
@@ -417,16 +418,24 @@ func (x *execution) reconcileState(ctx context.Context, op instanceOp) error {
 	case !found:
 		x.finish(FixFailed, "The instance no longer exists (%s in %s).", x.plan.InstanceID, x.plan.Region)
 		return nil
-	case inst.LatestOperation != op.operation:
+	case inst.LatestOperation != op.operation && requestID == "":
 		x.finish(FixFailed, "Not applied: cvmlogin stopped before the %s of %s was started, so nothing was changed (its latest operation is %s). Request the fix again.",
 			op.noun, x.plan.InstanceID, orDash(inst.LatestOperation))
 		return nil
+	case inst.LatestOperation != op.operation || !sameRequest(inst.LatestOperationRequestID, requestID):
+		x.finish(FixFailed, "The %s of %s was started (request %s), but its outcome cannot be read: the instance's latest operation is now %s (request %s). Check the console.",
+			op.noun, x.plan.InstanceID, requestID, orDash(inst.LatestOperation), orDash(inst.LatestOperationRequestID))
+		return nil
 	case inst.LatestOperationState == "OPERATING":
-		return x.watch(ctx, op, "", time.Time{}) // when it started is unknown
+		return x.watch(ctx, op, requestID, time.Time{}) // when it started is unknown
 	}
 	x.settle(op, inst, "")
 	return nil
 }
+
+// sameRequest reports whether the request IDs a and b may be the same
+// request: equal, or one unknown.
+func sameRequest(a, b string) bool { return a == "" || b == "" || a == b }
 
 // newExecution starts a run of plan.
 func (f *Fixer) newExecution(plan FixPlan) *execution {
@@ -486,7 +495,20 @@ func (x *execution) mutate(ctx context.Context, what string, call func(ctx conte
 		return "", fmt.Errorf("%s: %w", what, err)
 	}
 	x.log.Info("fix change made", "change", what, "request_id", requestID)
+	if note, ok := ctx.Value(changeNoteKey{}).(func(string)); ok {
+		note(requestID)
+	}
 	return requestID, nil
+}
+
+type changeNoteKey struct{}
+
+// WithChangeNote returns a context under which Execute calls note with the
+// request ID of each mutating call the cloud accepted, as soon as it did:
+// what Reconcile needs to tell that change from another one if the process
+// dies before Execute returns.
+func WithChangeNote(ctx context.Context, note func(requestID string)) context.Context {
+	return context.WithValue(ctx, changeNoteKey{}, note)
 }
 
 // mayHaveApplied reports whether a failed mutating call may still have taken
@@ -783,7 +805,7 @@ func (x *execution) watchEnded(ctx context.Context, op instanceOp, requestID str
 func operationFinished(inst Instance, operation, requestID string) bool {
 	return inst.LatestOperation == operation &&
 		(inst.LatestOperationState == "SUCCESS" || inst.LatestOperationState == "FAILED") &&
-		(requestID == "" || inst.LatestOperationRequestID == "" || inst.LatestOperationRequestID == requestID)
+		sameRequest(inst.LatestOperationRequestID, requestID)
 }
 
 // ruleList renders rules compactly, grouped by source in order of first

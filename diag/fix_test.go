@@ -695,22 +695,29 @@ func TestReconcile(t *testing.T) {
 		name    string
 		action  FixAction
 		undoOf  string
+		noted   string                  // the request ID the interrupted execution noted
 		before  func(*fixCloud, *Fixer) // what the interrupted execution did
 		result  FixStatus
 		summary string
 	}{
-		{"ports opened", FixOpenAllPorts, "", func(c *fixCloud, f *Fixer) {
+		{"ports opened", FixOpenAllPorts, "", "", func(c *fixCloud, f *Fixer) {
 			_, _ = f.Execute(context.Background(), mustPlan(t, c, "fix1", FixOpenAllPorts, ""))
 		}, FixSucceeded, "Added 7 inbound rules at the top of sg-12345678"},
-		{"died before opening", FixOpenAllPorts, "", func(*fixCloud, *Fixer) {}, FixFailed, "Not applied: cvmlogin stopped before adding the rules"},
-		{"undo done", FixUndoOpenPorts, "fix0", func(c *fixCloud, f *Fixer) {}, FixSucceeded, "No inbound rule described cvmlogin:fix0 is left"},
-		{"undo not done", FixUndoOpenPorts, "fix0", func(c *fixCloud, f *Fixer) {
+		{"died before opening", FixOpenAllPorts, "", "", func(*fixCloud, *Fixer) {}, FixFailed, "Not applied: cvmlogin stopped before adding the rules"},
+		{"undo done", FixUndoOpenPorts, "fix0", "", func(c *fixCloud, f *Fixer) {}, FixSucceeded, "No inbound rule described cvmlogin:fix0 is left"},
+		{"undo not done", FixUndoOpenPorts, "fix0", "", func(c *fixCloud, f *Fixer) {
 			_, _ = f.Execute(context.Background(), mustPlan(t, c, "fix0", FixOpenAllPorts, ""))
 		}, FixFailed, "Not deleted"},
-		{"reboot in flight", FixRestartInstance, "", func(c *fixCloud, _ *Fixer) {
+		{"reboot in flight", FixRestartInstance, "", "", func(c *fixCloud, _ *Fixer) {
 			_, _ = c.RebootInstance(context.Background(), "ap-guangzhou", c.inst.ID)
 		}, FixSucceeded, "The reboot of ins-abc12345 succeeded: RUNNING."},
-		{"died before rebooting", FixRestartInstance, "", func(*fixCloud, *Fixer) {}, FixFailed, "Not applied: cvmlogin stopped before the reboot"},
+		{"noted reboot in flight", FixRestartInstance, "", "req-1", func(c *fixCloud, _ *Fixer) {
+			_, _ = c.RebootInstance(context.Background(), "ap-guangzhou", c.inst.ID)
+		}, FixSucceeded, "The reboot of ins-abc12345 succeeded: RUNNING."},
+		{"another reboot than the noted one", FixRestartInstance, "", "req-9", func(c *fixCloud, _ *Fixer) {
+			_, _ = c.RebootInstance(context.Background(), "ap-guangzhou", c.inst.ID)
+		}, FixFailed, "its outcome cannot be read: the instance's latest operation is now RebootInstances (request req-1)"},
+		{"died before rebooting", FixRestartInstance, "", "", func(*fixCloud, *Fixer) {}, FixFailed, "Not applied: cvmlogin stopped before the reboot"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -720,7 +727,7 @@ func TestReconcile(t *testing.T) {
 			f := newTestFixer(c, FixerOptions{})
 			tc.before(c, f)
 			done := c.mutations()
-			out, err := f.Reconcile(context.Background(), mustPlan(t, c, "fix1", tc.action, tc.undoOf))
+			out, err := f.Reconcile(context.Background(), mustPlan(t, c, "fix1", tc.action, tc.undoOf), tc.noted)
 			if err != nil || out.Result != tc.result || !strings.Contains(out.Summary, tc.summary) {
 				t.Fatalf("Reconcile = %+v, %v; want %s %q", out, err, tc.result, tc.summary)
 			}
@@ -728,5 +735,17 @@ func TestReconcile(t *testing.T) {
 				t.Fatalf("Reconcile made %d mutating calls", c.mutations()-done)
 			}
 		})
+	}
+}
+
+// TestExecuteNotesEachChange: under WithChangeNote, Execute tells the request
+// ID of a change as soon as the cloud accepted it.
+func TestExecuteNotesEachChange(t *testing.T) {
+	c := newFixCloud()
+	var noted []string
+	ctx := WithChangeNote(context.Background(), func(id string) { noted = append(noted, id) })
+	out, err := newTestFixer(c, FixerOptions{}).Execute(ctx, mustPlan(t, c, "fix1", FixRestartInstance, ""))
+	if err != nil || !slices.Equal(noted, out.RequestIDs) || len(noted) != 1 {
+		t.Fatalf("noted %v, outcome %+v, %v", noted, out, err)
 	}
 }
