@@ -56,14 +56,17 @@ func stormApprovals(t *testing.T, replicas []*replica, approval slackfake.Messag
 	wg.Wait()
 }
 
+// fixCases are a fix of each kind: on which instance, the mutating call it
+// makes, and what its outcome says.
+var fixCases = []struct {
+	target, fix, service, action, outcome string
+}{
+	{"ins-cpuhigh1", "restart_instance", "cvm", "RebootInstances", "The reboot of ins-cpuhigh1 succeeded"},
+	{"ins-sgdrop01", "open_all_ports", "vpc", "CreateSecurityGroupPolicies", "Added 7 inbound rules"},
+}
+
 func TestFixRunsExactlyOnceAcrossReplicas(t *testing.T) {
-	tests := []struct {
-		target, fix, service, action, outcome string
-	}{
-		{"ins-cpuhigh1", "restart_instance", "cvm", "RebootInstances", "Restart"},
-		{"ins-sgdrop01", "open_all_ports", "vpc", "CreateSecurityGroupPolicies", "Added 7 inbound rules"},
-	}
-	for _, tc := range tests {
+	for _, tc := range fixCases {
 		t.Run(tc.fix, func(t *testing.T) {
 			w := newWorld(t)
 			r1, r2 := w.replica(t, "r1"), w.replica(t, "r2")
@@ -392,13 +395,7 @@ func shortLease(grace time.Duration) replicaOption {
 // which finds the rules by description even when the request record is
 // lost (issue 10 item 1).
 func TestFixOfADeadReplicaIsReconciledOnce(t *testing.T) {
-	tests := []struct {
-		target, fix, service, action, outcome string
-	}{
-		{"ins-cpuhigh1", "restart_instance", "cvm", "RebootInstances", "The reboot of ins-cpuhigh1 succeeded"},
-		{"ins-sgdrop01", "open_all_ports", "vpc", "CreateSecurityGroupPolicies", "Added 7 inbound rules"},
-	}
-	for _, tc := range tests {
+	for _, tc := range fixCases {
 		t.Run(tc.fix, func(t *testing.T) {
 			w := newWorld(t)
 			cc := routeThrough(t, w)
