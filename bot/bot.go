@@ -46,7 +46,12 @@ type Store interface {
 	ReleaseRun(ctx context.Context, instanceKey, conversationID string) error
 	CreateFixRequest(ctx context.Context, fr conversations.FixRequest, ttl time.Duration) (conversations.FixRequest, error)
 	FixRequest(ctx context.Context, id string) (conversations.FixRequest, error)
-	Transition(ctx context.Context, id, from, to string, mutate func(*conversations.FixRequest)) (conversations.FixRequest, error)
+	Transition(ctx context.Context, id string, from, to diag.FixStatus, mutate func(*conversations.FixRequest)) (conversations.FixRequest, error)
+	AcquireFixLease(ctx context.Context, id, owner string, ttl time.Duration) (bool, error)
+	RenewFixLease(ctx context.Context, id, owner string, ttl time.Duration) (bool, error)
+	ReleaseFixLease(ctx context.Context, id, owner string) error
+	StrandedFixes(ctx context.Context) ([]conversations.FixRequest, error)
+	SetFixParam(ctx context.Context, id, key, value string) error
 	Audit(ctx context.Context, e conversations.Event) error
 	SetOpenPortsFix(ctx context.Context, id, fixID string) error
 	ExpireDue(ctx context.Context) ([]conversations.FixRequest, error)
@@ -57,9 +62,11 @@ type Diagnoser interface {
 	Diagnose(ctx context.Context, req diag.Request) (*diag.Report, error)
 }
 
-// Fixer applies an approved fix. *diag.Fixer satisfies it.
+// Fixer applies an approved fix, and finds out what an interrupted one did.
+// *diag.Fixer satisfies it.
 type Fixer interface {
 	Execute(ctx context.Context, plan diag.FixPlan) (diag.FixOutcome, error)
+	Reconcile(ctx context.Context, plan diag.FixPlan, requestID string) (diag.FixOutcome, error)
 }
 
 // Options configure a Bot. Zero values take the defaults noted.
@@ -88,8 +95,16 @@ type Options struct {
 	// Replica names this process among the replicas sharing Redis.
 	Replica string
 	// ExpirySweep is how often undecided fix requests are checked for
-	// expiry, to show it on their approval request. Default 30s.
+	// expiry, to show it on their approval request, and running fixes for a
+	// lost lease, to reconcile them. Default 30s.
 	ExpirySweep time.Duration
+	// FixLease is how long a running fix stays with its replica without a
+	// renewal: after a crash, another replica reconciles it this long after
+	// the last renewal. Default 30s.
+	FixLease time.Duration
+	// FixGrace is how long a fix in hand may go on after shutdown begins
+	// before it is handed over to another replica. Default 20s.
+	FixGrace time.Duration
 	// GroupCacheTTL is how long approver-group members are cached. Default 5m.
 	GroupCacheTTL time.Duration
 	Logger        *slog.Logger
@@ -127,6 +142,8 @@ func New(api SlackAPI, store Store, diagnoser Diagnoser, fixer Fixer, opts Optio
 	opts.PostInterval = orDefault(opts.PostInterval, time.Second)
 	opts.GroupCacheTTL = orDefault(opts.GroupCacheTTL, 5*time.Minute)
 	opts.ExpirySweep = orDefault(opts.ExpirySweep, 30*time.Second)
+	opts.FixLease = orDefault(opts.FixLease, 30*time.Second)
+	opts.FixGrace = orDefault(opts.FixGrace, 20*time.Second)
 	if opts.Workers <= 0 {
 		opts.Workers = 4
 	}

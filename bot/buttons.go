@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/slack-go/slack"
 
@@ -93,6 +94,15 @@ func newButton(actionID, value string, look buttonLook) *slack.ButtonBlockElemen
 	return b
 }
 
+// joinPorts lists ports as "20, 21, 22".
+func joinPorts(ports []int) string {
+	s := make([]string, len(ports))
+	for i, p := range ports {
+		s[i] = strconv.Itoa(p)
+	}
+	return strings.Join(s, ", ")
+}
+
 // describeButton returns the look of action id's button for report r.
 func describeButton(id string, r *diag.Report) buttonLook {
 	target := targetNames(r)
@@ -110,7 +120,7 @@ func describeButton(id string, r *diag.Report) buttonLook {
 	case string(diag.FixOpenAllPorts):
 		return buttonLook{"Open all ports", slack.StyleDanger, &confirmDialog{
 			title: "Open all ports?",
-			text:  "Adds inbound rules at the top of " + target.group + ": TCP 20, 21, 22, 80, 443, 3389 and ICMP from 0.0.0.0/0. Everyone can reach these ports.",
+			text:  "Adds inbound rules at the top of " + target.group + ": TCP " + joinPorts(diag.OpenAllPortsTCP(target.port)) + " and ICMP from 0.0.0.0/0. Everyone can reach these ports.",
 			ok:    "Open all ports",
 		}}
 	case string(diag.FixStartInstance):

@@ -45,6 +45,10 @@ type world struct {
 	rdb    redis.UniversalClient
 	prefix string
 	skew   atomic.Int64 // how far the replicas' clocks are ahead, in ns
+	// replicaRedis, when it has a replica's name, is the client of the same
+	// Redis that replica uses instead of rdb: closing it kills the replica
+	// as far as the shared state can tell.
+	replicaRedis map[string]redis.UniversalClient
 }
 
 // now is the replicas' clock: real time plus the skew a test advanced.
@@ -93,7 +97,11 @@ func fourEyes(on bool) replicaOption { return func(o *bot.Options) { o.FourEyes 
 
 func (w *world) replica(t *testing.T, name string, opts ...replicaOption) *replica {
 	t.Helper()
-	store := conversations.New(w.rdb, conversations.Options{Prefix: w.prefix, Now: w.now})
+	rdb := w.rdb
+	if c, ok := w.replicaRedis[name]; ok {
+		rdb = c
+	}
+	store := conversations.New(rdb, conversations.Options{Prefix: w.prefix, Now: w.now})
 	diagnoser := diag.NewDiagnoser(w.client, diag.Options{Region: "ap-guangzhou", PortProbe: true, ProbeTimeout: 200 * time.Millisecond,
 		GuestChecks: true, GuestPoll: 10 * time.Millisecond, Dialer: w.sim.Dialer()})
 	fixer := diag.NewFixer(w.client, w.client, diag.FixerOptions{PollInterval: 20 * time.Millisecond, WatchTimeout: 10 * time.Second})

@@ -25,10 +25,10 @@ const jobGroup = "cvmlogin-workers"
 // Run consumes jobs with Options.Workers consumers until ctx is done, then
 // waits for the jobs in hand. A job interrupted by shutdown is not
 // acknowledged, so another replica takes it over. It also expires undecided
-// fix requests as their windows end.
+// fix requests as their windows end, and reconciles fixes left running.
 func (b *Bot) Run(ctx context.Context, w Worker) {
 	var wg sync.WaitGroup
-	wg.Go(func() { b.sweepExpiries(ctx, b.opts.ExpirySweep) })
+	wg.Go(func() { b.sweepFixes(ctx, b.opts.ExpirySweep) })
 	for i := range b.opts.Workers {
 		consumer := fmt.Sprintf("%s-%d", b.opts.Replica, i)
 		wg.Go(func() {

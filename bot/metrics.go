@@ -3,7 +3,6 @@ package bot
 import (
 	"time"
 
-	"github.com/cvmlogin/cvmlogin/conversations"
 	"github.com/cvmlogin/cvmlogin/diag"
 )
 
@@ -13,26 +12,22 @@ type Metrics interface {
 	// Diagnosis counts a finished diagnosis with Diagnose's report and error.
 	Diagnosis(r *diag.Report, err error)
 	// FixEvent counts a step of a fix request: action is its diag.FixAction,
-	// outcome one of requested, approved, rejected, refused, succeeded,
-	// failed or not_applicable.
-	FixEvent(action, outcome string)
+	// outcome one of requested, approved, rejected, refused, expired,
+	// succeeded, failed or not_applicable.
+	FixEvent(action string, outcome diag.FixStatus)
 }
 
 // noMetrics is the Metrics of a Bot whose Options have none.
 type noMetrics struct{}
 
-func (noMetrics) Diagnosis(*diag.Report, error) {}
-func (noMetrics) FixEvent(string, string)       {}
-
-// fixRefused is the FixEvent outcome of a decision by someone not allowed to
-// make it.
-const fixRefused = "refused"
+func (noMetrics) Diagnosis(*diag.Report, error)   {}
+func (noMetrics) FixEvent(string, diag.FixStatus) {}
 
 // fixEndOutcome is the FixEvent outcome of a finished fix whose request
 // ended in status (succeeded or failed): not_applicable when the fix found
 // nothing to change.
-func fixEndOutcome(status string, outcome diag.FixOutcome) string {
-	if status == conversations.FixSucceeded && outcome.Result == diag.FixNotApplicable {
+func fixEndOutcome(status diag.FixStatus, outcome diag.FixOutcome) diag.FixStatus {
+	if status == diag.FixSucceeded && outcome.Result == diag.FixNotApplicable {
 		return diag.FixNotApplicable
 	}
 	return status

@@ -29,10 +29,10 @@ func (m *metricsRecorder) Diagnosis(r *diag.Report, err error) {
 	m.diagnoses = append(m.diagnoses, r.Verdict())
 }
 
-func (m *metricsRecorder) FixEvent(action, outcome string) {
+func (m *metricsRecorder) FixEvent(action string, outcome diag.FixStatus) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.fixEvents = append(m.fixEvents, action+" "+outcome)
+	m.fixEvents = append(m.fixEvents, action+" "+string(outcome))
 }
 
 func (m *metricsRecorder) snapshot() (diagnoses, fixEvents []string) {

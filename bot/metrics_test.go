@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cvmlogin/cvmlogin/conversations"
 	"github.com/cvmlogin/cvmlogin/diag"
 	"github.com/cvmlogin/cvmlogin/internal/slackfake"
 )
@@ -61,12 +60,12 @@ func TestSocketObservesAcks(t *testing.T) {
 
 func TestFixEndOutcome(t *testing.T) {
 	tests := []struct {
-		status, result, want string
+		status, result, want diag.FixStatus
 	}{
-		{conversations.FixSucceeded, diag.FixSucceeded, "succeeded"},
-		{conversations.FixSucceeded, diag.FixNotApplicable, "not_applicable"},
-		{conversations.FixFailed, diag.FixFailed, "failed"},
-		{conversations.FixFailed, "", "failed"}, // Execute returned an error
+		{diag.FixSucceeded, diag.FixSucceeded, "succeeded"},
+		{diag.FixSucceeded, diag.FixNotApplicable, "not_applicable"},
+		{diag.FixFailed, diag.FixFailed, "failed"},
+		{diag.FixFailed, "", "failed"}, // Execute returned an error
 	}
 	for _, tt := range tests {
 		if got := fixEndOutcome(tt.status, diag.FixOutcome{Result: tt.result}); got != tt.want {

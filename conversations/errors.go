@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/cvmlogin/cvmlogin/diag"
 )
 
 // The errors Store methods return, wrapped with what was being done. Test
@@ -32,9 +34,9 @@ var (
 // ConflictError is returned by Transition when a fix request's status is not
 // the expected one: someone else got there first. It matches ErrConflict.
 type ConflictError struct {
-	ID      string // the fix request
-	Want    string // the status the caller expected
-	Current string // the status it has
+	ID      string         // the fix request
+	Want    diag.FixStatus // the status the caller expected
+	Current diag.FixStatus // the status it has
 }
 
 // Error says what the request's status is instead.

@@ -11,30 +11,17 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/cvmlogin/cvmlogin/diag"
 )
 
-// The statuses of a fix request. A request starts requested and moves along
-//
-//	requested → approved | rejected | expired
-//	approved  → running
-//	running   → succeeded | failed
-//
-// A requested request whose ExpiresAt has passed reads as expired.
-const (
-	FixRequested = "requested"
-	FixApproved  = "approved"
-	FixRejected  = "rejected"
-	FixExpired   = "expired"
-	FixRunning   = "running"
-	FixSucceeded = "succeeded"
-	FixFailed    = "failed"
-)
-
-// fixTransitions lists, for each status, the statuses it may move to.
-var fixTransitions = map[string][]string{
-	FixRequested: {FixApproved, FixRejected, FixExpired},
-	FixApproved:  {FixRunning},
-	FixRunning:   {FixSucceeded, FixFailed},
+// fixTransitions lists, for each status of a fix request (the
+// diag.FixStatus words), the statuses it may move to. A request starts
+// requested; a requested request whose ExpiresAt has passed reads as expired.
+var fixTransitions = map[diag.FixStatus][]diag.FixStatus{
+	diag.FixRequested: {diag.FixApproved, diag.FixRejected, diag.FixExpired},
+	diag.FixApproved:  {diag.FixRunning},
+	diag.FixRunning:   {diag.FixSucceeded, diag.FixFailed},
 }
 
 // fixRetentionAfterExpiry is how long a fix request outlives its approval
@@ -58,7 +45,7 @@ type FixRequest struct {
 	Port            int               `json:"port,omitempty"`
 	Requester       string            `json:"requester"`          // the Slack user who pressed the fix button
 	Approver        string            `json:"approver,omitempty"` // the Slack user who approved or rejected it
-	Status          string            `json:"status"`
+	Status          diag.FixStatus    `json:"status"`
 	CreatedAt       time.Time         `json:"created_at"`
 	ExpiresAt       time.Time         `json:"expires_at"` // the end of the approval window
 	DecidedAt       time.Time         `json:"decided_at"` // approved, rejected or expired
@@ -66,13 +53,17 @@ type FixRequest struct {
 	FinishedAt      time.Time         `json:"finished_at"`
 	Outcome         string            `json:"outcome,omitempty"` // what the fix did, or why it failed
 	Params          map[string]string `json:"params,omitempty"`
+	// Plan is exactly what the approval request showed, and what runs once
+	// approved: the approver approves this plan, not whatever a newer
+	// diagnosis would plan.
+	Plan *diag.FixPlan `json:"plan,omitempty"`
 }
 
 // effectiveStatus returns fr's status as of now: a requested request past
 // its ExpiresAt is expired.
-func (fr FixRequest) effectiveStatus(now time.Time) string {
-	if fr.Status == FixRequested && !now.Before(fr.ExpiresAt) {
-		return FixExpired
+func (fr FixRequest) effectiveStatus(now time.Time) diag.FixStatus {
+	if fr.Status == diag.FixRequested && !now.Before(fr.ExpiresAt) {
+		return diag.FixExpired
 	}
 	return fr.Status
 }
@@ -101,7 +92,7 @@ func (s *Store) CreateFixRequest(ctx context.Context, fr FixRequest, ttl time.Du
 	if fr.CreatedAt.IsZero() {
 		fr.CreatedAt = s.now()
 	}
-	fr.Status = FixRequested
+	fr.Status = diag.FixRequested
 	fr.ExpiresAt = fr.CreatedAt.Add(ttl)
 	data, err := json.Marshal(fr)
 	if err != nil {
@@ -150,7 +141,7 @@ func (s *Store) ExpireDue(ctx context.Context) ([]FixRequest, error) {
 	}
 	var expired []FixRequest
 	for _, id := range due {
-		fr, err := s.Transition(ctx, id, FixRequested, FixExpired, nil)
+		fr, err := s.Transition(ctx, id, diag.FixRequested, diag.FixExpired, nil)
 		switch {
 		case err == nil:
 			expired = append(expired, fr)
@@ -221,24 +212,60 @@ return 1`)
 //
 // mutate may run more than once, each time on a fresh copy, when the request
 // changes underneath; changes it makes to ID or Status are ignored.
-func (s *Store) Transition(ctx context.Context, id, from, to string, mutate func(*FixRequest)) (FixRequest, error) {
+func (s *Store) Transition(ctx context.Context, id string, from, to diag.FixStatus, mutate func(*FixRequest)) (FixRequest, error) {
 	doing := fmt.Sprintf("moving fix request %s from %s to %s", id, from, to)
 	if !slices.Contains(fixTransitions[from], to) {
 		return FixRequest{}, fmt.Errorf("%s: %w", doing, ErrInvalidTransition)
 	}
+	if to == diag.FixRunning {
+		// Indexed before it runs, so that a replica dying right after the
+		// move leaves it findable (StrandedFixes drops entries that never ran).
+		if err := s.indexRunning(ctx, id); err != nil {
+			return FixRequest{}, wrap(doing, err)
+		}
+	}
+	next, err := s.updateFix(ctx, doing, id, func(fr FixRequest, now time.Time) (FixRequest, error) {
+		switch current := fr.effectiveStatus(now); {
+		case fr.Status != from:
+			return fr, fmt.Errorf("%s: %w", doing, &ConflictError{ID: id, Want: from, Current: current})
+		case current == diag.FixExpired && to != diag.FixExpired:
+			return fr, fmt.Errorf("%s: %w at %s", doing, ErrExpired, fr.ExpiresAt.Format(time.RFC3339))
+		}
+		return advance(fr, to, now, mutate), nil
+	})
+	if err == nil && from == diag.FixRunning {
+		s.unindexRunning(ctx, id)
+	}
+	return next, err
+}
+
+// SetFixParam sets parameter key of fix request id to value, whatever the
+// request's status, and returns ErrNotFound if there is no such request.
+func (s *Store) SetFixParam(ctx context.Context, id, key, value string) error {
+	_, err := s.updateFix(ctx, fmt.Sprintf("setting %s of fix request %s", key, id), id, func(fr FixRequest, _ time.Time) (FixRequest, error) {
+		fr.Params = maps.Clone(fr.Params)
+		if fr.Params == nil {
+			fr.Params = map[string]string{}
+		}
+		fr.Params[key] = value
+		return fr, nil
+	})
+	return err
+}
+
+// updateFix replaces fix request id with what change makes of it, by
+// compare-and-set, reading it again when it changed meanwhile. An error from
+// change is returned as is.
+func (s *Store) updateFix(ctx context.Context, doing, id string, change func(FixRequest, time.Time) (FixRequest, error)) (FixRequest, error) {
 	for range maxCASAttempts {
 		fr, old, err := s.readFixRequest(ctx, doing, id)
 		if err != nil {
 			return FixRequest{}, err
 		}
-		now := s.now()
-		switch current := fr.effectiveStatus(now); {
-		case fr.Status != from:
-			return FixRequest{}, fmt.Errorf("%s: %w", doing, &ConflictError{ID: id, Want: from, Current: current})
-		case current == FixExpired && to != FixExpired:
-			return FixRequest{}, fmt.Errorf("%s: %w at %s", doing, ErrExpired, fr.ExpiresAt.Format(time.RFC3339))
+		next, err := change(fr, s.now())
+		if err != nil {
+			return FixRequest{}, err
 		}
-		next := advance(fr, to, now, mutate)
 		data, err := json.Marshal(next)
 		if err != nil {
 			return FixRequest{}, fmt.Errorf("%s: %w", doing, err)
@@ -258,7 +285,7 @@ func (s *Store) Transition(ctx context.Context, id, from, to string, mutate func
 }
 
 // advance returns a copy of fr moved to status to at now, with mutate applied.
-func advance(fr FixRequest, to string, now time.Time, mutate func(*FixRequest)) FixRequest {
+func advance(fr FixRequest, to diag.FixStatus, now time.Time, mutate func(*FixRequest)) FixRequest {
 	fr.Params = maps.Clone(fr.Params)
 	if mutate != nil {
 		id := fr.ID
@@ -268,15 +295,116 @@ func advance(fr FixRequest, to string, now time.Time, mutate func(*FixRequest)) 
 	fr.Status = to
 	var stamp *time.Time
 	switch to {
-	case FixApproved, FixRejected, FixExpired:
+	case diag.FixApproved, diag.FixRejected, diag.FixExpired:
 		stamp = &fr.DecidedAt
-	case FixRunning:
+	case diag.FixRunning:
 		stamp = &fr.StartedAt
-	case FixSucceeded, FixFailed:
+	case diag.FixSucceeded, diag.FixFailed:
 		stamp = &fr.FinishedAt
 	}
 	if stamp.IsZero() {
 		*stamp = now
 	}
 	return fr
+}
+
+// runningKey indexes the fix requests that were moved to running, until they
+// finish: the ones a replica may have to reconcile.
+func (s *Store) runningKey() string { return s.key("fixes", "running") }
+
+// leaseKey holds the name of the replica executing or watching a running fix.
+func (s *Store) leaseKey(id string) string { return s.tagged("fixlease", id) }
+
+// indexRunning adds fix request id to the running index.
+func (s *Store) indexRunning(ctx context.Context, id string) error {
+	key := s.runningKey()
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.ZAdd(ctx, key, redis.Z{Score: float64(s.now().UnixMilli()), Member: id})
+		p.PExpire(ctx, key, max(s.opts.TTL, fixRetentionAfterExpiry))
+		return nil
+	})
+	return err
+}
+
+// unindexRunning removes a finished fix request from the running index;
+// a failure only leaves an entry StrandedFixes drops later.
+func (s *Store) unindexRunning(ctx context.Context, id string) {
+	_ = s.rdb.ZRem(ctx, s.runningKey(), id).Err()
+}
+
+// AcquireFixLease makes owner the holder of running fix request id's lease
+// for ttl, if nobody holds it. Whoever executes or reconciles a running fix
+// holds its lease and renews it; when its process dies the lease expires and
+// another replica reconciles the fix.
+func (s *Store) AcquireFixLease(ctx context.Context, id, owner string, ttl time.Duration) (bool, error) {
+	ok, err := s.rdb.SetNX(ctx, s.leaseKey(id), owner, ttl).Result()
+	if err != nil {
+		return false, wrap("acquiring the lease of fix "+id, err)
+	}
+	return ok, nil
+}
+
+// renewIfOwner extends KEYS[1] by ARGV[2] ms if it holds ARGV[1]; deleteIfOwner
+// deletes it if it does. Both return 1 if they did.
+var (
+	renewIfOwner = redis.NewScript(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+return redis.call('PEXPIRE', KEYS[1], ARGV[2])`)
+	deleteIfOwner = redis.NewScript(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+return redis.call('DEL', KEYS[1])`)
+)
+
+// RenewFixLease extends owner's lease of fix request id to ttl from now. It
+// returns false when owner no longer holds it.
+func (s *Store) RenewFixLease(ctx context.Context, id, owner string, ttl time.Duration) (bool, error) {
+	n, err := renewIfOwner.Run(ctx, s.rdb, []string{s.leaseKey(id)}, owner, ttl.Milliseconds()).Int()
+	if err != nil {
+		return false, wrap("renewing the lease of fix "+id, err)
+	}
+	return n == 1, nil
+}
+
+// ReleaseFixLease gives up owner's lease of fix request id, so that another
+// replica reconciles the fix at once. It does nothing if owner does not hold it.
+func (s *Store) ReleaseFixLease(ctx context.Context, id, owner string) error {
+	if err := deleteIfOwner.Run(ctx, s.rdb, []string{s.leaseKey(id)}, owner).Err(); err != nil {
+		return wrap("releasing the lease of fix "+id, err)
+	}
+	return nil
+}
+
+// StrandedFixes returns the running fix requests whose lease nobody holds:
+// their replica died or handed them over. It drops from the index the
+// requests that are no longer running, or never ran.
+func (s *Store) StrandedFixes(ctx context.Context) ([]FixRequest, error) {
+	const doing = "listing stranded fixes"
+	ids, err := s.rdb.ZRange(ctx, s.runningKey(), 0, expiryBatch-1).Result()
+	if err != nil {
+		return nil, wrap(doing, err)
+	}
+	var stranded []FixRequest
+	for _, id := range ids {
+		fr, err := s.FixRequest(ctx, id)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			s.unindexRunning(ctx, id)
+			continue
+		case err != nil:
+			return stranded, err
+		case fr.Status != diag.FixRunning:
+			if fr.Status != diag.FixApproved { // approved: about to run
+				s.unindexRunning(ctx, id)
+			}
+			continue
+		}
+		held, err := s.rdb.Exists(ctx, s.leaseKey(id)).Result()
+		if err != nil {
+			return stranded, wrap(doing, err)
+		}
+		if held == 0 {
+			stranded = append(stranded, fr)
+		}
+	}
+	return stranded, nil
 }

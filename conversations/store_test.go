@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cvmlogin/cvmlogin/diag"
 	"github.com/cvmlogin/cvmlogin/internal/redistest"
 	"github.com/redis/go-redis/v9"
 )
@@ -200,7 +201,7 @@ func TestDeadRedisIsUnavailable(t *testing.T) {
 			return err
 		}},
 		{"Transition", func(ctx context.Context) error {
-			_, err := s.Transition(ctx, id, FixRequested, FixApproved, nil)
+			_, err := s.Transition(ctx, id, diag.FixRequested, diag.FixApproved, nil)
 			return err
 		}},
 		{"Audit", func(ctx context.Context) error { return s.Audit(ctx, Event{Action: "diagnose"}) }},
@@ -282,7 +283,7 @@ func TestEveryKeyHasATTL(t *testing.T) {
 	must(t, err)
 	fr, err := s.CreateFixRequest(ctx, FixRequest{ConversationID: id}, 15*time.Minute)
 	must(t, err)
-	_, err = s.Transition(ctx, fr.ID, FixRequested, FixApproved, nil)
+	_, err = s.Transition(ctx, fr.ID, diag.FixRequested, diag.FixApproved, nil)
 	must(t, err)
 	must(t, s.Audit(ctx, Event{Action: "diagnose"}))
 	must(t, s.Enqueue(ctx, Job{Kind: JobDiagnose, ConversationID: id}))

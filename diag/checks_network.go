@@ -128,11 +128,11 @@ func (r *run) judgeLoginPort(f *Finding, d Decision) {
 	case VerdictDrop:
 		f.Status, f.Severity, f.Title = StatusFail, SeverityCritical, fmt.Sprintf("Security group blocks TCP %d", r.port)
 		f.Detail = d.Decider.String() + " matches first"
-		f.Remediation, f.Fixes = remedy, []FixAction{FixOpenLoginPort, FixOpenAllPorts}
+		f.Remediation, f.Fixes = remedy, loginPortFixes(r.port)
 	case VerdictNoMatch:
 		f.Status, f.Severity, f.Title = StatusFail, SeverityCritical, fmt.Sprintf("No security group rule allows TCP %d", r.port)
 		f.Detail = fmt.Sprintf("No inbound rule in %s matches TCP %d, so it is rejected by default.", orDash(groups), r.port)
-		f.Remediation, f.Fixes = remedy, []FixAction{FixOpenLoginPort, FixOpenAllPorts}
+		f.Remediation, f.Fixes = remedy, loginPortFixes(r.port)
 	case VerdictPartial:
 		sources := partialSources(d.Partial)
 		f.Status, f.Severity = StatusWarn, SeverityMedium

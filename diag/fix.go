@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"regexp"
 	"slices"
 	"strconv"
@@ -13,12 +14,37 @@ import (
 	"time"
 )
 
-// The results of a fix (FixOutcome.Result).
+// FixStatus is a word of a fix's lifecycle: the status of a fix request as
+// conversations stores it, the result of executing a plan (FixOutcome), and
+// the outcome label internal/metrics counts. It is defined here once.
+//
+// A request moves along
+//
+//	requested → approved | rejected | expired
+//	approved  → running
+//	running   → succeeded | failed
+type FixStatus string
+
+// The fix statuses.
 const (
-	FixSucceeded     = "succeeded"      // the change was made and, for instance actions, finished
-	FixFailed        = "failed"         // the cloud reported the operation failed, or it did not finish in time
-	FixNotApplicable = "not_applicable" // nothing was changed: re-validation found nothing to do
+	FixRequested FixStatus = "requested" // asked for, waiting for an approver
+	FixApproved  FixStatus = "approved"  // approved, queued to run
+	FixRejected  FixStatus = "rejected"  // an approver (or the requester) said no
+	FixExpired   FixStatus = "expired"   // nobody decided within the approval window
+	FixRunning   FixStatus = "running"   // being executed, or watched, by the replica holding its lease
+	FixSucceeded FixStatus = "succeeded" // the change was made and, for instance actions, finished
+	FixFailed    FixStatus = "failed"    // the cloud reported the operation failed, or it did not finish in time
+	// FixNotApplicable is a result only: nothing was changed because
+	// re-validation found the plan no longer applies or has nothing to do.
+	// Its request ends succeeded: nothing went wrong.
+	FixNotApplicable FixStatus = "not_applicable"
+	// FixRefused is a metrics outcome only: someone not allowed to decide
+	// pressed approve or reject.
+	FixRefused FixStatus = "refused"
 )
+
+// FixStatuses are every fix status, in lifecycle order.
+var FixStatuses = []FixStatus{FixRequested, FixApproved, FixRejected, FixRefused, FixExpired, FixRunning, FixSucceeded, FixFailed, FixNotApplicable}
 
 // fixDescriptionPrefix starts the PolicyDescription of every security-group
 // rule a fix adds; the fix ID follows it. undo_open_ports deletes by it.
@@ -44,12 +70,20 @@ type FixPlan struct {
 	ID         string    `json:"id"`
 	Action     FixAction `json:"action"`
 	InstanceID string    `json:"instance_id"`
-	Region     string    `json:"region"`
+	// InstanceName is the instance's name when planned, for people; it is
+	// not re-validated.
+	InstanceName string `json:"instance_name,omitempty"`
+	Region       string `json:"region"`
+	// PublicIP is, when the diagnosis found the instance by its public IP,
+	// that address: re-validation then requires that it still belongs to
+	// InstanceID, so that a fix approved for "the machine at this address"
+	// is not applied to a machine the address has left.
+	PublicIP string `json:"public_ip,omitempty"`
 	// GroupID is the security group the open and undo actions change: the
 	// instance's first (highest-priority) group. To undo a fix whose group
 	// is no longer the instance's first, set it to that fix's GroupID.
 	GroupID string `json:"group_id,omitempty"`
-	// Port is the login port, for open_login_port.
+	// Port is the login port diagnosed, for the open actions: both open it.
 	Port int `json:"port,omitempty"`
 	// UndoOf is, for undo_open_ports, the ID of the fix whose rules to delete.
 	UndoOf string `json:"undo_of,omitempty"`
@@ -64,7 +98,7 @@ type FixPlan struct {
 // has no security group (open and undo actions) or no valid login port
 // (open_login_port).
 func PlanFix(id string, action FixAction, inst InstanceSummary, region string, undoOf string) (FixPlan, error) {
-	p := FixPlan{ID: id, Action: action, InstanceID: inst.ID, Region: region}
+	p := FixPlan{ID: id, Action: action, InstanceID: inst.ID, InstanceName: inst.Name, Region: region}
 	if p.changesGroup() {
 		if len(inst.SecurityGroups) == 0 {
 			return FixPlan{}, fmt.Errorf("planning %s on %s: the instance has no security group", action, inst.ID)
@@ -72,7 +106,7 @@ func PlanFix(id string, action FixAction, inst InstanceSummary, region string, u
 		p.GroupID = inst.SecurityGroups[0]
 	}
 	switch action {
-	case FixOpenLoginPort:
+	case FixOpenLoginPort, FixOpenAllPorts:
 		p.Port = inst.LoginPort
 	case FixUndoOpenPorts:
 		p.UndoOf = undoOf
@@ -82,6 +116,48 @@ func PlanFix(id string, action FixAction, inst InstanceSummary, region string, u
 		return FixPlan{}, fmt.Errorf("planning %s on %s: %w", action, inst.ID, err)
 	}
 	return p, nil
+}
+
+// OpenAllPortsTCP returns the TCP ports open_all_ports opens for an
+// instance whose login port is loginPort (0: unknown): Tencent Cloud's
+// "Open all ports" set, plus the login port when it is not among them.
+func OpenAllPortsTCP(loginPort int) []int {
+	if loginPort <= 0 || slices.Contains(openAllPortsTCP, loginPort) {
+		return slices.Clone(openAllPortsTCP)
+	}
+	return append(slices.Clone(openAllPortsTCP), loginPort)
+}
+
+// PlanReportFix plans action on the instance report r diagnosed, as PlanFix
+// does; when r's target was a public IP, the plan also requires that the
+// address still belongs to the instance when it runs.
+func PlanReportFix(id string, action FixAction, r *Report, undoOf string) (FixPlan, error) {
+	if r == nil || r.Instance == nil {
+		return FixPlan{}, fmt.Errorf("planning %s: the report has no instance", action)
+	}
+	p, err := PlanFix(id, action, *r.Instance, r.Region, undoOf)
+	if err != nil {
+		return p, err
+	}
+	if t, err := ParseTarget(r.Target); err == nil && t.Kind == TargetPublicIP {
+		p.PublicIP = t.Raw
+	}
+	return p, nil
+}
+
+// loginPortFixes are the fixes a finding that TCP port is blocked offers:
+// the open actions whose plan opens it, and no other, since a fix that
+// leaves the finding failing must not be offered.
+func loginPortFixes(port int) []FixAction {
+	return slices.DeleteFunc([]FixAction{FixOpenLoginPort, FixOpenAllPorts}, func(a FixAction) bool { return !opensPort(a, port) })
+}
+
+// opensPort reports whether action's plan opens TCP port to everyone.
+func opensPort(action FixAction, port int) bool {
+	want := strconv.Itoa(port)
+	return slices.ContainsFunc(FixPlan{Action: action, Port: port}.wantRules(), func(r SecurityGroupPolicy) bool {
+		return r.Protocol == "TCP" && r.Port == want
+	})
 }
 
 // changesGroup reports whether the plan changes a security group.
@@ -95,7 +171,7 @@ func (p FixPlan) wantRules() []SecurityGroupPolicy {
 	var ports []int
 	switch p.Action {
 	case FixOpenAllPorts:
-		ports = openAllPortsTCP
+		ports = OpenAllPortsTCP(p.Port)
 	case FixOpenLoginPort:
 		ports = []int{p.Port}
 	default:
@@ -128,8 +204,11 @@ func (p FixPlan) validate() error {
 		return errors.New("no region given")
 	case p.changesGroup() && p.GroupID == "":
 		return errors.New("no security group given")
-	case p.Action == FixOpenLoginPort && (p.Port < 1 || p.Port > 65535):
+	case p.Action == FixOpenLoginPort && (p.Port < 1 || p.Port > 65535),
+		p.Action == FixOpenAllPorts && (p.Port < 0 || p.Port > 65535):
 		return fmt.Errorf("login port %d is not a port number (1-65535)", p.Port)
+	case p.PublicIP != "" && !validIPv4(p.PublicIP):
+		return fmt.Errorf("%q is not an IPv4 address", p.PublicIP)
 	case p.Action == FixUndoOpenPorts && !fixIDPattern.MatchString(p.UndoOf):
 		return fmt.Errorf("the fix to undo, %q, is not a fix ID", p.UndoOf)
 	case !slices.Equal(p.Rules, p.wantRules()):
@@ -138,27 +217,43 @@ func (p FixPlan) validate() error {
 	return nil
 }
 
-// Describe says in one sentence exactly what executing the plan changes.
+// Describe says in one sentence exactly what executing the plan changes,
+// naming the instance (ID, name, region, and the address it was found by).
 func (p FixPlan) Describe() string {
+	inst := p.instance()
 	switch p.Action {
 	case FixOpenAllPorts, FixOpenLoginPort:
-		return fmt.Sprintf("Add %s at the top of %s (%s): %s, described %s.",
-			plural(len(p.Rules), "inbound rule"), p.GroupID, p.InstanceID, ruleList(p.Rules), fixDescriptionPrefix+p.ID)
+		return fmt.Sprintf("Add %s at the top of security group %s of %s: %s, described %s.",
+			plural(len(p.Rules), "inbound rule"), p.GroupID, inst, ruleList(p.Rules), fixDescriptionPrefix+p.ID)
 	case FixUndoOpenPorts:
-		return fmt.Sprintf("Delete the inbound rules described %s from %s (%s).", fixDescriptionPrefix+p.UndoOf, p.GroupID, p.InstanceID)
+		return fmt.Sprintf("Delete the inbound rules described %s from security group %s of %s.", fixDescriptionPrefix+p.UndoOf, p.GroupID, inst)
 	case FixRestartInstance:
-		return fmt.Sprintf("Reboot %s (soft shutdown first, hard if that fails); unsaved work in memory is lost.", p.InstanceID)
+		return fmt.Sprintf("Reboot %s (soft shutdown first, hard if that fails); unsaved work in memory is lost.", inst)
 	case FixStartInstance:
-		return fmt.Sprintf("Start %s.", p.InstanceID)
+		return fmt.Sprintf("Start %s.", inst)
 	}
-	return fmt.Sprintf("Unknown fix action %q on %s: nothing will be done.", p.Action, p.InstanceID)
+	return fmt.Sprintf("Unknown fix action %q on %s: nothing will be done.", p.Action, inst)
+}
+
+// instance names the plan's instance: "ins-abc12345 (web-1) in
+// ap-guangzhou, found by 203.0.113.7".
+func (p FixPlan) instance() string {
+	s := p.InstanceID
+	if p.InstanceName != "" {
+		s += " (" + p.InstanceName + ")"
+	}
+	s += " in " + p.Region
+	if p.PublicIP != "" {
+		s += ", found by " + p.PublicIP
+	}
+	return s
 }
 
 // FixOutcome is what executing a fix did.
 type FixOutcome struct {
 	// Result is FixSucceeded, FixFailed or FixNotApplicable; it is empty
 	// when Execute returns an error.
-	Result string `json:"result"`
+	Result FixStatus `json:"result"`
 	// Summary says what happened in one line for the incident thread. It is
 	// set even when Execute returns an error.
 	Summary string `json:"summary"`
@@ -226,8 +321,7 @@ func NewFixer(cloud Cloud, fix FixAPI, opts FixerOptions) *Fixer {
 // (wrapping the classified *APIError), or ctx ended: then Result is empty,
 // and Summary says whether the change may have been made.
 func (f *Fixer) Execute(ctx context.Context, plan FixPlan) (FixOutcome, error) {
-	x := &execution{f: f, plan: plan, out: FixOutcome{RequestIDs: []string{}},
-		log: f.opts.Logger.With("fix_id", plan.ID, "action", string(plan.Action), "instance_id", plan.InstanceID, "group_id", plan.GroupID, "region", plan.Region)}
+	x := f.newExecution(plan)
 	err := plan.validate()
 	if err == nil {
 		err = x.run(ctx)
@@ -241,6 +335,112 @@ func (f *Fixer) Execute(ctx context.Context, plan FixPlan) (FixOutcome, error) {
 	}
 	x.log.Info("fix executed", "result", x.out.Result, "request_ids", x.out.RequestIDs, "final_state", x.out.FinalState)
 	return x.out, nil
+}
+
+// Reconcile finds out, from the cloud alone, what an execution of plan that
+// was interrupted (its process died mid-fix, or handed the fix over at
+// shutdown) did, and finishes it. It never makes a change:
+//   - open actions succeeded if rules described "cvmlogin:"+ID are in the
+//     plan's group (Added lists them), and failed (nothing changed) if not;
+//   - undo succeeded if no rule described "cvmlogin:"+UndoOf is left;
+//   - reboot and start: if the instance's latest operation is that
+//     operation, it is watched to its end as Execute does; otherwise the
+//     call never took effect and the fix failed with nothing changed.
+//
+// requestID is the request ID of the reboot or start call, when the
+// interrupted execution noted it (WithChangeNote): then only the operation
+// it started counts. When it is empty, an operation of the same kind started
+// by someone else just before is taken for the fix's.
+func (f *Fixer) Reconcile(ctx context.Context, plan FixPlan, requestID string) (FixOutcome, error) {
+	x := f.newExecution(plan)
+	err := plan.validate()
+	if err == nil {
+		err = x.reconcile(ctx, requestID)
+	}
+	if err != nil {
+		x.out.Summary = fmt.Sprintf("Could not tell what %s on %s did before cvmlogin stopped: %v. Re-diagnose to see the current state.", plan.Action, plan.InstanceID, err)
+		return x.out, fmt.Errorf("reconciling %s %s on %s: %w", plan.Action, plan.ID, plan.InstanceID, err)
+	}
+	x.log.Info("fix reconciled", "result", x.out.Result, "final_state", x.out.FinalState)
+	return x.out, nil
+}
+
+func (x *execution) reconcile(ctx context.Context, requestID string) error {
+	switch x.plan.Action {
+	case FixOpenAllPorts, FixOpenLoginPort, FixUndoOpenPorts:
+		return x.reconcileGroup(ctx)
+	case FixRestartInstance:
+		return x.reconcileState(ctx, rebootOp, requestID)
+	case FixStartInstance:
+		return x.reconcileState(ctx, startOp, requestID)
+	}
+	return fmt.Errorf("unknown fix action %q", x.plan.Action)
+}
+
+// reconcileGroup looks for the rules the fix adds (or, for undo, deletes)
+// by their description.
+func (x *execution) reconcileGroup(ctx context.Context) error {
+	g, err := x.f.cloud.SecurityGroupPolicies(ctx, x.plan.Region, x.plan.GroupID)
+	if err != nil && KindOf(err) != KindNotFound {
+		return fmt.Errorf("reading security group %s: %w", x.plan.GroupID, err)
+	}
+	description := fixDescriptionPrefix + x.plan.ID
+	if x.plan.Action == FixUndoOpenPorts {
+		description = fixDescriptionPrefix + x.plan.UndoOf
+	}
+	var found []SecurityGroupPolicy
+	for _, p := range g.Ingress {
+		if p.Description == description {
+			found = append(found, p)
+		}
+	}
+	switch {
+	case x.plan.Action == FixUndoOpenPorts && len(found) == 0:
+		x.finish(FixSucceeded, "No inbound rule described %s is left in %s.", description, x.plan.GroupID)
+	case x.plan.Action == FixUndoOpenPorts:
+		x.finish(FixFailed, "Not deleted: %s still has %s described %s: %s. Press Close opened ports again.", x.plan.GroupID, plural(len(found), "inbound rule"), description, ruleList(found))
+	case len(found) == 0:
+		x.finish(FixFailed, "Not applied: cvmlogin stopped before adding the rules; %s has no rule described %s and nothing was changed. Request the fix again.", x.plan.GroupID, description)
+	default:
+		x.out.Added = found
+		x.finish(FixSucceeded, "Added %s at the top of %s: %s.", plural(len(found), "inbound rule"), x.plan.GroupID, ruleList(found))
+	}
+	return nil
+}
+
+// reconcileState finds op, started by the call requestID ("" if unknown),
+// by the instance's latest operation and watches it to its end.
+func (x *execution) reconcileState(ctx context.Context, op instanceOp, requestID string) error {
+	inst, found, err := x.readInstance(ctx)
+	switch {
+	case err != nil:
+		return err
+	case !found:
+		x.finish(FixFailed, "The instance no longer exists (%s in %s).", x.plan.InstanceID, x.plan.Region)
+		return nil
+	case inst.LatestOperation != op.operation && requestID == "":
+		x.finish(FixFailed, "Not applied: cvmlogin stopped before the %s of %s was started, so nothing was changed (its latest operation is %s). Request the fix again.",
+			op.noun, x.plan.InstanceID, orDash(inst.LatestOperation))
+		return nil
+	case inst.LatestOperation != op.operation || !sameRequest(inst.LatestOperationRequestID, requestID):
+		x.finish(FixFailed, "The %s of %s was started (request %s), but its outcome cannot be read: the instance's latest operation is now %s (request %s). Check the console.",
+			op.noun, x.plan.InstanceID, requestID, orDash(inst.LatestOperation), orDash(inst.LatestOperationRequestID))
+		return nil
+	case inst.LatestOperationState == "OPERATING":
+		return x.watch(ctx, op, requestID, time.Time{}) // when it started is unknown
+	}
+	x.settle(op, inst, "")
+	return nil
+}
+
+// sameRequest reports whether the request IDs a and b may be the same
+// request: equal, or one unknown.
+func sameRequest(a, b string) bool { return a == "" || b == "" || a == b }
+
+// newExecution starts a run of plan.
+func (f *Fixer) newExecution(plan FixPlan) *execution {
+	return &execution{f: f, plan: plan, out: FixOutcome{RequestIDs: []string{}},
+		log: f.opts.Logger.With("fix_id", plan.ID, "action", string(plan.Action), "instance_id", plan.InstanceID, "group_id", plan.GroupID, "region", plan.Region)}
 }
 
 // execution is one run of a plan and what it has done so far.
@@ -268,7 +468,7 @@ func (x *execution) run(ctx context.Context) error {
 	return fmt.Errorf("unknown fix action %q", x.plan.Action)
 }
 
-func (x *execution) finish(result, format string, args ...any) {
+func (x *execution) finish(result FixStatus, format string, args ...any) {
 	x.out.Result, x.out.Summary = result, fmt.Sprintf(format, args...)
 }
 
@@ -295,7 +495,20 @@ func (x *execution) mutate(ctx context.Context, what string, call func(ctx conte
 		return "", fmt.Errorf("%s: %w", what, err)
 	}
 	x.log.Info("fix change made", "change", what, "request_id", requestID)
+	if note, ok := ctx.Value(changeNoteKey{}).(func(string)); ok {
+		note(requestID)
+	}
 	return requestID, nil
+}
+
+type changeNoteKey struct{}
+
+// WithChangeNote returns a context under which Execute calls note with the
+// request ID of each mutating call the cloud accepted, as soon as it did:
+// what Reconcile needs to tell that change from another one if the process
+// dies before Execute returns.
+func WithChangeNote(ctx context.Context, note func(requestID string)) context.Context {
+	return context.WithValue(ctx, changeNoteKey{}, note)
 }
 
 // mayHaveApplied reports whether a failed mutating call may still have taken
@@ -324,14 +537,43 @@ func (x *execution) readInstance(ctx context.Context) (inst Instance, found bool
 	return Instance{}, false, nil
 }
 
-// currentInstance re-reads the instance before acting; when it is gone it
-// records the outcome and returns found false.
+// currentInstance re-reads the instance before acting; when it is gone, or
+// the public IP it was planned for has moved to another instance, it records
+// the outcome and returns found false.
 func (x *execution) currentInstance(ctx context.Context) (Instance, bool, error) {
 	inst, found, err := x.readInstance(ctx)
-	if err == nil && !found {
+	switch {
+	case err != nil:
+		return inst, false, err
+	case !found:
 		x.finish(FixNotApplicable, "Not applied: the instance no longer exists (%s in %s).", x.plan.InstanceID, x.plan.Region)
+		return inst, false, nil
+	case x.plan.PublicIP == "":
+		return inst, true, nil
 	}
-	return inst, found, err
+	holder, err := x.addressHolder(ctx)
+	if err != nil {
+		return inst, false, err
+	}
+	if holder != x.plan.InstanceID {
+		x.finish(FixNotApplicable, "Not applied: %s now belongs to %s, not to %s, which this fix was approved for. Nothing was changed; diagnose %s again and request the fix anew.",
+			x.plan.PublicIP, cmp.Or(holder, "no instance"), x.plan.InstanceID, x.plan.PublicIP)
+		return inst, false, nil
+	}
+	return inst, true, nil
+}
+
+// addressHolder returns the instance the plan's public IP belongs to now,
+// "" when none.
+func (x *execution) addressHolder(ctx context.Context) (string, error) {
+	insts, err := x.f.cloud.FindInstances(ctx, x.plan.Region, InstanceQuery{PublicIP: x.plan.PublicIP})
+	if err != nil && KindOf(err) != KindNotFound {
+		return "", fmt.Errorf("looking up who has %s: %w", x.plan.PublicIP, err)
+	}
+	if len(insts) == 0 {
+		return "", nil
+	}
+	return insts[0].ID, nil
 }
 
 // open adds the planned rules that are not already in effect.
@@ -341,7 +583,7 @@ func (x *execution) open(ctx context.Context) error {
 		return err
 	}
 	if !slices.Contains(inst.SecurityGroupIDs, x.plan.GroupID) {
-		x.finish(FixNotApplicable, "Not applied: %s is no longer attached to %s (its groups: %s).",
+		x.finish(FixNotApplicable, "Not applied: %s is no longer attached to %s (its groups: %s). Nothing was changed; diagnose again and request the fix anew.",
 			x.plan.GroupID, x.plan.InstanceID, orDash(strings.Join(inst.SecurityGroupIDs, ", ")))
 		return nil
 	}
@@ -492,8 +734,8 @@ func (x *execution) changeState(ctx context.Context, op instanceOp) error {
 }
 
 // watch polls the instance every PollInterval until op, started at started
-// by the call requestID, has finished, or WatchTimeout passes. A failed poll
-// is logged and the watch goes on.
+// (zero: unknown) by the call requestID, has finished, or WatchTimeout
+// passes. A failed poll is logged and the watch goes on.
 func (x *execution) watch(ctx context.Context, op instanceOp, requestID string, started time.Time) error {
 	wctx, cancel := context.WithTimeout(ctx, x.f.opts.WatchTimeout)
 	defer cancel()
@@ -520,14 +762,23 @@ func (x *execution) watch(ctx context.Context, op instanceOp, requestID string, 
 		case !operationFinished(inst, op.operation, requestID):
 			continue
 		}
-		took := x.f.opts.Now().Sub(started).Round(time.Second)
-		if inst.LatestOperationState == "FAILED" {
-			x.finish(FixFailed, "The %s of %s failed after %v: %s.", op.noun, x.plan.InstanceID, took, cmp.Or(inst.LatestOperationErrorMsg, "no error message given"))
-		} else {
-			x.finish(FixSucceeded, "The %s of %s succeeded: %s after %v.", op.noun, x.plan.InstanceID, inst.State, took)
+		var after string
+		if !started.IsZero() {
+			after = fmt.Sprintf(" after %v", x.f.opts.Now().Sub(started).Round(time.Second))
 		}
+		x.settle(op, inst, after)
 		return nil
 	}
+}
+
+// settle records the end of op as inst shows it; after says how long it
+// took (" after 3s"), or is empty when that is unknown.
+func (x *execution) settle(op instanceOp, inst Instance, after string) {
+	if inst.LatestOperationState == "FAILED" {
+		x.finish(FixFailed, "The %s of %s failed%s: %s.", op.noun, x.plan.InstanceID, after, cmp.Or(inst.LatestOperationErrorMsg, "no error message given"))
+		return
+	}
+	x.finish(FixSucceeded, "The %s of %s succeeded: %s%s.", op.noun, x.plan.InstanceID, inst.State, after)
 }
 
 // watchEnded records why the watch stopped before op finished: the watch
@@ -548,11 +799,13 @@ func (x *execution) watchEnded(ctx context.Context, op instanceOp, requestID str
 // operationFinished reports whether inst's latest operation is operation,
 // finished (SUCCESS or FAILED), and the one requestID started: when the
 // cloud reports the operation's request ID, it must match, so that an
-// earlier operation of the same kind is not mistaken for this one.
+// earlier operation of the same kind is not mistaken for this one. An empty
+// requestID (a reconciliation, which never saw the call's answer) accepts
+// any.
 func operationFinished(inst Instance, operation, requestID string) bool {
 	return inst.LatestOperation == operation &&
 		(inst.LatestOperationState == "SUCCESS" || inst.LatestOperationState == "FAILED") &&
-		(inst.LatestOperationRequestID == "" || inst.LatestOperationRequestID == requestID)
+		sameRequest(inst.LatestOperationRequestID, requestID)
 }
 
 // ruleList renders rules compactly, grouped by source in order of first
@@ -596,6 +849,12 @@ func joinAnd(items []string) string {
 		return strings.Join(items, "")
 	}
 	return strings.Join(items[:len(items)-1], ", ") + " and " + items[len(items)-1]
+}
+
+// validIPv4 reports whether s is an IPv4 address.
+func validIPv4(s string) bool {
+	a, err := netip.ParseAddr(s)
+	return err == nil && a.Is4()
 }
 
 // plural renders "1 inbound rule" or "7 inbound rules".

@@ -63,7 +63,7 @@ func (s *simCloud) plan(tb testing.TB, fixID string, action diag.FixAction, id, 
 	return p
 }
 
-func (s *simCloud) execute(tb testing.TB, p diag.FixPlan, wantResult string) diag.FixOutcome {
+func (s *simCloud) execute(tb testing.TB, p diag.FixPlan, wantResult diag.FixStatus) diag.FixOutcome {
 	tb.Helper()
 	s.sim.ResetCalls()
 	out, err := s.fixer.Execute(context.Background(), p)
@@ -160,4 +160,31 @@ func TestSimRestartStoppedInstanceNotApplicable(t *testing.T) {
 	if n := s.sim.CallCount("cvm", "RebootInstances"); n != 0 || out.FinalState != "STOPPED" {
 		t.Fatalf("%d RebootInstances calls, outcome %+v; want none", n, out)
 	}
+}
+
+// TestSimOpenAllPortsOpensACustomLoginPort: diagnosed with --port 2222, a
+// blocked login port offers only fixes that open 2222, and after Open all
+// ports the security group lets 2222 in (issue 8 §1.1).
+func TestSimOpenAllPortsOpensACustomLoginPort(t *testing.T) {
+	s := mustStartSim(t, 0)
+	d := diag.NewDiagnoser(s.client, diag.Options{Region: simRegion})
+	diagnose := func() *diag.Report {
+		r, err := d.Diagnose(context.Background(), diag.Request{Target: diag.Target{Raw: "ins-sgdrop01", Kind: diag.TargetInstanceID}, Port: 2222})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	r := diagnose()
+	wantStatus(t, r, map[diag.CheckID]diag.Status{diag.CheckSGLoginPort: diag.StatusFail})
+	f, _ := r.Finding(diag.CheckSGLoginPort)
+	if !slices.Contains(f.Fixes, diag.FixOpenAllPorts) {
+		t.Fatalf("fixes %v: open_all_ports opens 2222 and should be offered", f.Fixes)
+	}
+	p, err := diag.PlanReportFix("fixopen02", diag.FixOpenAllPorts, r, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.execute(t, p, diag.FixSucceeded)
+	wantStatus(t, diagnose(), map[diag.CheckID]diag.Status{diag.CheckSGLoginPort: diag.StatusOK})
 }

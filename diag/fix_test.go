@@ -27,6 +27,9 @@ type fixCloud struct {
 	// each SecurityGroupPolicies call after it has read; both get the call's
 	// number (1 for the first).
 	onFind, onRead func(n int)
+	// movedTo, when set, is the instance a public-IP lookup finds: the
+	// address moved there.
+	movedTo string
 
 	pollsLeft int
 	requests  int
@@ -63,6 +66,9 @@ func (c *fixCloud) FindInstances(ctx context.Context, region string, q InstanceQ
 		c.onFind(c.calls["FindInstances"])
 	}
 	c.settle()
+	if q.PublicIP != "" && c.movedTo != "" {
+		return []Instance{{ID: c.movedTo, PublicIPs: []string{q.PublicIP}}}, nil
+	}
 	return c.fakeCloud.FindInstances(ctx, region, q)
 }
 
@@ -207,7 +213,9 @@ func descriptions(g SecurityGroupPolicies) []string {
 }
 
 func TestPlanFix(t *testing.T) {
-	inst := InstanceSummary{ID: "ins-abc12345", OS: OSLinux, LoginPort: 22, SecurityGroups: []string{"sg-12345678", "sg-87654321"}}
+	inst := InstanceSummary{ID: "ins-abc12345", Name: "web-1", OS: OSLinux, LoginPort: 22, SecurityGroups: []string{"sg-12345678", "sg-87654321"}}
+	customPort := inst
+	customPort.LoginPort = 2222
 	windows := inst
 	windows.LoginPort, windows.OS = 3389, OSWindows
 	noGroup := inst
@@ -224,12 +232,13 @@ func TestPlanFix(t *testing.T) {
 		rules    int
 		err      string
 	}{
-		{"open all", "fix1", FixOpenAllPorts, inst, "", "Add 7 inbound rules at the top of sg-12345678 (ins-abc12345): TCP 20, 21, 22, 80, 443, 3389 and ICMP from 0.0.0.0/0, described cvmlogin:fix1.", 7, ""},
-		{"open login port", "fix2", FixOpenLoginPort, inst, "", "Add 1 inbound rule at the top of sg-12345678 (ins-abc12345): TCP 22 from 0.0.0.0/0, described cvmlogin:fix2.", 1, ""},
-		{"open rdp", "fix3", FixOpenLoginPort, windows, "", "Add 1 inbound rule at the top of sg-12345678 (ins-abc12345): TCP 3389 from 0.0.0.0/0, described cvmlogin:fix3.", 1, ""},
-		{"undo", "fix4", FixUndoOpenPorts, inst, "fix1", "Delete the inbound rules described cvmlogin:fix1 from sg-12345678 (ins-abc12345).", 0, ""},
-		{"restart", "fix5", FixRestartInstance, noGroup, "", "Reboot ins-abc12345 (soft shutdown first, hard if that fails); unsaved work in memory is lost.", 0, ""},
-		{"start", "fix6", FixStartInstance, noGroup, "", "Start ins-abc12345.", 0, ""},
+		{"open all", "fix1", FixOpenAllPorts, inst, "", "Add 7 inbound rules at the top of security group sg-12345678 of ins-abc12345 (web-1) in ap-guangzhou: TCP 20, 21, 22, 80, 443, 3389 and ICMP from 0.0.0.0/0, described cvmlogin:fix1.", 7, ""},
+		{"open all with a custom login port", "fix13", FixOpenAllPorts, customPort, "", "Add 8 inbound rules at the top of security group sg-12345678 of ins-abc12345 (web-1) in ap-guangzhou: TCP 20, 21, 22, 80, 443, 3389, 2222 and ICMP from 0.0.0.0/0, described cvmlogin:fix13.", 8, ""},
+		{"open login port", "fix2", FixOpenLoginPort, inst, "", "Add 1 inbound rule at the top of security group sg-12345678 of ins-abc12345 (web-1) in ap-guangzhou: TCP 22 from 0.0.0.0/0, described cvmlogin:fix2.", 1, ""},
+		{"open rdp", "fix3", FixOpenLoginPort, windows, "", "Add 1 inbound rule at the top of security group sg-12345678 of ins-abc12345 (web-1) in ap-guangzhou: TCP 3389 from 0.0.0.0/0, described cvmlogin:fix3.", 1, ""},
+		{"undo", "fix4", FixUndoOpenPorts, inst, "fix1", "Delete the inbound rules described cvmlogin:fix1 from security group sg-12345678 of ins-abc12345 (web-1) in ap-guangzhou.", 0, ""},
+		{"restart", "fix5", FixRestartInstance, noGroup, "", "Reboot ins-abc12345 (web-1) in ap-guangzhou (soft shutdown first, hard if that fails); unsaved work in memory is lost.", 0, ""},
+		{"start", "fix6", FixStartInstance, noGroup, "", "Start ins-abc12345 (web-1) in ap-guangzhou.", 0, ""},
 		{"open without a group", "fix7", FixOpenAllPorts, noGroup, "", "", 0, "no security group"},
 		{"undo without a group", "fix8", FixUndoOpenPorts, noGroup, "fix1", "", 0, "no security group"},
 		{"undo of nothing", "fix9", FixUndoOpenPorts, inst, "", "", 0, "not a fix ID"},
@@ -526,7 +535,7 @@ func TestExecuteInstanceOperations(t *testing.T) {
 		state   string
 		method  string
 		opFails string
-		result  string
+		result  FixStatus
 		summary string
 	}{
 		{"restart", FixRestartInstance, "RUNNING", "RebootInstance", "", FixSucceeded, "The reboot of ins-abc12345 succeeded: RUNNING after"},
@@ -622,5 +631,121 @@ func TestOperationFinished(t *testing.T) {
 		if got := operationFinished(tc.inst, "RebootInstances", "req-1"); got != tc.want {
 			t.Errorf("%s: operationFinished = %v, want %v", tc.name, got, tc.want)
 		}
+	}
+}
+
+// TestBlockedLoginPortOffersOnlyFixesThatOpenIt: whatever the login port,
+// every fix a blocked login port offers opens it (issue 8 §1.1: open all
+// ports used to leave a custom port such as 2222 closed).
+func TestBlockedLoginPortOffersOnlyFixesThatOpenIt(t *testing.T) {
+	for _, port := range []int{22, 3389, 2222} {
+		t.Run(strconv.Itoa(port), func(t *testing.T) {
+			c := newFixCloud()
+			withDrop(c)
+			r, err := NewDiagnoser(c, Options{Region: "ap-guangzhou"}).Diagnose(context.Background(),
+				Request{Target: Target{Raw: c.inst.ID, Kind: TargetInstanceID}, Port: port})
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, _ := r.Finding(CheckSGLoginPort)
+			if f.Status != StatusFail || len(f.Fixes) == 0 {
+				t.Fatalf("finding %+v: want a failure with fixes", f)
+			}
+			for _, fix := range f.Fixes {
+				p, err := PlanReportFix("fix1", fix, r, "")
+				if err != nil {
+					t.Fatal(err)
+				}
+				opened := slices.ContainsFunc(p.Rules, func(r SecurityGroupPolicy) bool {
+					return r.Protocol == "TCP" && r.Port == strconv.Itoa(port) && r.CidrBlock == "0.0.0.0/0" && r.Action == "ACCEPT"
+				})
+				if !opened {
+					t.Errorf("%s is offered but its plan does not open TCP %d: %s", fix, port, p.Describe())
+				}
+			}
+		})
+	}
+}
+
+// TestExecuteRefusesWhenTheAddressMoved: a plan made for the instance found
+// by a public IP changes nothing once the address belongs to another one.
+func TestExecuteRefusesWhenTheAddressMoved(t *testing.T) {
+	for _, action := range []FixAction{FixRestartInstance, FixOpenAllPorts} {
+		t.Run(string(action), func(t *testing.T) {
+			c := newFixCloud()
+			withDrop(c)
+			p := mustPlan(t, c, "fix1", action, "")
+			p.PublicIP = "203.0.113.10"
+			c.movedTo = "ins-other123"
+			out, err := newTestFixer(c, FixerOptions{}).Execute(context.Background(), p)
+			if err != nil || out.Result != FixNotApplicable || !strings.Contains(out.Summary, "203.0.113.10 now belongs to ins-other123, not to ins-abc12345") {
+				t.Fatalf("Execute = %+v, %v", out, err)
+			}
+			if c.mutations() != 0 {
+				t.Fatalf("%d mutating calls", c.mutations())
+			}
+		})
+	}
+}
+
+// TestReconcile: what an interrupted fix did is read from the cloud alone,
+// without a change.
+func TestReconcile(t *testing.T) {
+	tests := []struct {
+		name    string
+		action  FixAction
+		undoOf  string
+		noted   string                  // the request ID the interrupted execution noted
+		before  func(*fixCloud, *Fixer) // what the interrupted execution did
+		result  FixStatus
+		summary string
+	}{
+		{"ports opened", FixOpenAllPorts, "", "", func(c *fixCloud, f *Fixer) {
+			_, _ = f.Execute(context.Background(), mustPlan(t, c, "fix1", FixOpenAllPorts, ""))
+		}, FixSucceeded, "Added 7 inbound rules at the top of sg-12345678"},
+		{"died before opening", FixOpenAllPorts, "", "", func(*fixCloud, *Fixer) {}, FixFailed, "Not applied: cvmlogin stopped before adding the rules"},
+		{"undo done", FixUndoOpenPorts, "fix0", "", func(c *fixCloud, f *Fixer) {}, FixSucceeded, "No inbound rule described cvmlogin:fix0 is left"},
+		{"undo not done", FixUndoOpenPorts, "fix0", "", func(c *fixCloud, f *Fixer) {
+			_, _ = f.Execute(context.Background(), mustPlan(t, c, "fix0", FixOpenAllPorts, ""))
+		}, FixFailed, "Not deleted"},
+		{"reboot in flight", FixRestartInstance, "", "", func(c *fixCloud, _ *Fixer) {
+			_, _ = c.RebootInstance(context.Background(), "ap-guangzhou", c.inst.ID)
+		}, FixSucceeded, "The reboot of ins-abc12345 succeeded: RUNNING."},
+		{"noted reboot in flight", FixRestartInstance, "", "req-1", func(c *fixCloud, _ *Fixer) {
+			_, _ = c.RebootInstance(context.Background(), "ap-guangzhou", c.inst.ID)
+		}, FixSucceeded, "The reboot of ins-abc12345 succeeded: RUNNING."},
+		{"another reboot than the noted one", FixRestartInstance, "", "req-9", func(c *fixCloud, _ *Fixer) {
+			_, _ = c.RebootInstance(context.Background(), "ap-guangzhou", c.inst.ID)
+		}, FixFailed, "its outcome cannot be read: the instance's latest operation is now RebootInstances (request req-1)"},
+		{"died before rebooting", FixRestartInstance, "", "", func(*fixCloud, *Fixer) {}, FixFailed, "Not applied: cvmlogin stopped before the reboot"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newFixCloud()
+			withDrop(c)
+			c.opPolls = 2
+			f := newTestFixer(c, FixerOptions{})
+			tc.before(c, f)
+			done := c.mutations()
+			out, err := f.Reconcile(context.Background(), mustPlan(t, c, "fix1", tc.action, tc.undoOf), tc.noted)
+			if err != nil || out.Result != tc.result || !strings.Contains(out.Summary, tc.summary) {
+				t.Fatalf("Reconcile = %+v, %v; want %s %q", out, err, tc.result, tc.summary)
+			}
+			if c.mutations() != done {
+				t.Fatalf("Reconcile made %d mutating calls", c.mutations()-done)
+			}
+		})
+	}
+}
+
+// TestExecuteNotesEachChange: under WithChangeNote, Execute tells the request
+// ID of a change as soon as the cloud accepted it.
+func TestExecuteNotesEachChange(t *testing.T) {
+	c := newFixCloud()
+	var noted []string
+	ctx := WithChangeNote(context.Background(), func(id string) { noted = append(noted, id) })
+	out, err := newTestFixer(c, FixerOptions{}).Execute(ctx, mustPlan(t, c, "fix1", FixRestartInstance, ""))
+	if err != nil || !slices.Equal(noted, out.RequestIDs) || len(noted) != 1 {
+		t.Fatalf("noted %v, outcome %+v, %v", noted, out, err)
 	}
 }

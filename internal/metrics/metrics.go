@@ -49,23 +49,13 @@ const (
 	ResultCouldNotRun = "could_not_run" // the instance lookup failed: credentials, network
 )
 
-// The values of the outcome label of cvmlogin_fix_requests_total: the steps
-// of a fix request (requested, approved, rejected, refused: someone not
-// allowed to decide pressed approve or reject, expired: nobody decided in
-// time) and its end (succeeded, failed, not_applicable: nothing needed
-// changing).
-const (
-	FixRequested     = "requested"
-	FixApproved      = "approved"
-	FixRejected      = "rejected"
-	FixRefused       = "refused"
-	FixExpired       = "expired"
-	FixSucceeded     = "succeeded"
-	FixFailed        = "failed"
-	FixNotApplicable = "not_applicable"
-)
-
-var fixOutcomes = []string{FixRequested, FixApproved, FixRejected, FixRefused, FixExpired, FixSucceeded, FixFailed, FixNotApplicable}
+// fixOutcomes are the values of the outcome label of
+// cvmlogin_fix_requests_total: the diag.FixStatus words of the steps of a fix
+// request (requested, approved, rejected, refused: someone not allowed to
+// decide pressed approve or reject, expired: nobody decided in time) and of
+// its end (succeeded, failed, not_applicable: nothing needed changing).
+// running is a state, not an event, and is not counted.
+var fixOutcomes = []diag.FixStatus{diag.FixRequested, diag.FixApproved, diag.FixRejected, diag.FixRefused, diag.FixExpired, diag.FixSucceeded, diag.FixFailed, diag.FixNotApplicable}
 
 // The label values of cvmlogin_slack_ack_seconds.
 var (
@@ -158,7 +148,7 @@ func (m *Metrics) initLabels() {
 	}
 	for _, action := range diag.FixActions {
 		for _, outcome := range fixOutcomes {
-			m.fixRequests.WithLabelValues(string(action), outcome)
+			m.fixRequests.WithLabelValues(string(action), string(outcome))
 		}
 	}
 	for _, transport := range ackTransports {
@@ -205,9 +195,9 @@ func diagnosisResult(r *diag.Report, err error) string {
 }
 
 // FixEvent counts a step of a fix request: action is a diag.FixAction,
-// outcome one of the Fix* constants.
-func (m *Metrics) FixEvent(action, outcome string) {
-	m.fixRequests.WithLabelValues(action, outcome).Inc()
+// outcome one of fixOutcomes.
+func (m *Metrics) FixEvent(action string, outcome diag.FixStatus) {
+	m.fixRequests.WithLabelValues(action, string(outcome)).Inc()
 }
 
 // TencentCall counts one logical Tencent Cloud API call. It has the shape of

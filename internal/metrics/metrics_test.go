@@ -115,8 +115,8 @@ func TestTencentCall(t *testing.T) {
 
 func TestFixEventsAndAcks(t *testing.T) {
 	m := metrics.New()
-	m.FixEvent(string(diag.FixOpenAllPorts), metrics.FixRequested)
-	m.FixEvent(string(diag.FixOpenAllPorts), metrics.FixApproved)
+	m.FixEvent(string(diag.FixOpenAllPorts), diag.FixRequested)
+	m.FixEvent(string(diag.FixOpenAllPorts), diag.FixApproved)
 	m.AckObserver("http")("command", 30*time.Millisecond)
 	m.AckObserver("socket")("interaction", 5*time.Millisecond)
 	f := metricstest.MustScrape(t, mustServe(t, m))
