@@ -92,6 +92,11 @@ type TencentCloud struct {
 	// SecretKey is the API key secret, also read from TENCENTCLOUD_SECRET_KEY
 	// (tencentcloud.secret_key). Secret.
 	SecretKey string `mapstructure:"secret_key" yaml:"secret_key"`
+	// RateLimits overrides the budget of API actions, in requests per second,
+	// by action name, like {DescribeInstances: 10}; the others spend half
+	// their documented limit. Every replica with one account shares these
+	// budgets through Redis (tencentcloud.rate_limits).
+	RateLimits map[string]int `mapstructure:"rate_limits" yaml:"rate_limits"`
 }
 
 // Slack is the slack.* section.
@@ -299,9 +304,14 @@ func newKeySet(keys []string) keySet {
 	return ks
 }
 
+// mapSettings are the settings whose value is a map with keys of the user's
+// choosing: any key below them is known.
+var mapSettings = []string{"tencentcloud.rate_limits"}
+
 // knows reports whether key is a setting or a section of settings.
 func (ks keySet) knows(key string) bool {
-	return ks.leaves[key] || ks.sections[key]
+	inMap := slices.ContainsFunc(mapSettings, func(m string) bool { return strings.HasPrefix(key, m+".") })
+	return ks.leaves[key] || ks.sections[key] || inMap
 }
 
 // parseYAML reads a YAML document into a fresh viper instance.
