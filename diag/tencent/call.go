@@ -55,14 +55,15 @@ var (
 	errRateLimitWait = errors.New("the client-side rate limit leaves no slot before the deadline")
 )
 
-// call makes one logical API call: send(ctx, req), throttled, retried where
-// that is safe, bounded by the configured timeout, logged and recorded in the
-// context's call log. Failures are *diag.APIError. region is for the log.
+// callProvider makes one logical API call: send(ctx, req), throttled, retried
+// where that is safe, bounded by the configured timeout, logged and recorded
+// in the context's call log. Failures are *diag.APIError. region is for the
+// log. Methods use call, which adds the reply cache.
 //
 // A throttled attempt is retried for as long as the deadline allows, not
 // just MaxRetries times: the call fails with KindThrottled only when the
 // deadline runs out while the provider still refuses it.
-func call[Req, Reply any](ctx context.Context, c *Client, op action, region string,
+func callProvider[Req, Reply any](ctx context.Context, c *Client, op action, region string,
 	send func(context.Context, Req) (Reply, error), req Req) (Reply, error) {
 	callCtx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()

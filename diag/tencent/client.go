@@ -86,6 +86,7 @@ type Client struct {
 	log       *slog.Logger
 	limiter   Limiter
 	account   string // accountKey of the credentials, for the limiter
+	cache     *replyCache
 
 	mu      sync.Mutex
 	clients map[clientKey]any // *cvm.Client, *vpc.Client, ... by service and region
@@ -129,6 +130,7 @@ func New(cfg Config) (*Client, error) {
 		log:       logger,
 		limiter:   limiter,
 		account:   accountKey(cred.GetSecretId()),
+		cache:     newReplyCache(),
 		clients:   make(map[clientKey]any),
 	}, nil
 }
