@@ -87,6 +87,7 @@ type Client struct {
 	limiter   Limiter
 	account   string // accountKey of the credentials, for the limiter
 	cache     *replyCache
+	batch     *batches
 
 	mu      sync.Mutex
 	clients map[clientKey]any // *cvm.Client, *vpc.Client, ... by service and region
@@ -123,7 +124,7 @@ func New(cfg Config) (*Client, error) {
 		}
 		limiter = NewLocalLimiter(budgets)
 	}
-	return &Client{
+	c := &Client{
 		cfg:       cfg,
 		cred:      cred,
 		transport: newTransport(),
@@ -132,7 +133,9 @@ func New(cfg Config) (*Client, error) {
 		account:   accountKey(cred.GetSecretId()),
 		cache:     newReplyCache(),
 		clients:   make(map[clientKey]any),
-	}, nil
+	}
+	c.batch = newBatches(c)
+	return c, nil
 }
 
 func withDefaults(cfg Config) (Config, error) {

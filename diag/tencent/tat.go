@@ -17,30 +17,40 @@ func (c *Client) tatClient(region string) (*tat.Client, error) {
 
 // AgentStatus returns the TAT agent's status on an instance
 // (tat:DescribeAutomationAgentStatus). Found is false when the instance has
-// no agent record.
+// no agent record. Queries are merged with concurrent ones (see batcher).
 func (c *Client) AgentStatus(ctx context.Context, region, instanceID string) (diag.Agent, error) {
+	agents, err := c.batch.agents.do(ctx, region, []string{instanceID})
+	return agents[instanceID], err
+}
+
+// agentStatuses returns the TAT agents of several instances in one request,
+// keyed by instance ID; instances without an agent record are missing.
+func (c *Client) agentStatuses(ctx context.Context, region string, ids []string) (map[string]diag.Agent, error) {
 	cli, err := c.tatClient(region)
 	if err != nil {
-		return diag.Agent{}, err
+		return nil, err
 	}
 	req := tat.NewDescribeAutomationAgentStatusRequest()
-	req.InstanceIds = common.StringPtrs([]string{instanceID})
+	req.InstanceIds = common.StringPtrs(ids)
+	req.Limit = common.Uint64Ptr(batchInstances)
 	resp, err := call(ctx, c, describeAutomationAgentStatus, region, cli.DescribeAutomationAgentStatusWithContext, req)
 	if err != nil {
-		return diag.Agent{}, err
+		return nil, err
 	}
+	agents := make(map[string]diag.Agent, len(ids))
 	for _, a := range resp.Response.AutomationAgentSet {
-		if a != nil && deref(a.InstanceId) == instanceID {
-			return diag.Agent{
-				Found:         true,
-				Status:        deref(a.AgentStatus),
-				Environment:   deref(a.Environment),
-				Version:       deref(a.Version),
-				LastHeartbeat: deref(a.LastHeartbeatTime),
-			}, nil
+		if a == nil {
+			continue
+		}
+		agents[deref(a.InstanceId)] = diag.Agent{
+			Found:         true,
+			Status:        deref(a.AgentStatus),
+			Environment:   deref(a.Environment),
+			Version:       deref(a.Version),
+			LastHeartbeat: deref(a.LastHeartbeatTime),
 		}
 	}
-	return diag.Agent{}, nil
+	return agents, nil
 }
 
 // RunCommand starts cmd's script on its instance through the TAT agent and

@@ -30,7 +30,7 @@ func TestAgentStatus(t *testing.T) {
 			if err != nil || got != tt.want {
 				t.Errorf("AgentStatus = %+v, %v; want %+v, nil", got, err, tt.want)
 			}
-			if body := jsonOf(t, f.only().body); body != `{"InstanceIds":["ins-abc12345"]}` {
+			if body := jsonOf(t, f.only().body); body != `{"InstanceIds":["ins-abc12345"],"Limit":100}` {
 				t.Errorf("request body %s", body)
 			}
 		})
