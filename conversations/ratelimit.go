@@ -68,7 +68,7 @@ func (s *Store) RateLimiter(opts RateLimiterOptions) *RateLimiter {
 	}
 	local := make(map[string]*rate.Limiter, len(opts.Budgets))
 	for action, perSecond := range opts.Budgets {
-		local[action] = rate.NewLimiter(rate.Limit(perSecond), max(1, perSecond/4))
+		local[action] = rate.NewLimiter(rate.Limit(perSecond), max(1, perSecond/2))
 	}
 	return &RateLimiter{store: s, opts: opts, local: local}
 }

@@ -68,8 +68,9 @@ func accountKey(secretID string) string {
 }
 
 // LocalLimiter is a Limiter for one process: a token bucket per action, each
-// allowing a burst of a quarter second's worth of calls so that a diagnosis's
-// parallel reads do not queue behind each other. It ignores the account.
+// allowing a burst of half a second's worth of calls so that a diagnosis's
+// parallel reads (four metrics, say) do not queue behind each other. It
+// ignores the account.
 type LocalLimiter struct {
 	limiters map[string]*rate.Limiter
 }
@@ -79,7 +80,7 @@ type LocalLimiter struct {
 func NewLocalLimiter(budgets map[string]int) *LocalLimiter {
 	l := &LocalLimiter{limiters: make(map[string]*rate.Limiter, len(budgets))}
 	for name, rps := range budgets {
-		l.limiters[name] = rate.NewLimiter(rate.Limit(rps), max(1, rps/4))
+		l.limiters[name] = rate.NewLimiter(rate.Limit(rps), max(1, rps/2))
 	}
 	return l
 }
