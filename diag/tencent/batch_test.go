@@ -32,7 +32,9 @@ func (f *batchFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	raw, _ := io.ReadAll(r.Body)
 	var body struct {
 		InstanceIds []string
-		Instances   []struct{ Dimensions []struct{ Name, Value string } }
+		Instances   []struct {
+			Dimensions []struct{ Name, Value string }
+		}
 	}
 	json.Unmarshal(raw, &body)
 	ids := body.InstanceIds
@@ -159,8 +161,9 @@ func TestConcurrentMetricQueriesShareRequests(t *testing.T) {
 		id := fmt.Sprintf("ins-%08d", i)
 		wg.Go(func() {
 			// Queries a few seconds apart share the minute they end in.
+			skew := time.Duration(i) * 400 * time.Millisecond
 			q := diag.MetricQuery{Metric: "CPUUsage", InstanceID: id, Period: time.Minute,
-				Start: end.Add(-10*time.Minute + time.Duration(i)*time.Second), End: end.Add(time.Duration(i) * time.Second)}
+				Start: end.Add(-10*time.Minute + skew), End: end.Add(skew)}
 			s, err := c.MetricData(context.Background(), testRegion, q)
 			if err != nil || len(s.Values) != 1 {
 				t.Errorf("%s: %+v, %v", id, s, err)
