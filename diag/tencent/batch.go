@@ -81,20 +81,31 @@ func (b *batcher[K, In, Out]) drain(key K) {
 }
 
 // take splits the calls still waiting in queue into the next batch, at most
-// max inputs (or one call), and the rest.
+// max distinct inputs (or one call), and the rest.
 func (b *batcher[K, In, Out]) take(queue []*batchCall[In, Out]) (batch, rest []*batchCall[In, Out]) {
-	n := 0
+	var ins []In
 	for i, bc := range queue {
 		if bc.ctx.Err() != nil {
 			continue // its caller has gone
 		}
-		if len(batch) > 0 && n+len(bc.ins) > b.max {
+		merged := union(ins, bc.ins)
+		if len(batch) > 0 && len(merged) > b.max {
 			return batch, queue[i:]
 		}
-		batch = append(batch, bc)
-		n += len(bc.ins)
+		batch, ins = append(batch, bc), merged
 	}
 	return batch, nil
+}
+
+// union returns ins with the inputs of more it lacks appended.
+func union[In comparable](ins, more []In) []In {
+	out := slices.Clone(ins)
+	for _, in := range more {
+		if !slices.Contains(out, in) {
+			out = append(out, in)
+		}
+	}
+	return out
 }
 
 // run sends one request for batch and hands every call its outputs. The
@@ -104,11 +115,7 @@ func (b *batcher[K, In, Out]) take(queue []*batchCall[In, Out]) (batch, rest []*
 func (b *batcher[K, In, Out]) run(key K, batch []*batchCall[In, Out]) {
 	var ins []In
 	for _, bc := range batch {
-		for _, in := range bc.ins {
-			if !slices.Contains(ins, in) {
-				ins = append(ins, in)
-			}
-		}
+		ins = union(ins, bc.ins)
 	}
 	log := &diag.CallLog{}
 	ctx := diag.WithCallLog(context.WithoutCancel(batch[0].ctx), log)
@@ -145,7 +152,7 @@ func isUnbatched(ctx context.Context) bool {
 
 // The most inputs one merged request carries.
 const (
-	batchInstances = 100 // DescribeInstances and DescribeAutomationAgentStatus take 100 IDs
+	batchInstances = 100 // DescribeInstances, DescribeAutomationAgentStatus and RunCommand take 100 IDs
 	batchIPs       = 50  // DescribeAddresses pages at 100 addresses: two types per IP at most
 	// GetMonitorData takes 50 instances per the SDK we build with (older
 	// docs said 10): under load, 10 would make it the bottleneck.
@@ -154,11 +161,13 @@ const (
 
 // batches are a Client's batchers.
 type batches struct {
-	instances *batcher[string, string, diag.Instance]        // by region, of instance IDs
-	agents    *batcher[string, string, diag.Agent]           // by region, of instance IDs
-	addresses *batcher[string, string, []diag.Address]       // by region, of IPs
-	ddos      *batcher[string, string, string]               // by region, of IPs
-	metrics   *batcher[metricKey, string, diag.MetricSeries] // of instance IDs
+	instances *batcher[string, string, diag.Instance]         // by region, of instance IDs
+	agents    *batcher[string, string, diag.Agent]            // by region, of instance IDs
+	addresses *batcher[string, string, []diag.Address]        // by region, of IPs
+	ddos      *batcher[string, string, string]                // by region, of IPs
+	metrics   *batcher[metricKey, string, diag.MetricSeries]  // of instance IDs
+	commands  *batcher[commandKey, string, string]            // of instance IDs, to invocation IDs
+	tasks     *batcher[string, string, []diag.InvocationTask] // by region, of one invocation ID
 }
 
 func newBatches(c *Client) *batches {
@@ -176,7 +185,14 @@ func newBatches(c *Client) *batches {
 		ddos: newBatcher(c, describeBasicDeviceStatus, batchIPs, func(ctx context.Context, region string, ips []string) (map[string]string, error) {
 			return c.BasicDeviceStatus(unbatched(ctx), region, ips)
 		}),
-		metrics: newBatcher(c, getMonitorData, batchMetricInstances, c.metricSeries),
+		metrics:  newBatcher(c, getMonitorData, batchMetricInstances, c.metricSeries),
+		commands: newBatcher(c, runCommand, batchInstances, c.runCommandOn),
+		// Polls of one invocation (a merged command's) share a request;
+		// each invocation's tasks fill a page.
+		tasks: newBatcher(c, describeInvocationTasks, 1, func(ctx context.Context, region string, ids []string) (map[string][]diag.InvocationTask, error) {
+			tasks, err := c.invocationTasks(ctx, region, ids[0])
+			return map[string][]diag.InvocationTask{ids[0]: tasks}, err
+		}),
 	}
 }
 

@@ -20,7 +20,8 @@ import (
 // batchFake answers DescribeInstances with one instance per requested ID
 // (an ID containing "bad" makes the whole request malformed) and
 // GetMonitorData with one point per requested instance, its value the
-// instance's position; each reply takes latency. It records the IDs of each
+// instance's position, and RunCommand with a new invocation; each reply takes
+// latency. It records the IDs of each
 // request.
 type batchFake struct {
 	latency time.Duration
@@ -56,6 +57,8 @@ func (f *batchFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			items = append(items, fmt.Sprintf(`{"InstanceId":%q,"InstanceState":"RUNNING"}`, id))
 		}
 		fmt.Fprintf(w, `{"Response":{"TotalCount":%d,"InstanceSet":[%s],"RequestId":"r"}}`, len(ids), strings.Join(items, ","))
+	case "RunCommand":
+		fmt.Fprintf(w, `{"Response":{"InvocationId":"inv-%d","RequestId":"r"}}`, len(f.batches))
 	case "GetMonitorData":
 		for i := len(ids) - 1; i >= 0; i-- { // in reverse: match by dimension, not position
 			items = append(items, fmt.Sprintf(`{"Dimensions":[{"Name":"InstanceId","Value":%q}],"Timestamps":[1],"Values":[%d]}`, ids[i], i))
@@ -80,7 +83,7 @@ func newBatchClient(t *testing.T, latency time.Duration) (*Client, *batchFake) {
 	t.Cleanup(srv.Close)
 	c, err := New(Config{Region: testRegion, Endpoint: strings.TrimPrefix(srv.URL, "http://"), Scheme: "http",
 		SecretID: testSecretID, SecretKey: testSecretKey, RetryBase: time.Millisecond, Logger: slog.New(slog.DiscardHandler),
-		RateLimits: map[string]int{"DescribeInstances": 1000, "GetMonitorData": 1000}})
+		RateLimits: map[string]int{"DescribeInstances": 1000, "GetMonitorData": 1000, "RunCommand": 1000}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,5 +177,30 @@ func TestConcurrentMetricQueriesShareRequests(t *testing.T) {
 	sizes := f.sizes()
 	if len(sizes) > 3 || slices.Max(sizes) > batchMetricInstances {
 		t.Errorf("60 concurrent queries sent requests of %v instances, want at most 3 of at most %d", sizes, batchMetricInstances)
+	}
+}
+
+func TestIdenticalCommandsRunAsOneInvocation(t *testing.T) {
+	c, f := newBatchClient(t, 50*time.Millisecond)
+	invocations := make([]string, 20)
+	var wg sync.WaitGroup
+	for i := range invocations {
+		wg.Go(func() {
+			cmd := diag.Command{InstanceID: fmt.Sprintf("ins-%08d", i), Type: "SHELL", Script: "echo hi", Timeout: time.Second}
+			inv, err := c.RunCommand(context.Background(), testRegion, cmd)
+			if err != nil || inv == "" {
+				t.Errorf("RunCommand on %s = %q, %v", cmd.InstanceID, inv, err)
+			}
+			invocations[i] = inv
+		})
+	}
+	wg.Wait()
+	sizes := f.sizes()
+	if len(sizes) > 3 {
+		t.Errorf("20 concurrent commands sent %d requests (of %v instances), want at most 3", len(sizes), sizes)
+	}
+	slices.Sort(invocations)
+	if n := len(slices.Compact(invocations)); n != len(sizes) {
+		t.Errorf("%d distinct invocations for %d requests", n, len(sizes))
 	}
 }

@@ -57,24 +57,44 @@ func (c *Client) agentStatuses(ctx context.Context, region string, ids []string)
 // returns the invocation ID (tat:RunCommand). The script is sent base64
 // encoded; the timeout is rounded up to whole seconds, at least one. It is
 // retried only when throttled, since a failed call may have started the
-// command.
+// command. Identical commands for several instances are merged into one
+// invocation with concurrent ones (see batcher): InvocationTasks then
+// returns the tasks of every instance in it.
 func (c *Client) RunCommand(ctx context.Context, region string, cmd diag.Command) (string, error) {
-	cli, err := c.tatClient(region)
+	key := commandKey{region: region, typ: cmd.Type, script: cmd.Script, name: cmd.Name,
+		timeout: uint64(max(1, math.Ceil(cmd.Timeout.Seconds())))}
+	invocations, err := c.batch.commands.do(ctx, key, []string{cmd.InstanceID})
 	if err != nil {
 		return "", err
+	}
+	return invocations[cmd.InstanceID], nil
+}
+
+// commandKey is what commands must share to run as one invocation.
+type commandKey struct {
+	region, typ, script, name string
+	timeout                   uint64 // seconds
+}
+
+// runCommandOn starts key's command on the instances ids in one invocation
+// and maps each to its ID.
+func (c *Client) runCommandOn(ctx context.Context, key commandKey, ids []string) (map[string]string, error) {
+	cli, err := c.tatClient(key.region)
+	if err != nil {
+		return nil, err
 	}
 	req := tat.NewRunCommandRequest()
-	req.InstanceIds = common.StringPtrs([]string{cmd.InstanceID})
-	req.CommandType = optional(cmd.Type)
-	req.Content = common.StringPtr(base64.StdEncoding.EncodeToString([]byte(cmd.Script)))
-	req.Timeout = common.Uint64Ptr(uint64(max(1, math.Ceil(cmd.Timeout.Seconds()))))
-	req.CommandName = optional(cmd.Name)
-	resp, err := call(ctx, c, runCommand, region, cli.RunCommandWithContext, req)
+	req.InstanceIds = common.StringPtrs(ids)
+	req.CommandType = optional(key.typ)
+	req.Content = common.StringPtr(base64.StdEncoding.EncodeToString([]byte(key.script)))
+	req.Timeout = common.Uint64Ptr(key.timeout)
+	req.CommandName = optional(key.name)
+	resp, err := call(ctx, c, runCommand, key.region, cli.RunCommandWithContext, req)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	if resp.Response.InvocationId == nil {
-		return "", &diag.APIError{
+		return nil, &diag.APIError{
 			Service:   runCommand.service,
 			Action:    runCommand.name,
 			Kind:      diag.KindUnavailable,
@@ -82,17 +102,28 @@ func (c *Client) RunCommand(ctx context.Context, region string, cmd diag.Command
 			RequestID: deref(resp.Response.RequestId),
 		}
 	}
-	return *resp.Response.InvocationId, nil
+	invocations := make(map[string]string, len(ids))
+	for _, id := range ids {
+		invocations[id] = *resp.Response.InvocationId
+	}
+	return invocations, nil
 }
 
-// maxInvocationTasks is how many tasks InvocationTasks asks for.
-const maxInvocationTasks = 20
+// maxInvocationTasks is how many tasks InvocationTasks asks for: the API's
+// page size limit, and the most instances a merged command runs on.
+const maxInvocationTasks = batchInstances
 
 // InvocationTasks returns the tasks of an invocation with their output
 // decoded from base64 (tat:DescribeInvocationTasks with HideOutput false:
 // the API hides output by default). Output that is not valid base64 is
-// returned as sent.
+// returned as sent. Concurrent polls of one invocation share a request.
 func (c *Client) InvocationTasks(ctx context.Context, region, invocationID string) ([]diag.InvocationTask, error) {
+	tasks, err := c.batch.tasks.do(ctx, region, []string{invocationID})
+	return tasks[invocationID], err
+}
+
+// invocationTasks is InvocationTasks' request.
+func (c *Client) invocationTasks(ctx context.Context, region, invocationID string) ([]diag.InvocationTask, error) {
 	cli, err := c.tatClient(region)
 	if err != nil {
 		return nil, err

@@ -108,7 +108,7 @@ func TestInvocationTasks(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("InvocationTasks =\n%+v\nwant\n%+v", got, want)
 	}
-	wantBody := `{"Filters":[{"Name":"invocation-id","Values":["inv-12345678"]}],"HideOutput":false,"Limit":20}`
+	wantBody := `{"Filters":[{"Name":"invocation-id","Values":["inv-12345678"]}],"HideOutput":false,"Limit":100}`
 	if body := jsonOf(t, f.only().body); body != wantBody {
 		t.Errorf("request body %s, want %s", body, wantBody)
 	}
