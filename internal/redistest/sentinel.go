@@ -1,7 +1,6 @@
 package redistest
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -73,23 +72,7 @@ func startSentinel(dir, masterPort string) (*server, error) {
 	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
 		return nil, fmt.Errorf("redistest: writing the Sentinel's configuration: %w", err)
 	}
-	var out bytes.Buffer
-	cmd := exec.Command(path, conf, "--sentinel")
-	cmd.Stdout, cmd.Stderr = &out, &out
-	dieWithParent(cmd)
-	if err := startOnLockedThread(cmd); err != nil {
-		return nil, fmt.Errorf("redistest: starting the Sentinel: %w", err)
-	}
-	srv := &server{addr: net.JoinHostPort("127.0.0.1", port), port: port, cmd: cmd, exited: make(chan struct{})}
-	go func() {
-		cmd.Wait()
-		close(srv.exited)
-	}()
-	if err := waitReady(srv.addr, readyTimeout, srv.exited); err != nil {
-		srv.kill()
-		return nil, fmt.Errorf("redistest: the Sentinel on port %s did not start: %w; its output: %q", port, err, out.String())
-	}
-	return srv, nil
+	return spawn(path, port, conf, "--sentinel")
 }
 
 // FailOver waits until the replica has everything the master wrote, kills

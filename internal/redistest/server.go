@@ -60,12 +60,18 @@ func freePort() (string, error) {
 }
 
 func launch(path, port string, extra ...func(port string) []string) (*server, error) {
-	var out bytes.Buffer
 	args := []string{"--port", port, "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--loglevel", "warning"}
 	for _, e := range extra {
 		args = append(args, e(port)...)
 	}
+	return spawn(path, port, args...)
+}
+
+// spawn runs redis-server at path with args, which must make it listen on
+// 127.0.0.1:port, and waits until it answers PING.
+func spawn(path, port string, args ...string) (*server, error) {
+	var out bytes.Buffer
 	cmd := exec.Command(path, args...)
 	cmd.Stdout, cmd.Stderr = &out, &out
 	dieWithParent(cmd)
