@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common"
 	cvm "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/cvm/v20170312"
@@ -43,7 +44,8 @@ func newBatcher[K comparable, In comparable, Out any](c *Client, op action, max 
 
 // do returns the outputs for ins, keyed by input; inputs the provider does
 // not know are missing. ctx bounds this caller's wait; the request itself
-// runs detached from its cancellation, for the other callers sharing it. A
+// runs detached from its cancellation, for the other callers sharing it, until
+// the latest of their deadlines. A
 // caller that stops waiting records its failed call, with no attempts.
 func (b *batcher[K, In, Out]) do(ctx context.Context, key K, ins []In) (map[In]Out, error) {
 	bc := &batchCall[In, Out]{ctx: ctx, ins: ins, done: make(chan struct{})}
@@ -118,7 +120,7 @@ func (b *batcher[K, In, Out]) run(key K, batch []*batchCall[In, Out]) {
 		ins = union(ins, bc.ins)
 	}
 	log := &diag.CallLog{}
-	ctx := diag.WithCallLog(context.WithoutCancel(batch[0].ctx), log)
+	ctx := diag.WithCallLog(detach(batch[0].ctx, latestDeadline(batch)), log)
 	out, err := b.send(ctx, key, ins)
 	if kind := diag.KindOf(err); len(batch) > 1 && (kind == diag.KindInvalid || kind == diag.KindNotFound) {
 		for _, bc := range batch {
@@ -135,6 +137,23 @@ func (b *batcher[K, In, Out]) run(key K, batch []*batchCall[In, Out]) {
 		bc.out, bc.err = out, err
 		close(bc.done)
 	}
+}
+
+// latestDeadline returns the latest deadline of the calls' contexts, or zero
+// when one has none: the merged request may take as long as its most patient
+// caller waits.
+func latestDeadline[In comparable, Out any](batch []*batchCall[In, Out]) time.Time {
+	var latest time.Time
+	for _, bc := range batch {
+		d, ok := bc.ctx.Deadline()
+		if !ok {
+			return time.Time{}
+		}
+		if d.After(latest) {
+			latest = d
+		}
+	}
+	return latest
 }
 
 // unbatchedKey marks a context whose calls go to the provider as they are:

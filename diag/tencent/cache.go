@@ -53,8 +53,8 @@ func newReplyCache() *replyCache {
 
 // get returns the reply to the call key: a fresh cached one, the one in
 // flight, or fetch's. fetch runs detached from ctx's cancellation (other
-// callers may wait for it) but keeps its values; ctx only bounds this
-// caller's wait.
+// callers may wait for it) but keeps its values and deadline; ctx bounds
+// this caller's wait.
 func (rc *replyCache) get(ctx context.Context, key cacheKey, ttl time.Duration, fetch func(context.Context) (any, error)) (any, error) {
 	rc.mu.Lock()
 	e, ok := rc.entries[key]
@@ -65,7 +65,8 @@ func (rc *replyCache) get(ctx context.Context, key cacheKey, ttl time.Duration, 
 		e = &cacheEntry{done: make(chan struct{})}
 		rc.prune()
 		rc.entries[key] = e
-		go rc.fill(context.WithoutCancel(ctx), key, e, ttl, fetch)
+		deadline, _ := ctx.Deadline()
+		go rc.fill(detach(ctx, deadline), key, e, ttl, fetch)
 	}
 	rc.mu.Unlock()
 	select {
@@ -74,6 +75,18 @@ func (rc *replyCache) get(ctx context.Context, key cacheKey, ttl time.Duration, 
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+}
+
+// detach returns a context with ctx's values but not its cancellation,
+// ending at deadline unless that is zero. Its resources go when it ends.
+func detach(ctx context.Context, deadline time.Time) context.Context {
+	ctx = context.WithoutCancel(ctx)
+	if deadline.IsZero() {
+		return ctx
+	}
+	ctx, cancel := context.WithDeadline(ctx, deadline)
+	context.AfterFunc(ctx, cancel)
+	return ctx
 }
 
 // fill runs fetch for e; a failure leaves the cache at once.
