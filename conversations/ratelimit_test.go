@@ -76,10 +76,10 @@ func TestRateLimiterRefusesWhatCannotBeGrantedBeforeTheDeadline(t *testing.T) {
 	l := s.RateLimiter(RateLimiterOptions{Budgets: map[string]int{testAction: 2}})
 
 	// Within 900ms at most this second's and the next second's budgets are
-	// in reach: 2 or 4 of 6 calls, depending on where in the second we are.
+	// in reach: 2 to 4 of 6 calls, depending on where in the second we are.
 	slots := reserveMany(t, l, 6, 2, 900*time.Millisecond)
-	if n := len(slots); n != 2 && n != 4 {
-		t.Errorf("%d of 6 calls granted, want 2 or 4", n)
+	if n := len(slots); n < 2 || n > 4 {
+		t.Errorf("%d of 6 calls granted, want 2 to 4", n)
 	}
 
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Millisecond)
