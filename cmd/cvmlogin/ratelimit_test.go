@@ -9,6 +9,7 @@ import (
 
 	"github.com/cvmlogin/cvmlogin/configs"
 	"github.com/cvmlogin/cvmlogin/conversations"
+	"github.com/cvmlogin/cvmlogin/diag"
 	"github.com/cvmlogin/cvmlogin/diag/tencent"
 	"github.com/cvmlogin/cvmlogin/diag/tencentsim"
 	"github.com/cvmlogin/cvmlogin/internal/redistest"
@@ -26,7 +27,7 @@ func TestTwoReplicasStayWithinTheBudgetInEverySecond(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(sim.Close)
-	cfg := &configs.Config{TencentCloud: configs.TencentCloud{RateLimits: map[string]int{"describeaccountbalance": budget}}}
+	cfg := &configs.Config{TencentCloud: configs.TencentCloud{RateLimits: map[string]int{"describeinstances": budget}}}
 	prefix := redistest.KeyPrefix(t, redistest.New(t))
 	replica := func() *tencent.Client {
 		store := conversations.New(redistest.New(t), conversations.Options{Prefix: prefix})
@@ -51,7 +52,9 @@ func TestTwoReplicasStayWithinTheBudgetInEverySecond(t *testing.T) {
 			wg.Go(func() {
 				for time.Now().Before(end) {
 					ctx, cancel := context.WithDeadline(t.Context(), end)
-					_, _ = c.AccountBalance(ctx) // refused near the end: no slot before the deadline
+					// By name: neither cached nor merged. Refused near the end:
+					// no slot before the deadline.
+					_, _ = c.FindInstances(ctx, "ap-guangzhou", diag.InstanceQuery{Name: "web-1"})
 					cancel()
 				}
 			})
@@ -61,7 +64,7 @@ func TestTwoReplicasStayWithinTheBudgetInEverySecond(t *testing.T) {
 
 	perSecond := map[int64]int{}
 	for _, call := range sim.Calls() {
-		if call.Action == "DescribeAccountBalance" {
+		if call.Action == "DescribeInstances" {
 			perSecond[call.Time.Unix()]++
 		}
 	}
