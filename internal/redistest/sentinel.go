@@ -35,17 +35,19 @@ type Sentinel struct {
 // cannot start.
 func StartSentinel(tb testing.TB) *Sentinel {
 	tb.Helper()
-	master, err := startServer("")
+	dir := tb.TempDir() // where the replica keeps the copy it syncs, not the package's directory
+	inDir := func(string) []string { return []string{"--dir", dir} }
+	master, err := startServer("", inDir)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(master.kill)
-	replica, err := startServer("", func(string) []string { return []string{"--replicaof", "127.0.0.1", master.port} })
+	replica, err := startServer("", inDir, func(string) []string { return []string{"--replicaof", "127.0.0.1", master.port} })
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(replica.kill)
-	sentinel, err := startSentinel(tb.TempDir(), master.port)
+	sentinel, err := startSentinel(dir, master.port)
 	if err != nil {
 		tb.Fatal(err)
 	}
