@@ -10,17 +10,24 @@ import (
 	"github.com/cvmlogin/cvmlogin/internal/redistest"
 )
 
+// storeOn returns a Store on the Redis o describes, through NewClient; the
+// client is closed when the test ends.
+func storeOn(t *testing.T, o ClientOptions) *Store {
+	t.Helper()
+	rdb, err := NewClient(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rdb.Close() })
+	return New(rdb, Options{Prefix: "store-test:"})
+}
+
 // TestStoreOnRedisCluster runs the store's multi-key and scripted operations
 // against a real three-master Redis Cluster, through the universal client
 // NewClient returns for several addresses: a script or transaction touching
 // keys in different slots would fail with CROSSSLOT.
 func TestStoreOnRedisCluster(t *testing.T) {
-	rdb, err := NewClient(ClientOptions{Addrs: redistest.StartCluster(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rdb.Close() })
-	s := New(rdb, Options{Prefix: "cluster-test:"})
+	s := storeOn(t, ClientOptions{Addrs: redistest.StartCluster(t)})
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 

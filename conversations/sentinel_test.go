@@ -13,12 +13,7 @@ import (
 // still holds what was written and accepts new writes.
 func TestStoreSurvivesASentinelFailover(t *testing.T) {
 	sentinel := redistest.StartSentinel(t)
-	rdb, err := NewClient(ClientOptions{Addrs: []string{sentinel.Addr}, MasterName: redistest.SentinelMaster})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rdb.Close() })
-	s := New(rdb, Options{Prefix: "sentinel-test:"})
+	s := storeOn(t, ClientOptions{Addrs: []string{sentinel.Addr}, MasterName: redistest.SentinelMaster})
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 
