@@ -32,8 +32,8 @@ type RateLimiterOptions struct {
 	// end of a second could reach the provider in the next one, whose
 	// budget may be spent already.
 	Guard time.Duration
-	// MaxWait bounds the wait for a slot when the context has no deadline
-	// (1m).
+	// MaxWait bounds the wait for a slot (1m), also when the context's
+	// deadline is later.
 	MaxWait time.Duration
 	// Logger hears when Redis fails and the limiter falls back to a budget
 	// per process; slog.Default() if nil.
@@ -121,7 +121,7 @@ func (l *RateLimiter) Wait(ctx context.Context, account, action string) error {
 	}
 	maxWait := l.opts.MaxWait
 	if deadline, ok := ctx.Deadline(); ok {
-		maxWait = time.Until(deadline)
+		maxWait = min(maxWait, time.Until(deadline))
 	}
 	if maxWait <= 0 {
 		return context.DeadlineExceeded

@@ -113,7 +113,7 @@ func union[In comparable](ins, more []In) []In {
 // run sends one request for batch and hands every call its outputs. The
 // request is recorded in the call log of every diagnosis it served. When a
 // merged request is refused for what one input may have caused (a malformed
-// ID, say), each call is sent on its own.
+// ID, say), each call is sent on its own, all at once.
 func (b *batcher[K, In, Out]) run(key K, batch []*batchCall[In, Out]) {
 	var ins []In
 	for _, bc := range batch {
@@ -123,9 +123,11 @@ func (b *batcher[K, In, Out]) run(key K, batch []*batchCall[In, Out]) {
 	ctx := diag.WithCallLog(detach(batch[0].ctx, latestDeadline(batch)), log)
 	out, err := b.send(ctx, key, ins)
 	if kind := diag.KindOf(err); len(batch) > 1 && (kind == diag.KindInvalid || kind == diag.KindNotFound) {
+		var wg sync.WaitGroup
 		for _, bc := range batch {
-			b.run(key, []*batchCall[In, Out]{bc})
+			wg.Go(func() { b.run(key, []*batchCall[In, Out]{bc}) })
 		}
+		wg.Wait()
 		return
 	}
 	for _, bc := range batch {
