@@ -47,6 +47,25 @@ func TestStoreOnRedisCluster(t *testing.T) {
 		}
 	})
 
+	t.Run("audit, buttons and deduplication", func(t *testing.T) {
+		if err := s.Audit(ctx, Event{Time: time.Now(), Actor: "U1", Action: "diagnose", InstanceID: "ins-abc12345"}); err != nil {
+			t.Fatal(err)
+		}
+		if events, err := s.AuditEvents(ctx, time.Now().Add(-time.Minute), "ins-abc12345"); err != nil || len(events) != 1 {
+			t.Errorf("AuditEvents = %d events, %v; want 1", len(events), err)
+		}
+		id, err := s.CreateRef(ctx, Ref{Action: "approve", ConversationID: NewID(), Channel: "C1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ref, err := s.ResolveRef(ctx, id); err != nil || ref.Action != "approve" {
+			t.Errorf("ResolveRef = %+v, %v", ref, err)
+		}
+		if first, err := s.FirstSeen(ctx, "event", "Ev1", time.Minute); err != nil || !first {
+			t.Errorf("FirstSeen = %v, %v; want true", first, err)
+		}
+	})
+
 	t.Run("job queue", func(t *testing.T) {
 		var got sync.Map
 		w := s.Worker(WorkerOptions{Block: 100 * time.Millisecond, Logger: testLogger(t)})
