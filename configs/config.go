@@ -275,6 +275,9 @@ func Load(opts LoadOptions) (*Config, error) {
 	}
 	env := parseEnviron(opts.Environ)
 	applyEnv(v, env, known.keys)
+	if err := applyMapEnv(v, env); err != nil {
+		return nil, err
+	}
 	applySDKCredentialEnv(v, env)
 	if err := applyFlags(v, opts.Flags, opts.FlagKeys, known); err != nil {
 		return nil, err
@@ -368,6 +371,31 @@ func applyEnv(v *viper.Viper, env map[string]string, keys []string) {
 			v.Set(key, value)
 		}
 	}
+}
+
+// applyMapEnv sets each map setting whose CVMLOGIN_* variable is set, from
+// "name=value" items separated by commas; names are lowercased, as viper
+// does with the file's keys.
+func applyMapEnv(v *viper.Viper, env map[string]string) error {
+	for _, key := range mapSettings {
+		raw := env[EnvName(key)]
+		if raw == "" {
+			continue
+		}
+		m := map[string]any{}
+		for _, item := range strings.Split(raw, ",") {
+			if item = strings.TrimSpace(item); item == "" {
+				continue
+			}
+			name, value, ok := strings.Cut(item, "=")
+			if !ok {
+				return fmt.Errorf("%s: %q is not name=value", EnvName(key), item)
+			}
+			m[strings.ToLower(strings.TrimSpace(name))] = strings.TrimSpace(value)
+		}
+		v.Set(key, m)
+	}
+	return nil
 }
 
 // applySDKCredentialEnv fills the Tencent Cloud credentials that are still

@@ -1,6 +1,7 @@
 package configs
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -27,5 +28,19 @@ func TestRateLimitsAreAMapOfBudgets(t *testing.T) {
 	want := []string{"tencentcloud.rate_limits.getmonitordata"}
 	if !slices.Equal(keys, want) {
 		t.Errorf("problems at %q, want only %q (a budget of 0; no unknown-key warning)", keys, want)
+	}
+}
+
+func TestRateLimitsFromTheEnvironment(t *testing.T) {
+	cfg, err := Load(LoadOptions{Environ: []string{"CVMLOGIN_TENCENTCLOUD_RATE_LIMITS=DescribeInstances=5, GetMonitorData=3"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int{"describeinstances": 5, "getmonitordata": 3}
+	if got := cfg.TencentCloud.RateLimits; !maps.Equal(got, want) {
+		t.Errorf("rate_limits %v, want %v", got, want)
+	}
+	if _, err := Load(LoadOptions{Environ: []string{"CVMLOGIN_TENCENTCLOUD_RATE_LIMITS=DescribeInstances"}}); err == nil {
+		t.Error("an item without a value was accepted")
 	}
 }
