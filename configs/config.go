@@ -92,6 +92,11 @@ type TencentCloud struct {
 	// SecretKey is the API key secret, also read from TENCENTCLOUD_SECRET_KEY
 	// (tencentcloud.secret_key). Secret.
 	SecretKey string `mapstructure:"secret_key" yaml:"secret_key"`
+	// RateLimits overrides the budget of API actions, in requests per second,
+	// by action name, like {DescribeInstances: 10}; the others spend half
+	// their documented limit. Every replica with one account shares these
+	// budgets through Redis (tencentcloud.rate_limits).
+	RateLimits map[string]int `mapstructure:"rate_limits" yaml:"rate_limits"`
 }
 
 // Slack is the slack.* section.
@@ -270,6 +275,9 @@ func Load(opts LoadOptions) (*Config, error) {
 	}
 	env := parseEnviron(opts.Environ)
 	applyEnv(v, env, known.keys)
+	if err := applyMapEnv(v, env); err != nil {
+		return nil, err
+	}
 	applySDKCredentialEnv(v, env)
 	if err := applyFlags(v, opts.Flags, opts.FlagKeys, known); err != nil {
 		return nil, err
@@ -299,9 +307,14 @@ func newKeySet(keys []string) keySet {
 	return ks
 }
 
+// mapSettings are the settings whose value is a map with keys of the user's
+// choosing: any key below them is known.
+var mapSettings = []string{"tencentcloud.rate_limits"}
+
 // knows reports whether key is a setting or a section of settings.
 func (ks keySet) knows(key string) bool {
-	return ks.leaves[key] || ks.sections[key]
+	inMap := slices.ContainsFunc(mapSettings, func(m string) bool { return strings.HasPrefix(key, m+".") })
+	return ks.leaves[key] || ks.sections[key] || inMap
 }
 
 // parseYAML reads a YAML document into a fresh viper instance.
@@ -358,6 +371,31 @@ func applyEnv(v *viper.Viper, env map[string]string, keys []string) {
 			v.Set(key, value)
 		}
 	}
+}
+
+// applyMapEnv sets each map setting whose CVMLOGIN_* variable is set, from
+// "name=value" items separated by commas; names are lowercased, as viper
+// does with the file's keys.
+func applyMapEnv(v *viper.Viper, env map[string]string) error {
+	for _, key := range mapSettings {
+		raw := env[EnvName(key)]
+		if raw == "" {
+			continue
+		}
+		m := map[string]any{}
+		for _, item := range strings.Split(raw, ",") {
+			if item = strings.TrimSpace(item); item == "" {
+				continue
+			}
+			name, value, ok := strings.Cut(item, "=")
+			if !ok {
+				return fmt.Errorf("%s: %q is not name=value", EnvName(key), item)
+			}
+			m[strings.ToLower(strings.TrimSpace(name))] = strings.TrimSpace(value)
+		}
+		v.Set(key, m)
+	}
+	return nil
 }
 
 // applySDKCredentialEnv fills the Tencent Cloud credentials that are still

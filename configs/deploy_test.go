@@ -97,6 +97,10 @@ func addLeaves(settings map[string]string, prefix string, n *yaml.Node) {
 		key, value := prefix+n.Content[i].Value, n.Content[i+1]
 		switch value.Kind {
 		case yaml.MappingNode:
+			if len(value.Content) == 0 { // a map setting, like tencentcloud.rate_limits
+				settings[key] = ""
+				break
+			}
 			addLeaves(settings, key+".", value)
 		case yaml.SequenceNode:
 			var items []string

@@ -2,6 +2,7 @@ package configs
 
 import (
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"regexp"
@@ -131,6 +132,11 @@ func (t *TencentCloud) validate(ps *problems) {
 		ps.missingCredential("tencentcloud.secret_key", sdkSecretKeyEnv, "tencentcloud.secret_id")
 	case t.SecretID == "" && t.SecretKey != "":
 		ps.missingCredential("tencentcloud.secret_id", sdkSecretIDEnv, "tencentcloud.secret_key")
+	}
+	for _, action := range slices.Sorted(maps.Keys(t.RateLimits)) {
+		if rps := t.RateLimits[action]; rps < 1 {
+			ps.critical("tencentcloud.rate_limits."+action, "%d requests/s: a budget must be at least 1", rps)
+		}
 	}
 }
 

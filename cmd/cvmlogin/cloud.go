@@ -53,12 +53,14 @@ func loadScenarios(path string) ([]tencentsim.Scenario, error) {
 
 // newBackend connects to Tencent Cloud as configured or, with sim.enabled,
 // starts the simulator on a loopback port and points everything at it.
-// onCall, if not nil, sees every API call (tencent.Config.OnCall).
-func newBackend(cfg *configs.Config, sim simulateOptions, logger *slog.Logger, onCall func(diag.APICall)) (*backend, error) {
+// onCall, if not nil, sees every API call (tencent.Config.OnCall); limiter,
+// if not nil, spends the budgets (tencent.Config.Limiter).
+func newBackend(cfg *configs.Config, sim simulateOptions, logger *slog.Logger, onCall func(diag.APICall), limiter tencent.Limiter) (*backend, error) {
 	tc := tencent.Config{
 		Region: cfg.TencentCloud.Region, Endpoint: cfg.TencentCloud.Endpoint, Scheme: cfg.TencentCloud.Scheme,
 		SecretID: cfg.TencentCloud.SecretID, SecretKey: cfg.TencentCloud.SecretKey, Timeout: cfg.Diagnosis.CheckTimeout,
 		Logger: logger.With("component", "tencent"), OnCall: onCall,
+		RateLimits: cfg.TencentCloud.RateLimits, Limiter: limiter,
 	}
 	b := &backend{}
 	if sim.enabled {

@@ -247,7 +247,7 @@ func checkRedis(ctx context.Context, cfg *configs.Config) checkResult {
 // checkTencentConfig connects to Tencent Cloud as configured (or to the
 // simulator) and checks every service.
 func checkTencentConfig(ctx context.Context, cfg *configs.Config, sim simulateOptions, g *globals) []checkResult {
-	b, err := newBackend(cfg, sim, newLogger(cfg, g.stderr), nil)
+	b, err := newBackend(cfg, sim, newLogger(cfg, g.stderr), nil, nil)
 	if err != nil {
 		var ee *exitError
 		if errors.As(err, &ee) {

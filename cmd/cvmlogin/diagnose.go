@@ -52,7 +52,12 @@ func newDiagnoseCmd(g *globals) *cobra.Command {
 				return err
 			}
 			logger := newLogger(cfg, g.stderr)
-			b, err := newBackend(cfg, sim, logger, nil)
+			limiter, closeLimiter, err := optionalSharedLimiter(cmd.Context(), cfg, sim, logger)
+			if err != nil {
+				return err
+			}
+			defer closeLimiter()
+			b, err := newBackend(cfg, sim, logger, nil, limiter)
 			if err != nil {
 				return err
 			}

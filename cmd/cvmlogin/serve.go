@@ -53,15 +53,19 @@ func serve(ctx context.Context, cfg *configs.Config, sim simulateOptions, logger
 	// The hook is process-wide, so only the long-running command sets it.
 	redis.SetLogger(logging.Printf{Logger: logger.With("component", "redis")})
 	m := metrics.New()
-	backend, err := newBackend(cfg, sim, logger, m.TencentCall)
-	if err != nil {
-		return err
-	}
-	defer backend.Close()
 	store, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
+	limiter, err := sharedLimiter(cfg, store, logger)
+	if err != nil {
+		return err
+	}
+	backend, err := newBackend(cfg, sim, logger, m.TencentCall, limiter)
+	if err != nil {
+		return err
+	}
+	defer backend.Close()
 	m.WatchQueue(store.QueueDepth)
 	api := newSlackClient(cfg, slack.OptionHTTPClient(&http.Client{Transport: m.InstrumentSlack(nil)}))
 	auth, err := api.AuthTestContext(ctx)

@@ -8,17 +8,15 @@ import (
 	"reflect"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"github.com/cvmlogin/cvmlogin/diag"
 )
 
 // action is a Tencent Cloud API action as this package calls it.
 type action struct {
-	service   string     // the SDK service name, e.g. "cvm"
-	name      string     // the action, e.g. "DescribeInstances"
-	perSecond rate.Limit // the documented default rate limit
-	mutating  bool       // changes state: retried only when throttled
+	service   string // the SDK service name, e.g. "cvm"
+	name      string // the action, e.g. "DescribeInstances"
+	perSecond int    // the documented default rate limit, requests/s
+	mutating  bool   // changes state: retried only when throttled
 }
 
 // The actions this package calls, with the rate limits documented on their
@@ -54,17 +52,6 @@ var actions = []action{
 	describeBasicDeviceStatus,
 }
 
-// newLimiters returns one limiter per action. Each allows a burst of a
-// quarter second's worth of calls, so that a diagnosis's parallel reads do not
-// queue behind each other.
-func newLimiters() map[string]*rate.Limiter {
-	limiters := make(map[string]*rate.Limiter, len(actions))
-	for _, a := range actions {
-		limiters[a.name] = rate.NewLimiter(a.perSecond, max(1, int(a.perSecond/4)))
-	}
-	return limiters
-}
-
 // maxBackoff caps the delay before a retry.
 const maxBackoff = 5 * time.Second
 
@@ -73,10 +60,15 @@ var (
 	errRateLimitWait = errors.New("the client-side rate limit leaves no slot before the deadline")
 )
 
-// call makes one logical API call: send(ctx, req), throttled, retried where
-// that is safe, bounded by the configured timeout, logged and recorded in the
-// context's call log. Failures are *diag.APIError. region is for the log.
-func call[Req, Reply any](ctx context.Context, c *Client, op action, region string,
+// callProvider makes one logical API call: send(ctx, req), throttled, retried
+// where that is safe, bounded by the configured timeout, logged and recorded
+// in the context's call log. Failures are *diag.APIError. region is for the
+// log. Methods use call, which adds the reply cache.
+//
+// A throttled attempt is retried for as long as the deadline allows, not
+// just MaxRetries times: the call fails with KindThrottled only when the
+// deadline runs out while the provider still refuses it.
+func callProvider[Req, Reply any](ctx context.Context, c *Client, op action, region string,
 	send func(context.Context, Req) (Reply, error), req Req) (Reply, error) {
 	callCtx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
@@ -85,7 +77,8 @@ func call[Req, Reply any](ctx context.Context, c *Client, op action, region stri
 		reply    Reply
 		err      error
 		attempts int
-		status   int // of the last attempt's reply
+		status   int            // of the last attempt's reply
+		failed   *diag.APIError // the last attempt's failure
 	)
 	for {
 		if err = c.wait(callCtx, op); err != nil {
@@ -100,18 +93,13 @@ func call[Req, Reply any](ctx context.Context, c *Client, op action, region stri
 			}
 			break
 		}
-		failed := apiError(callCtx, op, err, status)
-		if attempts > c.cfg.MaxRetries || callCtx.Err() != nil || !retryable(op, failed, status) {
-			break
-		}
-		c.log.LogAttrs(ctx, slog.LevelDebug, "retrying tencent cloud call",
-			slog.String("action", op.name), slog.Int("attempt", attempts), slog.String("error_code", errorCode(failed)))
-		if !sleep(callCtx, c.backoff(attempts)) {
+		failed = apiError(callCtx, op, err, status)
+		if !c.retry(callCtx, op, failed, status, attempts) {
 			break
 		}
 	}
 	if err != nil {
-		e := apiError(callCtx, op, err, status)
+		e := finalError(callCtx, op, err, status, failed)
 		c.record(ctx, op, region, time.Since(start), attempts, e.RequestID, errorCode(e))
 		var zero Reply
 		return zero, e
@@ -121,10 +109,47 @@ func call[Req, Reply any](ctx context.Context, c *Client, op action, region stri
 	return reply, nil
 }
 
-// wait blocks until op's rate limit allows a call, or fails with ctx's error
-// or errRateLimitWait.
+// retry decides whether to send op again after attempt number attempts failed
+// with e, and if so waits for the backoff; it reports false when the call
+// should stop.
+func (c *Client) retry(ctx context.Context, op action, e *diag.APIError, status, attempts int) bool {
+	throttled := e.Kind == diag.KindThrottled
+	if ctx.Err() != nil || !retryable(op, e, status) || (!throttled && attempts > c.cfg.MaxRetries) {
+		return false
+	}
+	d := c.backoff(attempts)
+	if deadline, ok := ctx.Deadline(); ok {
+		// Leave time for one more attempt before the deadline.
+		d = min(d, time.Until(deadline)/2)
+	}
+	if d < c.cfg.RetryBase/2 {
+		return false // the deadline has as good as run out
+	}
+	c.log.LogAttrs(ctx, slog.LevelDebug, "retrying tencent cloud call",
+		slog.String("action", op.name), slog.Int("attempt", attempts), slog.String("error_code", errorCode(e)),
+		slog.Duration("backoff", d))
+	return sleep(ctx, d)
+}
+
+// finalError is the error a call fails with: err, the failure that ended it,
+// classified; but when the deadline ran out while the provider was
+// throttling the call (or the limiter had no slot left before it), the
+// throttling (last) is what the caller hears of.
+func finalError(ctx context.Context, op action, err error, status int, last *diag.APIError) *diag.APIError {
+	e := apiError(ctx, op, err, status)
+	outOfTime := errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, errRateLimitWait)
+	if last != nil && last.Kind == diag.KindThrottled && outOfTime {
+		throttled := *last
+		throttled.Message = truncate("still throttled when the deadline passed: "+last.Message, maxMessageLen)
+		return &throttled
+	}
+	return e
+}
+
+// wait blocks until the limiter grants a call to op, or fails with ctx's
+// error or errRateLimitWait.
 func (c *Client) wait(ctx context.Context, op action) error {
-	if err := c.limiters[op.name].Wait(ctx); err != nil {
+	if err := c.limiter.Wait(ctx, c.account, op.name); err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}

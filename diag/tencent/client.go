@@ -2,9 +2,10 @@
 // Tencent Cloud SDK modules (cvm, vpc, monitor, billing, tat, antiddos).
 //
 // A Client owns one SDK client per (service, region), created on first use and
-// shared by all goroutines. Every call honours its context, is throttled to the
-// action's documented rate limit, is retried with jittered exponential backoff
-// where that is safe, is classified into a *diag.APIError when it fails, is
+// shared by all goroutines. Every call honours its context, waits for a slot
+// of its action's budget (Config.Limiter: per account, shared by replicas), is
+// retried with jittered exponential backoff where that is safe (when
+// throttled, for as long as its deadline allows), is classified into a *diag.APIError when it fails, is
 // logged at Debug level without bodies or secrets (with its context, so
 // that the line carries the diagnosis ID), is recorded in the context's
 // diag.CallLog, and is passed to Config.OnCall.
@@ -24,7 +25,6 @@ import (
 
 	"github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common"
 	"github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common/profile"
-	"golang.org/x/time/rate"
 
 	"github.com/cvmlogin/cvmlogin/diag"
 )
@@ -64,6 +64,13 @@ type Config struct {
 	Logger *slog.Logger
 	// Language is the language of provider error messages, "en-US" or "zh-CN".
 	Language string
+	// RateLimits overrides the budget of actions, in requests per second
+	// (tencentcloud.rate_limits; see Budgets).
+	RateLimits map[string]int
+	// Limiter spends the account's budgets. Nil means a LocalLimiter of the
+	// budgets, which only this process shares; give every replica a limiter
+	// backed by one store to share them.
+	Limiter Limiter
 	// OnCall, if not nil, is called once per logical call, after its retries,
 	// with what the call log records; metrics count calls with it. It must be
 	// safe for concurrent use and return quickly.
@@ -77,7 +84,10 @@ type Client struct {
 	cred      common.CredentialIface
 	transport http.RoundTripper
 	log       *slog.Logger
-	limiters  map[string]*rate.Limiter // by action name, shared across regions
+	limiter   Limiter
+	account   string // accountKey of the credentials, for the limiter
+	cache     *replyCache
+	batch     *batches
 
 	mu      sync.Mutex
 	clients map[clientKey]any // *cvm.Client, *vpc.Client, ... by service and region
@@ -106,14 +116,26 @@ func New(cfg Config) (*Client, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Client{
+	limiter := cfg.Limiter
+	if limiter == nil {
+		budgets, err := Budgets(cfg.RateLimits)
+		if err != nil {
+			return nil, err
+		}
+		limiter = NewLocalLimiter(budgets)
+	}
+	c := &Client{
 		cfg:       cfg,
 		cred:      cred,
 		transport: newTransport(),
 		log:       logger,
-		limiters:  newLimiters(),
+		limiter:   limiter,
+		account:   accountKey(cred.GetSecretId()),
+		cache:     newReplyCache(),
 		clients:   make(map[clientKey]any),
-	}, nil
+	}
+	c.batch = newBatches(c)
+	return c, nil
 }
 
 func withDefaults(cfg Config) (Config, error) {

@@ -27,8 +27,8 @@ func TestRetriesThrottledCallThenSucceeds(t *testing.T) {
 	ctx, calls := withCallLog()
 
 	got, err := c.FindInstances(ctx, testRegion, diag.InstanceQuery{ID: "ins-abc12345"})
-	if err != nil || len(got) != 2 {
-		t.Fatalf("FindInstances = %d instances, %v; want 2, nil", len(got), err)
+	if err != nil || len(got) != 1 {
+		t.Fatalf("FindInstances = %d instances, %v; want 1, nil", len(got), err)
 	}
 	want := []diag.APICall{{Service: "cvm", Action: "DescribeInstances", Region: testRegion, Attempts: 2, RequestID: "req-ok"}}
 	if log := zeroDurations(calls.Calls()); !slices.Equal(log, want) {
@@ -63,9 +63,6 @@ func TestRetryPolicy(t *testing.T) {
 		{"retries are bounded", "DescribeInstances",
 			[]reply{failure("InternalError", "oops")},
 			findInstance, 1 + DefaultMaxRetries, diag.KindUnavailable},
-		{"throttling past the retries is KindThrottled", "DescribeInstances",
-			[]reply{failure("RequestLimitExceeded", "slow down")},
-			findInstance, 1 + DefaultMaxRetries, diag.KindThrottled},
 		{"a reboot is not retried on an internal error", "RebootInstances",
 			[]reply{failure("InternalError", "oops"), success("")},
 			reboot, 1, diag.KindUnavailable},

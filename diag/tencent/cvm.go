@@ -20,14 +20,16 @@ const maxInstances = 100
 
 // FindInstances returns the instances in region matching q, at most 100
 // (cvm:DescribeInstances). No match is an empty result and a nil error.
+// Lookups by ID are merged with concurrent ones (see batcher).
 //
 // API docs: https://cloud.tencent.com/document/api/213/15728
 func (c *Client) FindInstances(ctx context.Context, region string, q diag.InstanceQuery) ([]diag.Instance, error) {
+	if q.ID != "" {
+		return c.instancesByID(ctx, region, q.ID)
+	}
 	req := cvm.NewDescribeInstancesRequest()
 	req.Limit = common.Int64Ptr(maxInstances)
 	switch {
-	case q.ID != "":
-		req.InstanceIds = common.StringPtrs([]string{q.ID})
 	case q.PublicIP != "":
 		req.Filters = []*cvm.Filter{cvmFilter("public-ip-address", q.PublicIP)}
 	case q.Name != "":

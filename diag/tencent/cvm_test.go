@@ -37,7 +37,7 @@ func TestFindInstancesMapsEveryField(t *testing.T) {
 	f.on("DescribeInstances", success(describeInstancesReply))
 	c := newTestClient(t, f, nil, nil)
 
-	got, err := c.FindInstances(context.Background(), testRegion, diag.InstanceQuery{ID: "ins-abc12345"})
+	got, err := c.FindInstances(context.Background(), testRegion, diag.InstanceQuery{Name: "web"})
 	if err != nil {
 		t.Fatalf("FindInstances: %v", err)
 	}

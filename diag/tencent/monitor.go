@@ -16,32 +16,77 @@ const cvmNamespace = "QCE/CVM"
 
 // MetricData returns one instance's series of a QCE/CVM metric between
 // q.Start and q.End (monitor:GetMonitorData). No points (no monitoring agent,
-// say) is an empty series and a nil error.
+// say) is an empty series and a nil error. The window is moved back to a
+// whole period, so that concurrent queries of the same metric can share
+// one request (see batcher).
 //
 // API docs: https://cloud.tencent.com/document/product/215/30353
 func (c *Client) MetricData(ctx context.Context, region string, q diag.MetricQuery) (diag.MetricSeries, error) {
-	cli, err := serviceClient(c, "monitor", region, monitor.NewClient)
+	end := q.End.Truncate(max(q.Period, time.Second))
+	key := metricKey{region: region, metric: q.Metric, period: q.Period, start: end.Add(-q.End.Sub(q.Start)), end: end}
+	series, err := c.batch.metrics.do(ctx, key, []string{q.InstanceID})
 	if err != nil {
 		return diag.MetricSeries{}, err
+	}
+	if s, ok := series[q.InstanceID]; ok {
+		return s, nil
+	}
+	return diag.MetricSeries{Metric: q.Metric, Period: q.Period}, nil
+}
+
+// metricKey is what queries must share to go in one GetMonitorData request.
+type metricKey struct {
+	region, metric string
+	period         time.Duration
+	start, end     time.Time // without monotonic clock readings
+}
+
+// metricSeries reads key's metric for several instances in one request,
+// keyed by instance ID.
+func (c *Client) metricSeries(ctx context.Context, key metricKey, ids []string) (map[string]diag.MetricSeries, error) {
+	cli, err := serviceClient(c, "monitor", key.region, monitor.NewClient)
+	if err != nil {
+		return nil, err
 	}
 	req := monitor.NewGetMonitorDataRequest()
 	req.Namespace = common.StringPtr(cvmNamespace)
-	req.MetricName = common.StringPtr(q.Metric)
-	req.Period = common.Uint64Ptr(uint64(q.Period.Seconds()))
-	req.StartTime = common.StringPtr(q.Start.Format(time.RFC3339))
-	req.EndTime = common.StringPtr(q.End.Format(time.RFC3339))
-	req.Instances = []*monitor.Instance{{Dimensions: []*monitor.Dimension{
-		{Name: common.StringPtr("InstanceId"), Value: common.StringPtr(q.InstanceID)},
-	}}}
-	resp, err := call(ctx, c, getMonitorData, region, cli.GetMonitorDataWithContext, req)
-	if err != nil {
-		return diag.MetricSeries{}, err
+	req.MetricName = common.StringPtr(key.metric)
+	req.Period = common.Uint64Ptr(uint64(key.period.Seconds()))
+	req.StartTime = common.StringPtr(key.start.Format(time.RFC3339))
+	req.EndTime = common.StringPtr(key.end.Format(time.RFC3339))
+	for _, id := range ids {
+		req.Instances = append(req.Instances, &monitor.Instance{Dimensions: []*monitor.Dimension{
+			{Name: common.StringPtr("InstanceId"), Value: common.StringPtr(id)},
+		}})
 	}
-	series := diag.MetricSeries{Metric: q.Metric, Period: q.Period}
-	if points := resp.Response.DataPoints; len(points) > 0 && points[0] != nil {
-		series.Timestamps, series.Values = pointsFrom(points[0])
+	resp, err := call(ctx, c, getMonitorData, key.region, cli.GetMonitorDataWithContext, req)
+	if err != nil {
+		return nil, err
+	}
+	series := make(map[string]diag.MetricSeries, len(ids))
+	for i, p := range resp.Response.DataPoints {
+		if p == nil {
+			continue
+		}
+		id := instanceDimension(p.Dimensions)
+		if id == "" && i < len(ids) {
+			id = ids[i] // the points of the i-th instance asked for
+		}
+		s := diag.MetricSeries{Metric: key.metric, Period: key.period}
+		s.Timestamps, s.Values = pointsFrom(p)
+		series[id] = s
 	}
 	return series, nil
+}
+
+// instanceDimension returns the InstanceId dimension's value, or "".
+func instanceDimension(dims []*monitor.Dimension) string {
+	for _, d := range dims {
+		if d != nil && deref(d.Name) == "InstanceId" {
+			return deref(d.Value)
+		}
+	}
+	return ""
 }
 
 // pointsFrom pairs a data point's timestamps (float Unix seconds) with its

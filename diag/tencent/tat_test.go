@@ -30,7 +30,7 @@ func TestAgentStatus(t *testing.T) {
 			if err != nil || got != tt.want {
 				t.Errorf("AgentStatus = %+v, %v; want %+v, nil", got, err, tt.want)
 			}
-			if body := jsonOf(t, f.only().body); body != `{"InstanceIds":["ins-abc12345"]}` {
+			if body := jsonOf(t, f.only().body); body != `{"InstanceIds":["ins-abc12345"],"Limit":100}` {
 				t.Errorf("request body %s", body)
 			}
 		})
@@ -108,7 +108,7 @@ func TestInvocationTasks(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("InvocationTasks =\n%+v\nwant\n%+v", got, want)
 	}
-	wantBody := `{"Filters":[{"Name":"invocation-id","Values":["inv-12345678"]}],"HideOutput":false,"Limit":20}`
+	wantBody := `{"Filters":[{"Name":"invocation-id","Values":["inv-12345678"]}],"HideOutput":false,"Limit":100}`
 	if body := jsonOf(t, f.only().body); body != wantBody {
 		t.Errorf("request body %s, want %s", body, wantBody)
 	}

@@ -23,12 +23,16 @@ const maxAddresses = 100
 
 // Addresses returns what the VPC service knows about the public IPs and EIPs
 // among ips, of every address type (diag.AddressTypes), in one call
-// (vpc:DescribeAddresses). No ips means no call and no addresses.
+// (vpc:DescribeAddresses). No ips means no call and no addresses. Queries
+// are merged with concurrent ones (see batcher).
 //
 // API docs: https://cloud.tencent.com/document/product/215/16702
 func (c *Client) Addresses(ctx context.Context, region string, ips []string) ([]diag.Address, error) {
 	if len(ips) == 0 {
 		return nil, nil
+	}
+	if !isUnbatched(ctx) {
+		return c.batchedAddresses(ctx, region, ips)
 	}
 	cli, err := c.vpcClient(region)
 	if err != nil {

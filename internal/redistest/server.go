@@ -23,14 +23,15 @@ type server struct {
 }
 
 // startServer starts redis-server on 127.0.0.1:port, or on a free port when
-// port is empty, and waits until it answers PING.
-func startServer(port string) (*server, error) {
+// port is empty, with extra arguments (extra(port), if not nil), and waits
+// until it answers PING.
+func startServer(port string, extra ...func(port string) []string) (*server, error) {
 	path, err := exec.LookPath("redis-server")
 	if err != nil {
 		return nil, fmt.Errorf("redistest: no Redis to test against: set %s to a server's host:port, or put redis-server on PATH (apt-get install redis-server): %w", EnvAddr, err)
 	}
 	if port != "" {
-		return launch(path, port)
+		return launch(path, port, extra...)
 	}
 	// Another process can take a free port between our choosing and Redis
 	// binding it, so try a few.
@@ -40,7 +41,7 @@ func startServer(port string) (*server, error) {
 		if err != nil {
 			return nil, err
 		}
-		srv, err := launch(path, port)
+		srv, err := launch(path, port, extra...)
 		if err == nil {
 			return srv, nil
 		}
@@ -58,11 +59,20 @@ func freePort() (string, error) {
 	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port), nil
 }
 
-func launch(path, port string) (*server, error) {
+func launch(path, port string, extra ...func(port string) []string) (*server, error) {
+	args := []string{"--port", port, "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--loglevel", "warning"}
+	for _, e := range extra {
+		args = append(args, e(port)...)
+	}
+	return spawn(path, port, args...)
+}
+
+// spawn runs redis-server at path with args, which must make it listen on
+// 127.0.0.1:port, and waits until it answers PING.
+func spawn(path, port string, args ...string) (*server, error) {
 	var out bytes.Buffer
-	cmd := exec.Command(path,
-		"--port", port, "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--loglevel", "warning")
+	cmd := exec.Command(path, args...)
 	cmd.Stdout, cmd.Stderr = &out, &out
 	dieWithParent(cmd)
 	if err := startOnLockedThread(cmd); err != nil {
