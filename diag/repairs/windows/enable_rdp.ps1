@@ -1,0 +1,13 @@
+# Allows Remote Desktop connections (fDenyTSConnections=0) and enables the
+# Remote Desktop firewall rules. The previous value is printed for the undo.
+$key = 'HKLM:\System\CurrentControlSet\Control\Terminal Server'
+$before = (Get-ItemProperty -Path $key -ErrorAction SilentlyContinue).fDenyTSConnections
+Say 'repair_before' "fDenyTSConnections=$before"
+try {
+  Set-ItemProperty -Path $key -Name fDenyTSConnections -Value 0 -ErrorAction Stop
+  Enable-NetFirewallRule -Group $RdpGroup -ErrorAction Stop
+} catch {
+  Finish 'failed' "enabling Remote Desktop: $($_.Exception.Message)"
+}
+if ($before -eq 0) { Finish 'unchanged' 'Remote Desktop was already allowed; its firewall rules are enabled' }
+Finish 'changed' 'Remote Desktop is allowed and its firewall rules are enabled'
