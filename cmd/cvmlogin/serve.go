@@ -84,33 +84,104 @@ func serve(ctx context.Context, cfg *configs.Config, sim simulateOptions, logger
 	}
 	logger.Info("serving health and metrics", "addr", ln.Addr().String(), "slack_routes", cfg.Slack.Mode == "http")
 
-	var wg sync.WaitGroup
-	errs := make(chan error, 2)
-	wg.Go(func() { b.Run(ctx, store.Worker(conversations.WorkerOptions{Logger: logger})) })
-	wg.Go(func() {
-		if err := httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			errs <- fmt.Errorf("serving HTTP: %w", err)
-		}
-	})
+	components := []component{
+		{"the job workers", func(ctx context.Context) error {
+			b.Run(ctx, store.Worker(conversations.WorkerOptions{Logger: logger}))
+			return nil
+		}},
+		{"the HTTP listener", serveHTTP(httpSrv, ln, "http.listen")},
+	}
 	if cfg.Slack.Mode == "socket" {
+		socket := bot.NewSocketClient(api, b, bot.SocketOptions{Logger: logger, ObserveAck: m.AckObserver("socket")})
+		components = append(components, component{"Socket Mode", func(ctx context.Context) error {
+			return socketError(socket.Run(ctx))
+		}})
+	}
+	if err := runComponents(ctx, logger, components...); err != nil {
+		return &exitError{code: exitCouldNot, err: err}
+	}
+	return nil
+}
+
+// component is one long-running part of serve. Its run function returns
+// once its context is done, after stopping gracefully; returning before
+// that, with or without an error, is fatal for the whole process.
+type component struct {
+	name string
+	run  func(ctx context.Context) error
+}
+
+// runComponents runs every component until ctx is done or one of them stops
+// by itself. A component that stops by itself cancels the others, so that
+// the process exits (non-zero) and its supervisor restarts it rather than
+// leaving it up but dead. It returns the first component's fatal error, or
+// nil when ctx was done.
+func runComponents(ctx context.Context, logger *slog.Logger, components ...component) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	fatal := make(chan error, len(components))
+	var wg sync.WaitGroup
+	for _, c := range components {
 		wg.Go(func() {
-			if err := bot.NewSocketClient(api, b, bot.SocketOptions{Logger: logger, ObserveAck: m.AckObserver("socket")}).Run(ctx); err != nil && ctx.Err() == nil {
-				errs <- fmt.Errorf("Socket Mode: %w", err)
+			err := c.run(ctx)
+			if ctx.Err() != nil {
+				return
 			}
+			if err == nil {
+				err = errors.New("stopped unexpectedly")
+			}
+			fatal <- fmt.Errorf("%s: %w", c.name, err)
 		})
 	}
 	var runErr error
 	select {
 	case <-ctx.Done():
 		logger.Info("shutting down: finishing the work in hand")
-	case runErr = <-errs:
-		logger.Error("stopping", "err", runErr)
+	case runErr = <-fatal:
+		logger.Error("stopping: a component failed", "err", runErr)
 	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	_ = httpSrv.Shutdown(shutdownCtx)
+	cancel()
 	wg.Wait()
 	return runErr
+}
+
+// httpServer is what serveHTTP runs: a *bot.HTTPServer or an *http.Server.
+type httpServer interface {
+	Serve(ln net.Listener) error
+	Shutdown(ctx context.Context) error
+}
+
+// serveHTTP returns the run function of an HTTP server on ln, configured by
+// the key named: it serves until its context is done, then shuts down
+// gracefully within shutdownTimeout.
+func serveHTTP(srv httpServer, ln net.Listener, key string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		served := make(chan error, 1)
+		go func() { served <- srv.Serve(ln) }()
+		select {
+		case err := <-served:
+			return fmt.Errorf("serving on %s %s: %w", key, ln.Addr(), err)
+		case <-ctx.Done():
+		}
+		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+		defer cancel()
+		_ = srv.Shutdown(shutdownCtx)
+		return nil
+	}
+}
+
+// shutdownTimeout bounds how long an HTTP server waits for the requests in
+// hand when shutting down.
+const shutdownTimeout = 30 * time.Second
+
+// socketError says which setting to check when Slack refuses the Socket Mode
+// connection for good.
+func socketError(err error) error {
+	var refused slack.SlackErrorResponse
+	if errors.As(err, &refused) {
+		return fmt.Errorf("Slack rejected slack.app_token (apps.connections.open: %s): check the app-level token (xapp-…, scope connections:write) and that Socket Mode is enabled for the app", refused.Err)
+	}
+	return err
 }
 
 // openStore connects to Redis and says exactly where it could not.

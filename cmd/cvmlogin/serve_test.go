@@ -1,9 +1,15 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/cvmlogin/cvmlogin/configs"
+	"github.com/cvmlogin/cvmlogin/internal/redistest"
+	"github.com/cvmlogin/cvmlogin/internal/slackfake"
 )
 
 func TestKnownRegion(t *testing.T) {
@@ -13,5 +19,35 @@ func TestKnownRegion(t *testing.T) {
 		if got := known(region); got != want {
 			t.Errorf("known(%q) = %v, want %v", region, got, want)
 		}
+	}
+}
+
+// TestServeExitsOnBadAppToken: Slack refusing the Socket Mode connection
+// for good (invalid_auth) ends the process, non-zero and within 5 s, with a
+// message naming the setting to fix, so that a supervisor restarts it
+// rather than leaving it up but dead.
+func TestServeExitsOnBadAppToken(t *testing.T) {
+	fake := slackfake.New(t)
+	rdb := redistest.New(t)
+	cfg := mustWriteConfig(t, settings{
+		"slack": {"mode": "socket", "bot_token": slackfake.BotToken, "app_token": "xapp-1-not-the-app-token", "api_url": fake.URL()},
+		"http":  {"listen": "127.0.0.1:0"},
+		"redis": {"addr": rdb.Options().Addr, "key_prefix": redistest.KeyPrefix(t, rdb)},
+	})
+	var stderr syncBuffer
+	exited := make(chan int, 1)
+	start := time.Now()
+	go func() { exited <- run(context.Background(), []string{"--config", cfg, "serve", "--simulate"}, &bytes.Buffer{}, &stderr) }()
+	select {
+	case code := <-exited:
+		if code == exitOK {
+			t.Errorf("serve exited 0 after Slack refused the app token")
+		}
+		if !strings.Contains(stderr.String(), "slack.app_token") {
+			t.Errorf("the exit message does not name slack.app_token:\n%s", stderr.String())
+		}
+		t.Logf("exited %d after %v:\n%s", code, time.Since(start), stderr.String())
+	case <-time.After(5 * time.Second):
+		t.Fatalf("serve still running 5 s after Slack refused the app token:\n%s", stderr.String())
 	}
 }
