@@ -37,7 +37,9 @@ func TestServeExitsOnBadAppToken(t *testing.T) {
 	var stderr syncBuffer
 	exited := make(chan int, 1)
 	start := time.Now()
-	go func() { exited <- run(context.Background(), []string{"--config", cfg, "serve", "--simulate"}, &bytes.Buffer{}, &stderr) }()
+	go func() {
+		exited <- run(context.Background(), []string{"--config", cfg, "serve", "--simulate"}, &bytes.Buffer{}, &stderr)
+	}()
 	select {
 	case code := <-exited:
 		if code == exitOK {
