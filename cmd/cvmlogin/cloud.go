@@ -75,6 +75,7 @@ func newBackend(cfg *configs.Config, sim simulateOptions, logger *slog.Logger, o
 		tc.SecretID, tc.SecretKey = tencentsim.TestSecretID, tencentsim.TestSecretKey
 		b.dialer = b.sim.Dialer()
 	}
+	unsetEmptyCredentialEnv()
 	client, err := tencent.New(tc)
 	if err != nil {
 		b.Close()
@@ -82,6 +83,36 @@ func newBackend(cfg *configs.Config, sim simulateOptions, logger *slog.Logger, o
 	}
 	b.client = client
 	return b, nil
+}
+
+// credentialEnv are the environment variables the Tencent SDK's default
+// credential chain reads.
+var credentialEnv = []string{"TENCENTCLOUD_SECRET_ID", "TENCENTCLOUD_SECRET_KEY", "TENCENTCLOUD_CREDENTIALS_FILE"}
+
+// unsetEmptyCredentialEnv unsets those of credentialEnv that are set but
+// empty, as Compose's env_file sets `TENCENTCLOUD_SECRET_ID=`.
+//
+// When tencentcloud.secret_id and secret_key are not both set, credentials
+// come from the SDK's default chain (common.DefaultProviderChain, SDK common
+// v1.3.212), which tries in order:
+//
+//  1. the environment: TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY;
+//  2. a profile file: $TENCENTCLOUD_CREDENTIALS_FILE, else
+//     ~/.tencentcloud/credentials, section [default], keys secret_id and
+//     secret_key;
+//  3. the CVM role bound to the instance the bot runs on, from the metadata
+//     service (temporary keys, refreshed by the SDK).
+//
+// The chain moves on to the next provider only when one is not configured at
+// all; a variable set to "" is an error that stops the whole chain, so a
+// profile file or CVM role would never be tried. There is no OIDC (TKE
+// workload identity) provider in the default chain.
+func unsetEmptyCredentialEnv() {
+	for _, name := range credentialEnv {
+		if value, set := os.LookupEnv(name); set && value == "" {
+			os.Unsetenv(name)
+		}
+	}
 }
 
 // diagnoserOptions maps configuration onto the pipeline's options.

@@ -215,3 +215,28 @@ func TestConfigCheckRedactsSecrets(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigCheckEmptyEnvCredentials: TENCENTCLOUD_SECRET_ID and _KEY set
+// to "" (as Compose's env_file passes them) are treated as unset, so that the
+// credentials profile file further down the SDK's chain is used.
+func TestConfigCheckEmptyEnvCredentials(t *testing.T) {
+	home := t.TempDir()
+	profile := "[default]\nsecret_id = " + tencentsim.TestSecretID + "\nsecret_key = " + tencentsim.TestSecretKey + "\n"
+	if err := os.MkdirAll(filepath.Join(home, ".tencentcloud"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(home, ".tencentcloud", "credentials"), []byte(profile), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("HOME", home)
+	t.Setenv("TENCENTCLOUD_SECRET_ID", "")
+	t.Setenv("TENCENTCLOUD_SECRET_KEY", "")
+	w := newOnlineWorld(t)
+	s := w.settings()
+	delete(s["tencentcloud"], "secret_id")
+	delete(s["tencentcloud"], "secret_key")
+	code, out, errOut := runCLI(t, "--config", mustWriteConfig(t, s), "config", "check", "--online")
+	if code != exitOK || !strings.Contains(out, "ok    tencent: cvm:DescribeInstances allowed") {
+		t.Errorf("exit code %d with the profile file's credentials; stdout:\n%s\nstderr: %s", code, out, errOut)
+	}
+}
