@@ -52,7 +52,7 @@ func serve(ctx context.Context, cfg *configs.Config, sim simulateOptions, logger
 	// go-redis's own messages (pool dial failures) join the structured log.
 	// The hook is process-wide, so only the long-running command sets it.
 	redis.SetLogger(logging.Printf{Logger: logger.With("component", "redis")})
-	m := metrics.New()
+	m := newMetrics()
 	backend, err := newBackend(cfg, sim, logger, m.TencentCall)
 	if err != nil {
 		return err
@@ -74,15 +74,20 @@ func serve(ctx context.Context, cfg *configs.Config, sim simulateOptions, logger
 	fixer := diag.NewFixer(backend.client, backend.client, diag.FixerOptions{Logger: logger.With("component", "fix")})
 	b := bot.New(api, store, diagnoser, fixer, botOptions(cfg, logger, m))
 
+	metricsHandler := m.Handler()
+	if cfg.Metrics.Listen != "" {
+		metricsHandler = nil // served on its own listener below
+	}
 	httpSrv := bot.NewHTTPServer(b, bot.HTTPOptions{
 		Verifier: bot.Verifier{Secret: cfg.Slack.SigningSecret}, SlackRoutes: cfg.Slack.Mode == "http",
-		Metrics: m.Handler(), ObserveAck: m.AckObserver("http"), Logger: logger, // the transport adds its component
+		Metrics: metricsHandler, ObserveAck: m.AckObserver("http"), Logger: logger, // the transport adds its component
 	})
-	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
+	ln, err := listen("http.listen", cfg.HTTP.Listen)
 	if err != nil {
-		return &exitError{code: exitCouldNot, err: fmt.Errorf("listening on http.listen %s: %w", cfg.HTTP.Listen, err)}
+		return err
 	}
-	logger.Info("serving health and metrics", "addr", ln.Addr().String(), "slack_routes", cfg.Slack.Mode == "http")
+	defer ln.Close()
+	logger.Info("serving health and metrics", "addr", ln.Addr().String(), "slack_routes", cfg.Slack.Mode == "http", "metrics", metricsHandler != nil)
 
 	components := []component{
 		{"the job workers", func(ctx context.Context) error {
@@ -91,8 +96,17 @@ func serve(ctx context.Context, cfg *configs.Config, sim simulateOptions, logger
 		}},
 		{"the HTTP listener", serveHTTP(httpSrv, ln, "http.listen")},
 	}
+	if cfg.Metrics.Listen != "" {
+		metricsLn, err := listen("metrics.listen", cfg.Metrics.Listen)
+		if err != nil {
+			return err
+		}
+		defer metricsLn.Close()
+		logger.Info("serving metrics", "addr", metricsLn.Addr().String())
+		components = append(components, component{"the metrics listener", serveHTTP(metricsServer(m), metricsLn, "metrics.listen")})
+	}
 	if cfg.Slack.Mode == "socket" {
-		socket := bot.NewSocketClient(api, b, bot.SocketOptions{Logger: logger, ObserveAck: m.AckObserver("socket")})
+		socket := bot.NewSocketClient(api, b, bot.SocketOptions{Logger: logger, ObserveAck: m.AckObserver("socket"), OnConnection: m.SocketConnected})
 		components = append(components, component{"Socket Mode", func(ctx context.Context) error {
 			return socketError(socket.Run(ctx))
 		}})
@@ -101,6 +115,35 @@ func serve(ctx context.Context, cfg *configs.Config, sim simulateOptions, logger
 		return &exitError{code: exitCouldNot, err: err}
 	}
 	return nil
+}
+
+// newMetrics returns the process's metrics, every family declared.
+func newMetrics() *metrics.Metrics {
+	m := metrics.New()
+	v := buildVersion()
+	m.BuildInfo(v.version, v.revision)
+	var actions []string
+	for _, a := range tencent.Actions() {
+		actions = append(actions, a.String())
+	}
+	m.DeclareTencentActions(actions...)
+	return m
+}
+
+// metricsServer serves GET /metrics alone, for metrics.listen.
+func metricsServer(m *metrics.Metrics) *http.Server {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", m.Handler())
+	return &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+}
+
+// listen listens on addr, which the configuration key names.
+func listen(key, addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, &exitError{code: exitCouldNot, err: fmt.Errorf("listening on %s %s: %w", key, addr, err)}
+	}
+	return ln, nil
 }
 
 // component is one long-running part of serve. Its run function returns

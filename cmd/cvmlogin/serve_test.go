@@ -3,11 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"net/http"
+	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/cvmlogin/cvmlogin/configs"
+	"github.com/cvmlogin/cvmlogin/internal/metrics/metricstest"
 	"github.com/cvmlogin/cvmlogin/internal/redistest"
 	"github.com/cvmlogin/cvmlogin/internal/slackfake"
 )
@@ -51,5 +55,50 @@ func TestServeExitsOnBadAppToken(t *testing.T) {
 		t.Logf("exited %d after %v:\n%s", code, time.Since(start), stderr.String())
 	case <-time.After(5 * time.Second):
 		t.Fatalf("serve still running 5 s after Slack refused the app token:\n%s", stderr.String())
+	}
+}
+
+// TestServeMetricsListener: with metrics.listen, /metrics is served there
+// and not on http.listen, and shows the build and the Socket Mode connection.
+func TestServeMetricsListener(t *testing.T) {
+	fake := slackfake.New(t)
+	rdb := redistest.New(t)
+	cfg := mustWriteConfig(t, settings{
+		"slack":   {"mode": "socket", "bot_token": slackfake.BotToken, "app_token": slackfake.AppToken, "api_url": fake.URL()},
+		"http":    {"listen": "127.0.0.1:0"},
+		"metrics": {"listen": "127.0.0.1:0"},
+		"redis":   {"addr": rdb.Options().Addr, "key_prefix": redistest.KeyPrefix(t, rdb)},
+	})
+	var logs syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	exited := make(chan int, 1)
+	go func() { exited <- run(ctx, []string{"--config", cfg, "serve", "--simulate"}, &bytes.Buffer{}, &logs) }()
+	defer func() {
+		cancel()
+		if code := <-exited; code != exitOK {
+			t.Errorf("serve exited %d:\n%s", code, logs.String())
+		}
+	}()
+	addrOf := func(msg string) string {
+		m := regexp.MustCompile(msg + `.*?addr=(127\.0\.0\.1:\d+)`).FindStringSubmatch(logs.String())
+		if m == nil {
+			return ""
+		}
+		return "http://" + m[1]
+	}
+	var main, separate string
+	slackfake.WaitFor(t, func() bool {
+		main, separate = addrOf("serving health and metrics"), addrOf(`"serving metrics"`)
+		return main != "" && separate != ""
+	}, 15*time.Second)
+	if resp, err := http.Get(main + "/metrics"); err != nil || resp.StatusCode != http.StatusNotFound {
+		t.Errorf("http.listen still serves /metrics: %v %v", resp, err)
+	}
+	slackfake.WaitFor(t, func() bool {
+		v, _ := metricstest.MustScrape(t, separate+"/metrics").Value("cvmlogin_slack_socket_connected")
+		return v == 1
+	}, 10*time.Second)
+	if _, ok := metricstest.MustScrape(t, separate+"/metrics").Value("cvmlogin_build_info", "go_version", runtime.Version()); !ok {
+		t.Error("no cvmlogin_build_info")
 	}
 }
