@@ -127,7 +127,8 @@ func diagnoserOptions(cfg *configs.Config, dialer diag.Dialer, logger *slog.Logg
 			CPUPercent: d.Thresholds.CPUPercent, MemoryPercent: d.Thresholds.MemoryPercent,
 			BandwidthPercent: d.Thresholds.BandwidthPercent, DiskPercent: d.Thresholds.DiskPercent, Window: d.Thresholds.Window,
 		},
-		Dialer: dialer, Logger: logger.With("component", "diag"),
+		AllowedTags: cfg.TencentCloud.AllowedTags,
+		Dialer:      dialer, Logger: logger.With("component", "diag"),
 	}
 }
 

@@ -71,7 +71,7 @@ func serve(ctx context.Context, cfg *configs.Config, sim simulateOptions, logger
 	logger.Info("connected to Slack", "team", auth.Team, "bot_user", auth.UserID, "mode", cfg.Slack.Mode)
 
 	diagnoser := diag.NewDiagnoser(backend.client, diagnoserOptions(cfg, backend.dialer, logger))
-	fixer := diag.NewFixer(backend.client, backend.client, diag.FixerOptions{Logger: logger.With("component", "fix")})
+	fixer := diag.NewFixer(backend.client, backend.client, diag.FixerOptions{AllowedTags: cfg.TencentCloud.AllowedTags, Logger: logger.With("component", "fix")})
 	b := bot.New(api, store, diagnoser, fixer, botOptions(cfg, logger, m))
 
 	metricsHandler := m.Handler()

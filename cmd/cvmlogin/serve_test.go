@@ -102,3 +102,13 @@ func TestServeMetricsListener(t *testing.T) {
 		t.Error("no cvmlogin_build_info")
 	}
 }
+
+// TestAllowedTagsFromConfig: tencentcloud.allowed_tags reaches the
+// diagnosis, which refuses an instance without one of the tags.
+func TestAllowedTagsFromConfig(t *testing.T) {
+	cfg := mustWriteConfig(t, settings{"tencentcloud": {"allowed_tags": []string{"cvmlogin=allowed"}}, "diagnosis": {"port_probe": false}})
+	code, out, errOut := runCLI(t, "--config", cfg, "diagnose", "--simulate", "ins-linux001")
+	if code != exitFailed || !strings.Contains(out, "tencentcloud.allowed_tags") {
+		t.Errorf("exit %d; want %d and a refusal naming tencentcloud.allowed_tags:\n%s\n%s", code, exitFailed, out, errOut)
+	}
+}
