@@ -31,7 +31,8 @@ func (b *backend) Close() {
 // in-process simulator.
 type simulateOptions struct {
 	enabled   bool
-	scenarios string // JSON scenario file; "" for the built-in scenarios
+	scenarios string   // JSON scenario file; "" for the built-in scenarios
+	faults    []string // --fault service:Action=CODE
 }
 
 // loadScenarios reads a scenario file, or returns nil for the built-ins.
@@ -61,12 +62,20 @@ func newBackend(cfg *configs.Config, sim simulateOptions, logger *slog.Logger, o
 		Logger: logger.With("component", "tencent"), OnCall: onCall,
 	}
 	b := &backend{}
+	if !sim.enabled && len(sim.faults) > 0 {
+		return nil, usageError("--fault needs --simulate: faults are injected into the simulator only")
+	}
 	if sim.enabled {
 		scenarios, err := loadScenarios(sim.scenarios)
 		if err != nil {
 			return nil, err
 		}
+		faults, err := parseFaults(sim.faults)
+		if err != nil {
+			return nil, err
+		}
 		b.sim = tencentsim.New(tencentsim.Options{Scenarios: scenarios, Logger: logger.With("component", "tencentsim")})
+		injectFaults(b.sim, faults)
 		endpoint, err := b.sim.Start("127.0.0.1:0")
 		if err != nil {
 			return nil, &exitError{code: exitCouldNot, err: fmt.Errorf("starting the simulator: %w", err)}

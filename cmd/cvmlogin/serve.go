@@ -42,6 +42,7 @@ func newServeCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&sim.enabled, "simulate", false, "diagnose against the built-in Tencent Cloud simulator instead of the real API")
 	cmd.Flags().StringVar(&sim.scenarios, "scenarios", "", "with --simulate: a JSON scenario file instead of the built-in scenarios")
+	addFaultFlag(cmd, &sim.faults)
 	return cmd
 }
 
