@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 
@@ -140,6 +139,3 @@ func diagnoserOptions(cfg *configs.Config, dialer diag.Dialer, logger *slog.Logg
 		Dialer:      dialer, Logger: logger.With("component", "diag"),
 	}
 }
-
-// discardLogger is for commands whose output must stay clean.
-var discardLogger = slog.New(slog.NewTextHandler(io.Discard, nil))

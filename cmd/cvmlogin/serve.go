@@ -223,7 +223,7 @@ const shutdownTimeout = 30 * time.Second
 func socketError(err error) error {
 	var refused slack.SlackErrorResponse
 	if errors.As(err, &refused) {
-		return fmt.Errorf("Slack rejected slack.app_token (apps.connections.open: %s): check the app-level token (xapp-…, scope connections:write) and that Socket Mode is enabled for the app", refused.Err)
+		return fmt.Errorf("slack.app_token rejected by Slack (apps.connections.open: %s): check the app-level token (xapp-…, scope connections:write) and that Socket Mode is enabled for the app", refused.Err)
 	}
 	return err
 }
@@ -236,7 +236,7 @@ func openStore(ctx context.Context, cfg *configs.Config) (*conversations.Store, 
 	}
 	store := conversations.New(rdb, storeOptions(cfg))
 	if err := pingStore(ctx, store); err != nil {
-		return nil, &exitError{code: exitCouldNot, err: fmt.Errorf("Redis is unreachable at %s: %w (set redis.addr or CVMLOGIN_REDIS_ADDR)", where, err)}
+		return nil, &exitError{code: exitCouldNot, err: fmt.Errorf("no answer from Redis at %s: %w (set redis.addr or CVMLOGIN_REDIS_ADDR)", where, err)}
 	}
 	return store, nil
 }
@@ -314,7 +314,7 @@ func knownRegion(cfg *configs.Config) func(string) bool {
 func slackAuthError(err error) error {
 	var refused slack.SlackErrorResponse
 	if errors.As(err, &refused) {
-		return fmt.Errorf("Slack rejected slack.bot_token (auth.test: %w): check the token and that the app is installed in the workspace", err)
+		return fmt.Errorf("slack.bot_token rejected by Slack (auth.test: %w): check the token and that the app is installed in the workspace", err)
 	}
 	return fmt.Errorf("could not reach Slack to check slack.bot_token (auth.test: %w): check this host's network access to slack.com (or slack.api_url)", err)
 }
