@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"net/http"
 	"regexp"
 	"runtime"
@@ -112,3 +113,44 @@ func TestAllowedTagsFromConfig(t *testing.T) {
 		t.Errorf("exit %d; want %d and a refusal naming tencentcloud.allowed_tags:\n%s\n%s", code, exitFailed, out, errOut)
 	}
 }
+
+// TestRunComponentsFatal: a component that stops by itself, even without an
+// error (the job workers returning), cancels the others and is reported
+// with its name; ctx being done is no error.
+func TestRunComponentsFatal(t *testing.T) {
+	stopped := make(chan struct{})
+	blocking := component{"the HTTP listener", func(ctx context.Context) error {
+		<-ctx.Done()
+		close(stopped)
+		return nil
+	}}
+	err := runComponents(context.Background(), discard(), blocking, component{"the job workers", func(context.Context) error { return nil }})
+	if err == nil || !strings.Contains(err.Error(), "the job workers: stopped unexpectedly") {
+		t.Errorf("runComponents = %v, want the job workers' unexpected stop", err)
+	}
+	select {
+	case <-stopped:
+	default:
+		t.Error("the other component was not stopped")
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := runComponents(ctx, discard(), component{"the HTTP listener", func(ctx context.Context) error { <-ctx.Done(); return nil }}); err != nil {
+		t.Errorf("runComponents after ctx was done = %v, want nil", err)
+	}
+}
+
+func TestBuildVersion(t *testing.T) {
+	defer func(v, r string) { version, revision = v, r }(version, revision)
+	version, revision = "v1.2.3", "0123abc"
+	if got := buildVersion(); got != (buildInfo{"v1.2.3", "0123abc"}) {
+		t.Errorf("with -ldflags values: %+v", got)
+	}
+	version, revision = "", ""
+	if got := buildVersion(); got.version == "" || got.revision == "" {
+		t.Errorf("without -ldflags values: %+v, want fallbacks", got)
+	}
+}
+
+func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
