@@ -1,6 +1,7 @@
 # cvmlogin container image.
 #
-#   docker build --build-arg VERSION=$(git describe --tags --always) -t cvmlogin .
+#   docker build --build-arg VERSION=$(git describe --tags --always) \
+#     --build-arg REVISION=$(git rev-parse HEAD) -t cvmlogin .
 #   docker run --env-file .env -p 127.0.0.1:8080:8080 cvmlogin
 #
 # See docker-compose.yml for the bot with its Redis, and .env.example for the
@@ -15,12 +16,15 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download && go mod verify
 COPY . .
+# VERSION and REVISION end up in `cvmlogin version` and the
+# cvmlogin_build_info metric.
 ARG VERSION=dev
+ARG REVISION=unknown
 ARG TARGETOS
 ARG TARGETARCH
 RUN --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
-    go build -trimpath -ldflags "-s -w -X main.version=$VERSION" -o /out/cvmlogin ./cmd/cvmlogin
+    go build -trimpath -ldflags "-s -w -X main.version=$VERSION -X main.revision=$REVISION" -o /out/cvmlogin ./cmd/cvmlogin
 
 # Distroless: no shell, no package manager, CA certificates for the Tencent
 # Cloud and Slack APIs, and the unprivileged "nonroot" user (65532). The
@@ -28,7 +32,9 @@ RUN --mount=type=cache,target=/root/.cache/go-build \
 # itself (cvmlogin healthcheck).
 FROM gcr.io/distroless/static-debian12:nonroot
 ARG VERSION=dev
+ARG REVISION=unknown
 LABEL org.opencontainers.image.title="cvmlogin" \
+      org.opencontainers.image.revision="$REVISION" \
       org.opencontainers.image.description="Slack bot that diagnoses and fixes CVM login problems" \
       org.opencontainers.image.version="$VERSION"
 COPY --from=build /out/cvmlogin /cvmlogin

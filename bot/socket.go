@@ -42,6 +42,9 @@ type SocketOptions struct {
 	// AckInteraction or AckEvent) of every envelope acknowledged and the time
 	// from its arrival to its acknowledgement.
 	ObserveAck func(kind string, d time.Duration)
+	// OnConnection, if not nil, is called with true when a connection to
+	// Slack opens and with false when it is lost or Run returns.
+	OnConnection func(connected bool)
 }
 
 // SocketClient is the Socket Mode transport: it receives Slack's slash
@@ -59,6 +62,7 @@ type SocketClient struct {
 	work       *asyncWork
 	throttle   *logThrottle
 	observeAck func(kind string, d time.Duration)
+	connected  func(bool)
 }
 
 // NewSocketClient returns a SocketClient that connects with api, which must
@@ -66,14 +70,19 @@ type SocketClient struct {
 // receives to h.
 func NewSocketClient(api *slack.Client, h Handler, opts SocketOptions) *SocketClient {
 	log := transportLogger(opts.Logger, "socket")
-	return &SocketClient{
+	c := &SocketClient{
 		api:        api,
 		h:          h,
 		log:        log,
 		work:       newAsyncWork(h, opts.MaxInFlight, log),
 		throttle:   newLogThrottle(connectionLogEvery, connectionLogBurst, time.Now),
 		observeAck: ackObserver(opts.ObserveAck),
+		connected:  opts.OnConnection,
 	}
+	if c.connected == nil {
+		c.connected = func(bool) {}
+	}
+	return c
 }
 
 // Run connects to Slack and handles what arrives until ctx is done, then
@@ -86,6 +95,7 @@ func (c *SocketClient) Run(ctx context.Context) error {
 	stopped := make(chan error, 1)
 	go func() { stopped <- client.RunContext(ctx) }()
 	err := c.receive(ctx, client, stopped)
+	c.connected(false)
 
 	drainCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), drainTimeout)
 	defer cancel()
@@ -203,10 +213,13 @@ func (c *SocketClient) connectionEvent(evt socketmode.Event) {
 	level, attrs := slog.LevelInfo, []any{}
 	switch data := evt.Data.(type) {
 	case *slack.ConnectingEvent:
+		c.connected(false)
 		attrs = append(attrs, "attempt", data.Attempt, "connection", data.ConnectionCount)
 	case *socketmode.ConnectedEvent:
+		c.connected(true)
 		attrs = append(attrs, "connection", data.ConnectionCount)
 	case *slack.ConnectionErrorEvent:
+		c.connected(false)
 		level, attrs = slog.LevelWarn, append(attrs, "attempt", data.Attempt, "backoff", data.Backoff, "err", data.ErrorObj)
 	case *slack.IncomingEventError:
 		level, attrs = slog.LevelWarn, append(attrs, "err", data.ErrorObj)
@@ -214,6 +227,9 @@ func (c *SocketClient) connectionEvent(evt socketmode.Event) {
 		level, attrs = slog.LevelWarn, append(attrs, "envelope_id", data.Response.EnvelopeID, "err", data.Cause)
 	case *slack.InvalidAuthEvent:
 		level = slog.LevelError
+	}
+	if evt.Type == socketmode.EventTypeDisconnect {
+		c.connected(false)
 	}
 	if evt.Type == socketmode.EventTypeHello || evt.Type == socketmode.EventTypeDisconnect {
 		attrs = append(attrs, "connections", evt.Request.NumConnections, "reason", evt.Request.Reason)

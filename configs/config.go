@@ -67,6 +67,8 @@ type Config struct {
 	Audit Audit `mapstructure:"audit" yaml:"audit"`
 	// Log configures the bot's own log.
 	Log Log `mapstructure:"log" yaml:"log"`
+	// Metrics is where Prometheus metrics are served.
+	Metrics Metrics `mapstructure:"metrics" yaml:"metrics"`
 
 	// unknownKeys lists the keys of the config file that no field matches,
 	// reported by Validate as warnings.
@@ -97,6 +99,9 @@ type TencentCloud struct {
 	// their documented limit. Every replica with one account shares these
 	// budgets through Redis (tencentcloud.rate_limits).
 	RateLimits map[string]int `mapstructure:"rate_limits" yaml:"rate_limits"`
+	// AllowedTags, when not empty, limits the bot to the instances carrying
+	// at least one of these tags, each "key=value" (tencentcloud.allowed_tags).
+	AllowedTags []string `mapstructure:"allowed_tags" yaml:"allowed_tags"`
 }
 
 // Slack is the slack.* section.
@@ -221,6 +226,14 @@ type Log struct {
 	Level string `mapstructure:"level" yaml:"level"`
 	// Format is "text" or "json" (log.format).
 	Format string `mapstructure:"format" yaml:"format"`
+}
+
+// Metrics is the metrics.* section.
+type Metrics struct {
+	// Listen, when not empty, is the address of a separate HTTP server for
+	// GET /metrics, like ":9090"; then http.listen no longer serves it
+	// (metrics.listen).
+	Listen string `mapstructure:"listen" yaml:"listen"`
 }
 
 // LoadOptions says where Load finds the layers above the embedded defaults.

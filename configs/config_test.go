@@ -71,6 +71,7 @@ func TestLoadDefaults(t *testing.T) {
 		Audit:     Audit{MaxLength: 100000, MaxAge: 90 * 24 * time.Hour},
 		Log:       Log{Level: "info", Format: "text"},
 	}
+	want.TencentCloud.AllowedTags = []string{}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Load() =\n%+v\nwant\n%+v", got, want)
 	}

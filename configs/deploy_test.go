@@ -144,17 +144,31 @@ type camPolicy struct {
 }
 
 type camStatement struct {
-	Effect   string   `json:"effect"`
-	Action   []string `json:"action"`
-	Resource []string `json:"resource"`
+	Effect    string                         `json:"effect"`
+	Action    []string                       `json:"action"`
+	Resource  []string                       `json:"resource"`
+	Condition map[string]map[string][]string `json:"condition,omitempty"`
 }
 
 // camAction matches an action as CAM names it: service:Action.
 var camAction = regexp.MustCompile(`^[a-z]+:[A-Z][A-Za-z]+$`)
 
+// camResourceTag matches a value of the qcs:resource_tag condition key:
+// tag key&value.
+var camResourceTag = regexp.MustCompile(`^[^&]+&[^&]*$`)
+
+// grantedAhead are actions that features being built call, granted by the
+// policies before the adapter lists them: the VPC parameter-template reads
+// the security-group check resolves, and the VNC console URL.
+var grantedAhead = []string{
+	"vpc:DescribeAddressTemplates", "vpc:DescribeAddressTemplateGroups",
+	"vpc:DescribeServiceTemplates", "vpc:DescribeServiceTemplateGroups",
+	"cvm:DescribeInstanceVncUrl",
+}
+
 // mustReadPolicy parses the CAM policy at path and checks its syntax: version
 // 2.0, and statements that allow named actions on every resource, each
-// action once.
+// action once, optionally under a qcs:resource_tag condition.
 func mustReadPolicy(tb testing.TB, path string) camPolicy {
 	tb.Helper()
 	dec := json.NewDecoder(bytes.NewReader(mustRead(tb, path)))
@@ -180,6 +194,12 @@ func mustReadPolicy(tb testing.TB, path string) camPolicy {
 			}
 			seen[a] = true
 		}
+		for op, keys := range s.Condition {
+			tags := keys["qcs:resource_tag"]
+			if op != "for_any_value:string_equal" || len(keys) != 1 || len(tags) == 0 || !slices.ContainsFunc(tags, camResourceTag.MatchString) {
+				tb.Errorf("%s: statement %d has condition %v, want for_any_value:string_equal on qcs:resource_tag key&value", path, i, s.Condition)
+			}
+		}
 	}
 	return p
 }
@@ -193,12 +213,19 @@ func actionsOf(p camPolicy) []string {
 	return out
 }
 
-// adapterActions returns the CAM names of the adapter's actions that keep.
+// adapterActions returns the CAM names of the adapter's actions that keep,
+// plus those of grantedAhead that keep would keep (none change anything).
 func adapterActions(keep func(tencent.Action) bool) []string {
 	var out []string
 	for _, a := range tencent.Actions() {
 		if keep(a) {
 			out = append(out, a.String())
+		}
+	}
+	for _, name := range grantedAhead {
+		service, action, _ := strings.Cut(name, ":")
+		if a := (tencent.Action{Service: service, Name: action}); keep(a) && !slices.Contains(out, name) {
+			out = append(out, name)
 		}
 	}
 	return out
@@ -207,6 +234,13 @@ func adapterActions(keep func(tencent.Action) bool) []string {
 func every(tencent.Action) bool            { return true }
 func changes(a tencent.Action) bool        { return a.Changes }
 func changesNothing(a tencent.Action) bool { return !a.Changes }
+
+// guestCheck keeps the TAT actions of the in-guest checks: tat:RunCommand
+// and the reads around it.
+func guestCheck(a tencent.Action) bool { return a.Service == "tat" }
+
+// diagnoseOnly keeps the read-only actions that run nothing in a guest.
+func diagnoseOnly(a tencent.Action) bool { return changesNothing(a) && !guestCheck(a) }
 
 func TestCAMPolicyCoversExactlyTheAdapterActions(t *testing.T) {
 	p := mustReadPolicy(t, "cam-policy.json")
@@ -231,14 +265,41 @@ func TestCAMPolicyKeepsFixesInTheirOwnStatements(t *testing.T) {
 	}
 }
 
+// TestCAMPolicySplitFilesPartitionIt: the diagnosis policy is read-only and
+// runs nothing in a guest (no tat:RunCommand), the guest-checks policy holds
+// the TAT actions, the fix policy the changes, and cam-policy.json is the
+// three in that order.
 func TestCAMPolicySplitFilesPartitionIt(t *testing.T) {
 	whole := mustReadPolicy(t, "cam-policy.json")
 	diagnose := mustReadPolicy(t, "cam-policy-diagnose.json")
+	guest := mustReadPolicy(t, "cam-policy-guest.json")
 	fix := mustReadPolicy(t, "cam-policy-fix.json")
-	assertSameSet(t, "cam-policy-diagnose.json against the actions that change nothing", adapterActions(changesNothing), actionsOf(diagnose))
+	assertSameSet(t, "cam-policy-diagnose.json against the read-only actions", adapterActions(diagnoseOnly), actionsOf(diagnose))
+	assertSameSet(t, "cam-policy-guest.json against the in-guest checks' actions", adapterActions(guestCheck), actionsOf(guest))
 	assertSameSet(t, "cam-policy-fix.json against the actions that change resources", adapterActions(changes), actionsOf(fix))
-	if joined := slices.Concat(diagnose.Statement, fix.Statement); !reflect.DeepEqual(joined, whole.Statement) {
-		t.Errorf("cam-policy.json's statements are not those of cam-policy-diagnose.json followed by cam-policy-fix.json")
+	if slices.Contains(actionsOf(diagnose), "tat:RunCommand") {
+		t.Error("cam-policy-diagnose.json grants tat:RunCommand")
+	}
+	if joined := slices.Concat(diagnose.Statement, guest.Statement, fix.Statement); !reflect.DeepEqual(joined, whole.Statement) {
+		t.Errorf("cam-policy.json's statements are not those of cam-policy-diagnose.json, cam-policy-guest.json and cam-policy-fix.json in order")
+	}
+}
+
+// TestCAMTaggedPoliciesScopeTheInstanceActions: the tag-scoped variants
+// grant the same actions, and put every action that acts on an instance or
+// its security group under a qcs:resource_tag condition.
+func TestCAMTaggedPoliciesScopeTheInstanceActions(t *testing.T) {
+	for _, name := range []string{"guest", "fix"} {
+		plain := mustReadPolicy(t, "cam-policy-"+name+".json")
+		tagged := mustReadPolicy(t, "cam-policy-"+name+"-tagged.json")
+		assertSameSet(t, "cam-policy-"+name+"-tagged.json against cam-policy-"+name+".json", actionsOf(plain), actionsOf(tagged))
+		for _, s := range tagged.Statement {
+			for _, a := range s.Action {
+				if (a == "tat:RunCommand" || slices.Contains(adapterActions(changes), a)) && s.Condition == nil {
+					t.Errorf("cam-policy-%s-tagged.json grants %s on untagged resources", name, a)
+				}
+			}
+		}
 	}
 }
 

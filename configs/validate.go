@@ -86,6 +86,7 @@ func (c *Config) Validate() []Problem {
 	c.Access.validate(&ps)
 	c.Audit.validate(&ps)
 	c.Log.validate(&ps)
+	c.Metrics.validate(&ps)
 	return ps
 }
 
@@ -127,6 +128,11 @@ func (t *TencentCloud) validate(ps *problems) {
 	if t.Scheme == "http" && !isLoopbackHost(endpointHost(t.Endpoint)) {
 		ps.critical("tencentcloud.scheme", "%q is only allowed with a loopback endpoint (tencentcloud.endpoint is %q)", t.Scheme, t.Endpoint)
 	}
+	for i, tag := range t.AllowedTags {
+		if key, _, ok := strings.Cut(tag, "="); !ok || strings.TrimSpace(key) == "" {
+			ps.critical(itemKey("tencentcloud.allowed_tags", i), "%q is not a tag key=value, like \"cvmlogin=allowed\"", tag)
+		}
+	}
 	switch {
 	case t.SecretID != "" && t.SecretKey == "":
 		ps.missingCredential("tencentcloud.secret_key", sdkSecretKeyEnv, "tencentcloud.secret_id")
@@ -151,6 +157,12 @@ func (s *Slack) validate(ps *problems) {
 
 func (h *HTTP) validate(ps *problems) {
 	ps.hostPort("http.listen", h.Listen, ":8080", false)
+}
+
+func (m *Metrics) validate(ps *problems) {
+	if m.Listen != "" {
+		ps.hostPort("metrics.listen", m.Listen, ":9090", false)
+	}
 }
 
 func (r *Redis) validate(ps *problems) {

@@ -141,6 +141,7 @@ type Instance struct {
 	LatestOperationState     string // SUCCESS, OPERATING, FAILED
 	LatestOperationRequestID string
 	LatestOperationErrorMsg  string
+	Tags                     map[string]string // the instance's tags, key to value
 }
 
 // AccountBalance is the account's balance, as DescribeAccountBalance

@@ -275,6 +275,7 @@ type FixerOptions struct {
 	PollInterval       time.Duration    // DescribeInstances interval while watching; default 3s
 	MaxConflictRetries int              // re-reads after a security-group version conflict; default 3, negative none
 	Now                func() time.Time // the clock of reported durations; nil means time.Now
+	AllowedTags        TagAllowList     // not empty: a plan on an instance without one of them is refused (ErrNotAllowed)
 	Logger             *slog.Logger     // one record per change and per execution; nil discards
 }
 
@@ -323,6 +324,9 @@ func NewFixer(cloud Cloud, fix FixAPI, opts FixerOptions) *Fixer {
 func (f *Fixer) Execute(ctx context.Context, plan FixPlan) (FixOutcome, error) {
 	x := f.newExecution(plan)
 	err := plan.validate()
+	if err == nil {
+		err = x.checkAllowed(ctx)
+	}
 	if err == nil {
 		err = x.run(ctx)
 	}

@@ -47,6 +47,7 @@ type Options struct {
 	GuestPoll    time.Duration // first TAT poll interval; default 300ms
 	Thresholds   Thresholds    // zero fields take DefaultThresholds
 	Dialer       Dialer        // nil: a net.Dialer
+	AllowedTags  TagAllowList  // not empty: an instance without one of them fails instance.found, and nothing else is read
 	Now          func() time.Time
 	Logger       *slog.Logger
 }

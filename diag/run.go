@@ -86,6 +86,11 @@ func (r *run) resolve() (Finding, error) {
 		f.Remediation, f.DocURL = "Diagnose one of them by instance ID.", DocLinuxLogin
 		evidence["candidates"] = names
 		return f.normalized(), nil
+	case !r.d.opts.AllowedTags.Allows(found[0]):
+		f.Status, f.Title = StatusFail, fmt.Sprintf("%s is outside cvmlogin's allowed instances", found[0].ID)
+		f.Detail = r.d.opts.AllowedTags.refusal(found[0])
+		f.Remediation = "Tag the instance with one of the allowed tags, or ask whoever runs cvmlogin to allow it."
+		return f.normalized(), nil
 	}
 	r.setInstance(found[0])
 	f.Status, f.Severity, f.DocURL = StatusOK, SeverityInfo, loginDoc(r.os)

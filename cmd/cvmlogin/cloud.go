@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 
@@ -31,7 +30,8 @@ func (b *backend) Close() {
 // in-process simulator.
 type simulateOptions struct {
 	enabled   bool
-	scenarios string // JSON scenario file; "" for the built-in scenarios
+	scenarios string   // JSON scenario file; "" for the built-in scenarios
+	faults    []string // --fault service:Action=CODE
 }
 
 // loadScenarios reads a scenario file, or returns nil for the built-ins.
@@ -63,12 +63,20 @@ func newBackend(cfg *configs.Config, sim simulateOptions, logger *slog.Logger, o
 		RateLimits: cfg.TencentCloud.RateLimits, Limiter: limiter,
 	}
 	b := &backend{}
+	if !sim.enabled && len(sim.faults) > 0 {
+		return nil, usageError("--fault needs --simulate: faults are injected into the simulator only")
+	}
 	if sim.enabled {
 		scenarios, err := loadScenarios(sim.scenarios)
 		if err != nil {
 			return nil, err
 		}
+		faults, err := parseFaults(sim.faults)
+		if err != nil {
+			return nil, err
+		}
 		b.sim = tencentsim.New(tencentsim.Options{Scenarios: scenarios, Logger: logger.With("component", "tencentsim")})
+		injectFaults(b.sim, faults)
 		endpoint, err := b.sim.Start("127.0.0.1:0")
 		if err != nil {
 			return nil, &exitError{code: exitCouldNot, err: fmt.Errorf("starting the simulator: %w", err)}
@@ -77,6 +85,7 @@ func newBackend(cfg *configs.Config, sim simulateOptions, logger *slog.Logger, o
 		tc.SecretID, tc.SecretKey = tencentsim.TestSecretID, tencentsim.TestSecretKey
 		b.dialer = b.sim.Dialer()
 	}
+	unsetEmptyCredentialEnv()
 	client, err := tencent.New(tc)
 	if err != nil {
 		b.Close()
@@ -84,6 +93,36 @@ func newBackend(cfg *configs.Config, sim simulateOptions, logger *slog.Logger, o
 	}
 	b.client = client
 	return b, nil
+}
+
+// credentialEnv are the environment variables the Tencent SDK's default
+// credential chain reads.
+var credentialEnv = []string{"TENCENTCLOUD_SECRET_ID", "TENCENTCLOUD_SECRET_KEY", "TENCENTCLOUD_CREDENTIALS_FILE"}
+
+// unsetEmptyCredentialEnv unsets those of credentialEnv that are set but
+// empty, as Compose's env_file sets `TENCENTCLOUD_SECRET_ID=`.
+//
+// When tencentcloud.secret_id and secret_key are not both set, credentials
+// come from the SDK's default chain (common.DefaultProviderChain, SDK common
+// v1.3.212), which tries in order:
+//
+//  1. the environment: TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY;
+//  2. a profile file: $TENCENTCLOUD_CREDENTIALS_FILE, else
+//     ~/.tencentcloud/credentials, section [default], keys secret_id and
+//     secret_key;
+//  3. the CVM role bound to the instance the bot runs on, from the metadata
+//     service (temporary keys, refreshed by the SDK).
+//
+// The chain moves on to the next provider only when one is not configured at
+// all; a variable set to "" is an error that stops the whole chain, so a
+// profile file or CVM role would never be tried. There is no OIDC (TKE
+// workload identity) provider in the default chain.
+func unsetEmptyCredentialEnv() {
+	for _, name := range credentialEnv {
+		if value, set := os.LookupEnv(name); set && value == "" {
+			os.Unsetenv(name)
+		}
+	}
 }
 
 // diagnoserOptions maps configuration onto the pipeline's options.
@@ -98,9 +137,7 @@ func diagnoserOptions(cfg *configs.Config, dialer diag.Dialer, logger *slog.Logg
 			CPUPercent: d.Thresholds.CPUPercent, MemoryPercent: d.Thresholds.MemoryPercent,
 			BandwidthPercent: d.Thresholds.BandwidthPercent, DiskPercent: d.Thresholds.DiskPercent, Window: d.Thresholds.Window,
 		},
-		Dialer: dialer, Logger: logger.With("component", "diag"),
+		AllowedTags: cfg.TencentCloud.AllowedTags,
+		Dialer:      dialer, Logger: logger.With("component", "diag"),
 	}
 }
-
-// discardLogger is for commands whose output must stay clean.
-var discardLogger = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -41,8 +41,9 @@ func newConfigCheckCmd(g *globals) *cobra.Command {
 		Short: "Print the effective configuration, secrets redacted, and every problem with it",
 		Long: "Prints the configuration as loaded (defaults < --config file < environment < flags), secrets\n" +
 			"redacted, then every problem, one line each naming the key. --online also asks Slack (auth.test\n" +
-			"and the token's scopes), Redis (PING) and each Tencent Cloud service (one read-only call)\n" +
-			"whether the credentials and permissions work.\n" +
+			"and the token's scopes), Redis (PING) and Tencent Cloud (every action the configured features\n" +
+			"call, each with arguments that match nothing, so that nothing changes) whether the credentials\n" +
+			"and permissions work, and names each action denied.\n" +
 			"Exit codes: 0 all good, 1 an online check failed, 2 the configuration has a critical problem.",
 		Example: "  cvmlogin config check --config cvmlogin.yaml\n  cvmlogin config check --online",
 		Args:    cobra.NoArgs,
@@ -72,6 +73,7 @@ func newConfigCheckCmd(g *globals) *cobra.Command {
 	f := cmd.Flags()
 	f.BoolVar(&online, "online", false, "also check the Slack, Redis and Tencent Cloud credentials and permissions")
 	f.BoolVar(&sim.enabled, "simulate", false, "with --online: check against the built-in Tencent Cloud simulator instead of the real API")
+	addFaultFlag(cmd, &sim.faults)
 	return cmd
 }
 
@@ -245,7 +247,7 @@ func checkRedis(ctx context.Context, cfg *configs.Config) checkResult {
 }
 
 // checkTencentConfig connects to Tencent Cloud as configured (or to the
-// simulator) and checks every service.
+// simulator) and checks every action the configured features call.
 func checkTencentConfig(ctx context.Context, cfg *configs.Config, sim simulateOptions, g *globals) []checkResult {
 	b, err := newBackend(cfg, sim, newLogger(cfg, g.stderr), nil, nil)
 	if err != nil {
@@ -256,97 +258,223 @@ func checkTencentConfig(ctx context.Context, cfg *configs.Config, sim simulateOp
 		return []checkResult{failed("tencent: %v", err)}
 	}
 	defer b.Close()
-	return checkTencent(ctx, b.client, cfg.TencentCloud.Region)
+	results := checkTencent(ctx, b.client, cfg.TencentCloud.Region, probesFor(cfg))
+	if !fixesConfigured(cfg) {
+		results = append(results, noted("tencent: fix actions not checked: nobody can approve fixes (approvals.approvers and approvals.approver_groups are empty)"))
+	}
+	return results
 }
 
-// Arguments of the Tencent Cloud probes that match nothing: a well-formed
-// instance ID no account has, and an address reserved for documentation
-// (RFC 5737), only ever sent as a query filter.
+// Arguments of the Tencent Cloud probes that match nothing: well-formed IDs
+// no account has (resource IDs carry 8 random characters), and an address
+// reserved for documentation (RFC 5737).
 const (
-	probeInstanceID = "ins-00000000"
-	probeIP         = "192.0.2.1"
+	probeInstanceID   = "ins-00000000"
+	probeGroupID      = "sg-00000000"
+	probeInvocationID = "inv-00000000"
+	probeImageID      = "img-00000000"
+	probeIP           = "192.0.2.1"
 )
 
-// tencentProbe is one read-only call proving a permission.
-type tencentProbe struct {
-	api  string // "service:Action", as in the CAM policy
-	call func(ctx context.Context, cloud diag.Cloud, region string) error
+// probeCloud is what the probes call: the reads and the fix actions.
+type probeCloud interface {
+	diag.Cloud
+	diag.FixAPI
 }
 
-// tencentProbes are one read-only call per service the diagnosis reads.
-// The first one is made alone: it tells whether the API can be reached and
-// the credentials work at all.
-var tencentProbes = []tencentProbe{
-	{"cvm:DescribeInstances", func(ctx context.Context, cloud diag.Cloud, region string) error {
+// The CAM policy files that grant each group of actions.
+const (
+	policyDiagnose = "configs/cam-policy-diagnose.json"
+	policyGuest    = "configs/cam-policy-guest.json"
+	policyFix      = "configs/cam-policy-fix.json"
+)
+
+// tencentProbe is one call proving a permission without changing anything.
+type tencentProbe struct {
+	api    string // "service:Action", as in the CAM policy
+	policy string // the policy file that grants it
+	call   func(ctx context.Context, cloud probeCloud, region string) error
+}
+
+// diagnoseProbes read what every diagnosis reads. The first one is made
+// alone: it tells whether the API can be reached and the credentials work at
+// all.
+var diagnoseProbes = []tencentProbe{
+	{"cvm:DescribeInstances", policyDiagnose, func(ctx context.Context, cloud probeCloud, region string) error {
 		_, err := cloud.FindInstances(ctx, region, diag.InstanceQuery{ID: probeInstanceID})
 		return err
 	}},
-	{"vpc:DescribeAddresses", func(ctx context.Context, cloud diag.Cloud, region string) error {
+	{"cvm:DescribeImages", policyDiagnose, func(ctx context.Context, cloud probeCloud, region string) error {
+		_, err := cloud.ImagePlatform(ctx, region, probeImageID)
+		return err
+	}},
+	{"vpc:DescribeAddresses", policyDiagnose, func(ctx context.Context, cloud probeCloud, region string) error {
 		_, err := cloud.Addresses(ctx, region, []string{probeIP})
 		return err
 	}},
-	{"monitor:GetMonitorData", func(ctx context.Context, cloud diag.Cloud, region string) error {
+	{"vpc:DescribeSecurityGroupPolicies", policyDiagnose, func(ctx context.Context, cloud probeCloud, region string) error {
+		_, err := cloud.SecurityGroupPolicies(ctx, region, probeGroupID)
+		return err
+	}},
+	{"monitor:GetMonitorData", policyDiagnose, func(ctx context.Context, cloud probeCloud, region string) error {
 		end := time.Now()
 		_, err := cloud.MetricData(ctx, region, diag.MetricQuery{Metric: "CPUUsage", InstanceID: probeInstanceID,
 			Period: time.Minute, Start: end.Add(-5 * time.Minute), End: end})
 		return err
 	}},
-	{"billing:DescribeAccountBalance", func(ctx context.Context, cloud diag.Cloud, _ string) error {
+	{"billing:DescribeAccountBalance", policyDiagnose, func(ctx context.Context, cloud probeCloud, _ string) error {
 		_, err := cloud.AccountBalance(ctx)
 		return err
 	}},
-	{"tat:DescribeAutomationAgentStatus", func(ctx context.Context, cloud diag.Cloud, region string) error {
-		_, err := cloud.AgentStatus(ctx, region, probeInstanceID)
-		return err
-	}},
-	{"antiddos:DescribeBasicDeviceStatus", func(ctx context.Context, cloud diag.Cloud, region string) error {
+	{"antiddos:DescribeBasicDeviceStatus", policyDiagnose, func(ctx context.Context, cloud probeCloud, region string) error {
 		_, err := cloud.BasicDeviceStatus(ctx, region, []string{probeIP})
 		return err
 	}},
+}
+
+// guestProbes are the TAT actions of the in-guest checks
+// (diagnosis.guest_checks).
+var guestProbes = []tencentProbe{
+	{"tat:DescribeAutomationAgentStatus", policyGuest, func(ctx context.Context, cloud probeCloud, region string) error {
+		_, err := cloud.AgentStatus(ctx, region, probeInstanceID)
+		return err
+	}},
+	// An instance that does not exist: nothing runs anywhere (and "true"
+	// would do nothing if it did).
+	{"tat:RunCommand", policyGuest, func(ctx context.Context, cloud probeCloud, region string) error {
+		_, err := cloud.RunCommand(ctx, region, diag.Command{InstanceID: probeInstanceID, Type: "SHELL", Script: "true",
+			Timeout: time.Minute, Name: "cvmlogin-permission-probe"})
+		return err
+	}},
+	{"tat:DescribeInvocationTasks", policyGuest, func(ctx context.Context, cloud probeCloud, region string) error {
+		_, err := cloud.InvocationTasks(ctx, region, probeInvocationID)
+		return err
+	}},
+}
+
+// fixProbes are the fix actions (when someone can approve fixes). Each acts
+// on a resource that does not exist, so Tencent Cloud refuses it after
+// authorising it, and nothing changes. The rule and the policy version are
+// harmless and stale on top: a DROP of one documentation address, and a
+// version no group has.
+//
+// Order of the checks: Tencent Cloud signs, then authorises with CAM, then
+// the product validates the arguments. The public error reference keeps the
+// CAM refusals apart from the product's own ("4101 unauthorized API", "4102
+// unauthorized resource", "4103 unauthorized resource of this API" against
+// "4000 invalid parameter", "5000 resource does not exist":
+// cloud.tencent.com/doc/api/309/7025; in API 3.0 the codes are
+// UnauthorizedOperation / AuthFailure.UnauthorizedOperation against
+// InvalidParameter*, InvalidInstanceId.* and ResourceNotFound*). A refusal
+// by CAM is reported as denied; any refusal of the arguments or of the
+// missing resource means the call was authorised. I found no page stating
+// the order outright: a product that validated first would make a denied
+// action look allowed here, never the reverse. With a tag-scoped policy
+// (cam-policy-fix-tagged.json) the probe's resource carries no tag, so these
+// actions are reported denied although tagged instances are allowed.
+var fixProbes = []tencentProbe{
+	{"cvm:RebootInstances", policyFix, func(ctx context.Context, cloud probeCloud, region string) error {
+		_, err := cloud.RebootInstance(ctx, region, probeInstanceID)
+		return err
+	}},
+	{"cvm:StartInstances", policyFix, func(ctx context.Context, cloud probeCloud, region string) error {
+		_, err := cloud.StartInstance(ctx, region, probeInstanceID)
+		return err
+	}},
+	{"vpc:CreateSecurityGroupPolicies", policyFix, func(ctx context.Context, cloud probeCloud, region string) error {
+		rule := diag.SecurityGroupPolicy{Protocol: "TCP", Port: "1", CidrBlock: probeIP + "/32", Action: "DROP", Description: "cvmlogin permission probe"}
+		_, err := cloud.CreateIngressPolicies(ctx, region, probeGroupID, probeVersion, []diag.SecurityGroupPolicy{rule})
+		return err
+	}},
+	{"vpc:DeleteSecurityGroupPolicies", policyFix, func(ctx context.Context, cloud probeCloud, region string) error {
+		_, err := cloud.DeleteIngressPolicies(ctx, region, probeGroupID, probeVersion, []int{probeIndex})
+		return err
+	}},
+}
+
+// probeVersion and probeIndex are a security-group policy version and index
+// that no group has.
+const (
+	probeVersion = "999999999"
+	probeIndex   = 999
+)
+
+// probesFor returns the probes of every action the configured features
+// call: the diagnosis reads, the in-guest checks' TAT actions when
+// diagnosis.guest_checks is on, the fix actions when someone can approve.
+func probesFor(cfg *configs.Config) []tencentProbe {
+	probes := slices.Clone(diagnoseProbes)
+	if cfg.Diagnosis.GuestChecks {
+		probes = append(probes, guestProbes...)
+	}
+	if fixesConfigured(cfg) {
+		probes = append(probes, fixProbes...)
+	}
+	return probes
+}
+
+// fixesConfigured reports whether anyone can approve a fix.
+func fixesConfigured(cfg *configs.Config) bool {
+	return len(cfg.Approvals.Approvers) > 0 || len(cfg.Approvals.ApproverGroups) > 0
 }
 
 // checkTencent makes every probe against cloud in region and explains each
 // outcome. When the first probe finds the API unreachable or the
 // credentials rejected, that one line says it all and the others are not
 // made.
-func checkTencent(ctx context.Context, cloud diag.Cloud, region string) []checkResult {
-	first := tencentProbes[0]
+func checkTencent(ctx context.Context, cloud probeCloud, region string, probes []tencentProbe) []checkResult {
+	first := probes[0]
 	err := first.call(ctx, cloud, region)
 	if kind := diag.KindOf(err); kind == diag.KindAuth || kind == diag.KindUnavailable {
-		return []checkResult{tencentResult(first.api, err)}
+		return []checkResult{tencentResult(first, err)}
 	}
-	results := make([]checkResult, len(tencentProbes))
-	results[0] = tencentResult(first.api, err)
+	results := make([]checkResult, len(probes))
+	results[0] = tencentResult(first, err)
 	var wg sync.WaitGroup
-	for i, p := range tencentProbes[1:] {
-		wg.Go(func() { results[i+1] = tencentResult(p.api, p.call(ctx, cloud, region)) })
+	for i, p := range probes[1:] {
+		wg.Go(func() { results[i+1] = tencentResult(p, p.call(ctx, cloud, region)) })
 	}
 	wg.Wait()
 	return results
 }
 
-// tencentResult explains the outcome of the probe of api. A probe that
-// matched nothing (not found, or an invalid parameter value) was authorised,
-// which is all it is meant to prove.
-func tencentResult(api string, err error) checkResult {
+// tencentResult explains the outcome of probe p. A probe refused for its
+// arguments (not found, an invalid parameter value) was authorised, which is
+// all it is meant to prove.
+func tencentResult(p tencentProbe, err error) checkResult {
 	if err == nil {
-		return passed("tencent: %s allowed", api)
+		return passed("tencent: %s allowed", p.api)
 	}
 	var e *diag.APIError
 	if !errors.As(err, &e) {
-		return failed("tencent: %s failed: %v", api, err)
+		return failed("tencent: %s failed: %v", p.api, err)
 	}
 	switch {
 	case e.Kind == diag.KindPermission:
-		return failed("tencent: %s denied (%s): grant it, see configs/cam-policy-diagnose.json", api, e.Code)
+		return failed("tencent: %s denied (%s): grant it, see %s", p.api, e.Code, p.policy)
 	case e.Kind == diag.KindAuth:
 		return failed("tencent: credentials rejected (%s): check tencentcloud.secret_id and tencentcloud.secret_key (or TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY), and the clock", e.Code)
 	case e.Kind == diag.KindUnavailable:
-		return failed("tencent: API unreachable (%s: %s): check the network, and tencentcloud.endpoint if set", api, unreachableCause(e))
-	case e.Kind == diag.KindNotFound, strings.HasPrefix(e.Code, "InvalidParameter"), strings.HasPrefix(e.Code, "InvalidInstanceId"):
-		return passed("tencent: %s allowed", api)
+		return failed("tencent: API unreachable (%s: %s): check the network, and tencentcloud.endpoint if set", p.api, unreachableCause(e))
+	case argumentsRefused(e):
+		return passed("tencent: %s allowed", p.api)
 	}
-	return failed("tencent: %s failed: %v", api, e)
+	return failed("tencent: %s failed: %v", p.api, e)
+}
+
+// argumentsRefused reports whether e refuses a probe's arguments or missing
+// resource, which Tencent Cloud checks only after authorising the call.
+func argumentsRefused(e *diag.APIError) bool {
+	if e.Kind == diag.KindNotFound || e.Kind == diag.KindConflict {
+		return true
+	}
+	for _, prefix := range []string{"InvalidParameter", "InvalidInstanceId", "InvalidInvocationId", "InvalidImageId",
+		"MissingParameter", "UnsupportedOperation"} {
+		if strings.HasPrefix(e.Code, prefix) {
+			return true
+		}
+	}
+	return false
 }
 
 // unreachableCause says why a call got no answer: the network error, such

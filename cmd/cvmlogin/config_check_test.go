@@ -141,6 +141,31 @@ func TestConfigCheckOnline(t *testing.T) {
 			"ok    tencent: tat:DescribeAutomationAgentStatus allowed",
 		},
 	}, {
+		name: "denied main check, guest and fix actions",
+		setup: func(w *onlineWorld, _ settings) {
+			w.sim.SetFault("vpc", "DescribeSecurityGroupPolicies", "UnauthorizedOperation")
+			w.sim.SetFault("tat", "RunCommand", "UnauthorizedOperation.CamNoAuth")
+			w.sim.SetFault("vpc", "CreateSecurityGroupPolicies", "AuthFailure.UnauthorizedOperation")
+		},
+		wantCode: exitFailed,
+		want: []string{
+			"FAIL  tencent: vpc:DescribeSecurityGroupPolicies denied (UnauthorizedOperation): grant it, see configs/cam-policy-diagnose.json",
+			"FAIL  tencent: tat:RunCommand denied (UnauthorizedOperation.CamNoAuth): grant it, see configs/cam-policy-guest.json",
+			"FAIL  tencent: vpc:CreateSecurityGroupPolicies denied (AuthFailure.UnauthorizedOperation): grant it, see configs/cam-policy-fix.json",
+			"ok    tencent: vpc:DeleteSecurityGroupPolicies allowed",
+			"ok    tencent: cvm:RebootInstances allowed",
+			"ok    tencent: cvm:DescribeImages allowed",
+			"ok    tencent: tat:DescribeInvocationTasks allowed",
+		},
+	}, {
+		name: "features off: no guest or fix probes",
+		setup: func(_ *onlineWorld, s settings) {
+			delete(s, "approvals")
+			s["diagnosis"] = map[string]any{"guest_checks": false}
+		},
+		wantCode: exitOK,
+		want:     []string{"note  tencent: fix actions not checked: nobody can approve fixes"},
+	}, {
 		name:     "rejected Tencent credentials",
 		setup:    func(_ *onlineWorld, s settings) { s["tencentcloud"]["secret_key"] = "not-the-right-secret-key" },
 		wantCode: exitFailed,
@@ -183,8 +208,9 @@ func TestConfigCheckSimulate(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit code %d; stdout:\n%s\nstderr: %s", code, out, errOut)
 	}
-	if n := strings.Count(out, "ok    tencent: "); n != len(tencentProbes) {
-		t.Errorf("%d Tencent Cloud checks passed, want %d:\n%s", n, len(tencentProbes), out)
+	want := len(diagnoseProbes) + len(guestProbes) + len(fixProbes)
+	if n := strings.Count(out, "ok    tencent: "); n != want {
+		t.Errorf("%d Tencent Cloud checks passed, want %d:\n%s", n, want, out)
 	}
 }
 
@@ -213,5 +239,30 @@ func TestConfigCheckRedactsSecrets(t *testing.T) {
 		if strings.Contains(out+errOut, secret) {
 			t.Errorf("the output shows the secret %q:\n%s\n%s", secret, out, errOut)
 		}
+	}
+}
+
+// TestConfigCheckEmptyEnvCredentials: TENCENTCLOUD_SECRET_ID and _KEY set
+// to "" (as Compose's env_file passes them) are treated as unset, so that the
+// credentials profile file further down the SDK's chain is used.
+func TestConfigCheckEmptyEnvCredentials(t *testing.T) {
+	home := t.TempDir()
+	profile := "[default]\nsecret_id = " + tencentsim.TestSecretID + "\nsecret_key = " + tencentsim.TestSecretKey + "\n"
+	if err := os.MkdirAll(filepath.Join(home, ".tencentcloud"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(home, ".tencentcloud", "credentials"), []byte(profile), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("HOME", home)
+	t.Setenv("TENCENTCLOUD_SECRET_ID", "")
+	t.Setenv("TENCENTCLOUD_SECRET_KEY", "")
+	w := newOnlineWorld(t)
+	s := w.settings()
+	delete(s["tencentcloud"], "secret_id")
+	delete(s["tencentcloud"], "secret_key")
+	code, out, errOut := runCLI(t, "--config", mustWriteConfig(t, s), "config", "check", "--online")
+	if code != exitOK || !strings.Contains(out, "ok    tencent: cvm:DescribeInstances allowed") {
+		t.Errorf("exit code %d with the profile file's credentials; stdout:\n%s\nstderr: %s", code, out, errOut)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
+	"runtime/debug"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -16,8 +18,41 @@ import (
 	"github.com/cvmlogin/cvmlogin/internal/logging"
 )
 
-// version is set at build time with -ldflags "-X main.version=…".
-var version = "dev"
+// version and revision are set at build time with
+// -ldflags "-X main.version=… -X main.revision=…" (the Dockerfile does);
+// buildVersion falls back on what the Go toolchain recorded.
+var (
+	version  = ""
+	revision = ""
+)
+
+// buildInfo says which build is running.
+type buildInfo struct{ version, revision string }
+
+// buildVersion returns the version and revision stamped with -ldflags, else
+// those the Go toolchain recorded (the module version for `go install
+// …@v1.2.3`, the VCS revision for a build in a git checkout), else "dev" and
+// "unknown".
+func buildVersion() buildInfo {
+	v := buildInfo{version: version, revision: revision}
+	if info, ok := debug.ReadBuildInfo(); ok {
+		if v.version == "" && info.Main.Version != "" && info.Main.Version != "(devel)" {
+			v.version = info.Main.Version
+		}
+		for _, s := range info.Settings {
+			if s.Key == "vcs.revision" && v.revision == "" {
+				v.revision = s.Value
+			}
+		}
+	}
+	if v.version == "" {
+		v.version = "dev"
+	}
+	if v.revision == "" {
+		v.revision = "unknown"
+	}
+	return v
+}
 
 // Exit codes of every command (design.md B1).
 const (
@@ -83,7 +118,10 @@ func newVersionCmd(g *globals) *cobra.Command {
 		Use:   "version",
 		Short: "Print the version",
 		Args:  cobra.NoArgs,
-		Run:   func(*cobra.Command, []string) { fmt.Fprintf(g.stdout, "cvmlogin %s\n", version) },
+		Run: func(*cobra.Command, []string) {
+			v := buildVersion()
+			fmt.Fprintf(g.stdout, "cvmlogin %s (revision %s, %s)\n", v.version, v.revision, runtime.Version())
+		},
 	}
 }
 

@@ -42,6 +42,7 @@ func newServeCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&sim.enabled, "simulate", false, "diagnose against the built-in Tencent Cloud simulator instead of the real API")
 	cmd.Flags().StringVar(&sim.scenarios, "scenarios", "", "with --simulate: a JSON scenario file instead of the built-in scenarios")
+	addFaultFlag(cmd, &sim.faults)
 	return cmd
 }
 
@@ -52,7 +53,7 @@ func serve(ctx context.Context, cfg *configs.Config, sim simulateOptions, logger
 	// go-redis's own messages (pool dial failures) join the structured log.
 	// The hook is process-wide, so only the long-running command sets it.
 	redis.SetLogger(logging.Printf{Logger: logger.With("component", "redis")})
-	m := metrics.New()
+	m := newMetrics()
 	store, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
@@ -75,46 +76,160 @@ func serve(ctx context.Context, cfg *configs.Config, sim simulateOptions, logger
 	logger.Info("connected to Slack", "team", auth.Team, "bot_user", auth.UserID, "mode", cfg.Slack.Mode)
 
 	diagnoser := diag.NewDiagnoser(backend.client, diagnoserOptions(cfg, backend.dialer, logger))
-	fixer := diag.NewFixer(backend.client, backend.client, diag.FixerOptions{Logger: logger.With("component", "fix")})
+	fixer := diag.NewFixer(backend.client, backend.client, diag.FixerOptions{AllowedTags: cfg.TencentCloud.AllowedTags, Logger: logger.With("component", "fix")})
 	b := bot.New(api, store, diagnoser, fixer, botOptions(cfg, logger, m))
 
+	metricsHandler := m.Handler()
+	if cfg.Metrics.Listen != "" {
+		metricsHandler = nil // served on its own listener below
+	}
 	httpSrv := bot.NewHTTPServer(b, bot.HTTPOptions{
 		Verifier: bot.Verifier{Secret: cfg.Slack.SigningSecret}, SlackRoutes: cfg.Slack.Mode == "http",
-		Metrics: m.Handler(), ObserveAck: m.AckObserver("http"), Logger: logger, // the transport adds its component
+		Metrics: metricsHandler, ObserveAck: m.AckObserver("http"), Logger: logger, // the transport adds its component
 	})
-	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
+	ln, err := listen("http.listen", cfg.HTTP.Listen)
 	if err != nil {
-		return &exitError{code: exitCouldNot, err: fmt.Errorf("listening on http.listen %s: %w", cfg.HTTP.Listen, err)}
+		return err
 	}
-	logger.Info("serving health and metrics", "addr", ln.Addr().String(), "slack_routes", cfg.Slack.Mode == "http")
+	defer ln.Close()
+	logger.Info("serving health and metrics", "addr", ln.Addr().String(), "slack_routes", cfg.Slack.Mode == "http", "metrics", metricsHandler != nil)
 
-	var wg sync.WaitGroup
-	errs := make(chan error, 2)
-	wg.Go(func() { b.Run(ctx, store.Worker(conversations.WorkerOptions{Logger: logger})) })
-	wg.Go(func() {
-		if err := httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			errs <- fmt.Errorf("serving HTTP: %w", err)
+	components := []component{
+		{"the job workers", func(ctx context.Context) error {
+			b.Run(ctx, store.Worker(conversations.WorkerOptions{Logger: logger}))
+			return nil
+		}},
+		{"the HTTP listener", serveHTTP(httpSrv, ln, "http.listen")},
+	}
+	if cfg.Metrics.Listen != "" {
+		metricsLn, err := listen("metrics.listen", cfg.Metrics.Listen)
+		if err != nil {
+			return err
 		}
-	})
+		defer metricsLn.Close()
+		logger.Info("serving metrics", "addr", metricsLn.Addr().String())
+		components = append(components, component{"the metrics listener", serveHTTP(metricsServer(m), metricsLn, "metrics.listen")})
+	}
 	if cfg.Slack.Mode == "socket" {
+		socket := bot.NewSocketClient(api, b, bot.SocketOptions{Logger: logger, ObserveAck: m.AckObserver("socket"), OnConnection: m.SocketConnected})
+		components = append(components, component{"Socket Mode", func(ctx context.Context) error {
+			return socketError(socket.Run(ctx))
+		}})
+	}
+	if err := runComponents(ctx, logger, components...); err != nil {
+		return &exitError{code: exitCouldNot, err: err}
+	}
+	return nil
+}
+
+// newMetrics returns the process's metrics, every family declared.
+func newMetrics() *metrics.Metrics {
+	m := metrics.New()
+	v := buildVersion()
+	m.BuildInfo(v.version, v.revision)
+	var actions []string
+	for _, a := range tencent.Actions() {
+		actions = append(actions, a.String())
+	}
+	m.DeclareTencentActions(actions...)
+	return m
+}
+
+// metricsServer serves GET /metrics alone, for metrics.listen.
+func metricsServer(m *metrics.Metrics) *http.Server {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", m.Handler())
+	return &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+}
+
+// listen listens on addr, which the configuration key names.
+func listen(key, addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, &exitError{code: exitCouldNot, err: fmt.Errorf("listening on %s %s: %w", key, addr, err)}
+	}
+	return ln, nil
+}
+
+// component is one long-running part of serve. Its run function returns
+// once its context is done, after stopping gracefully; returning before
+// that, with or without an error, is fatal for the whole process.
+type component struct {
+	name string
+	run  func(ctx context.Context) error
+}
+
+// runComponents runs every component until ctx is done or one of them stops
+// by itself. A component that stops by itself cancels the others, so that
+// the process exits (non-zero) and its supervisor restarts it rather than
+// leaving it up but dead. It returns the first component's fatal error, or
+// nil when ctx was done.
+func runComponents(ctx context.Context, logger *slog.Logger, components ...component) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	fatal := make(chan error, len(components))
+	var wg sync.WaitGroup
+	for _, c := range components {
 		wg.Go(func() {
-			if err := bot.NewSocketClient(api, b, bot.SocketOptions{Logger: logger, ObserveAck: m.AckObserver("socket")}).Run(ctx); err != nil && ctx.Err() == nil {
-				errs <- fmt.Errorf("Socket Mode: %w", err)
+			err := c.run(ctx)
+			if ctx.Err() != nil {
+				return
 			}
+			if err == nil {
+				err = errors.New("stopped unexpectedly")
+			}
+			fatal <- fmt.Errorf("%s: %w", c.name, err)
 		})
 	}
 	var runErr error
 	select {
 	case <-ctx.Done():
 		logger.Info("shutting down: finishing the work in hand")
-	case runErr = <-errs:
-		logger.Error("stopping", "err", runErr)
+	case runErr = <-fatal:
+		logger.Error("stopping: a component failed", "err", runErr)
 	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	_ = httpSrv.Shutdown(shutdownCtx)
+	cancel()
 	wg.Wait()
 	return runErr
+}
+
+// httpServer is what serveHTTP runs: a *bot.HTTPServer or an *http.Server.
+type httpServer interface {
+	Serve(ln net.Listener) error
+	Shutdown(ctx context.Context) error
+}
+
+// serveHTTP returns the run function of an HTTP server on ln, configured by
+// the key named: it serves until its context is done, then shuts down
+// gracefully within shutdownTimeout.
+func serveHTTP(srv httpServer, ln net.Listener, key string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		served := make(chan error, 1)
+		go func() { served <- srv.Serve(ln) }()
+		select {
+		case err := <-served:
+			return fmt.Errorf("serving on %s %s: %w", key, ln.Addr(), err)
+		case <-ctx.Done():
+		}
+		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+		defer cancel()
+		_ = srv.Shutdown(shutdownCtx)
+		return nil
+	}
+}
+
+// shutdownTimeout bounds how long an HTTP server waits for the requests in
+// hand when shutting down.
+const shutdownTimeout = 30 * time.Second
+
+// socketError says which setting to check when Slack refuses the Socket Mode
+// connection for good.
+func socketError(err error) error {
+	var refused slack.SlackErrorResponse
+	if errors.As(err, &refused) {
+		return fmt.Errorf("slack.app_token rejected by Slack (apps.connections.open: %s): check the app-level token (xapp-…, scope connections:write) and that Socket Mode is enabled for the app", refused.Err)
+	}
+	return err
 }
 
 // openStore connects to Redis and says exactly where it could not.
@@ -125,7 +240,7 @@ func openStore(ctx context.Context, cfg *configs.Config) (*conversations.Store, 
 	}
 	store := conversations.New(rdb, storeOptions(cfg))
 	if err := pingStore(ctx, store); err != nil {
-		return nil, &exitError{code: exitCouldNot, err: fmt.Errorf("Redis is unreachable at %s: %w (set redis.addr or CVMLOGIN_REDIS_ADDR)", where, err)}
+		return nil, &exitError{code: exitCouldNot, err: fmt.Errorf("no answer from Redis at %s: %w (set redis.addr or CVMLOGIN_REDIS_ADDR)", where, err)}
 	}
 	return store, nil
 }
@@ -203,7 +318,7 @@ func knownRegion(cfg *configs.Config) func(string) bool {
 func slackAuthError(err error) error {
 	var refused slack.SlackErrorResponse
 	if errors.As(err, &refused) {
-		return fmt.Errorf("Slack rejected slack.bot_token (auth.test: %w): check the token and that the app is installed in the workspace", err)
+		return fmt.Errorf("slack.bot_token rejected by Slack (auth.test: %w): check the token and that the app is installed in the workspace", err)
 	}
 	return fmt.Errorf("could not reach Slack to check slack.bot_token (auth.test: %w): check this host's network access to slack.com (or slack.api_url)", err)
 }

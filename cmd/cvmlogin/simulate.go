@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -17,14 +18,17 @@ func newSimulateCmd(g *globals) *cobra.Command {
 		listen    string
 		scenarios string
 		latency   time.Duration
+		faults    []string
 	)
 	cmd := &cobra.Command{
 		Use:   "simulate",
 		Short: "Run the Tencent Cloud API simulator standalone",
 		Long: "Serves the Tencent Cloud APIs cvmlogin calls, with TC3 signature checks, on a loopback address,\n" +
 			"with the built-in scenario instances (or --scenarios FILE). Point cvmlogin at it with\n" +
-			"tencentcloud.endpoint and tencentcloud.scheme=http.",
-		Args: cobra.NoArgs,
+			"tencentcloud.endpoint and tencentcloud.scheme=http. --fault service:Action=CODE makes every call of\n" +
+			"that action fail with CODE, e.g. to rehearse a denied permission.",
+		Example: "  cvmlogin simulate --fault tat:RunCommand=UnauthorizedOperation.CamNoAuth --fault monitor:GetMonitorData=InternalError",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := requireLoopback(listen); err != nil {
 				return err
@@ -33,7 +37,12 @@ func newSimulateCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			parsed, err := parseFaults(faults)
+			if err != nil {
+				return err
+			}
 			sim := tencentsim.New(tencentsim.Options{Scenarios: list, Latency: latency})
+			injectFaults(sim, parsed)
 			endpoint, err := sim.Start(listen)
 			if err != nil {
 				return &exitError{code: exitCouldNot, err: fmt.Errorf("starting the simulator on %s: %w", listen, err)}
@@ -47,7 +56,37 @@ func newSimulateCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:9000", "loopback address to serve on")
 	cmd.Flags().StringVar(&scenarios, "scenarios", "", "JSON scenario file instead of the built-in scenarios")
 	cmd.Flags().DurationVar(&latency, "latency", 0, "latency added to every API call, e.g. 150ms")
+	addFaultFlag(cmd, &faults)
 	return cmd
+}
+
+// addFaultFlag adds the repeatable --fault flag, collected into faults.
+func addFaultFlag(cmd *cobra.Command, faults *[]string) {
+	cmd.Flags().StringArrayVar(faults, "fault", nil, "service:Action=CODE: every call of the simulator's action fails with CODE (repeatable)")
+}
+
+// simFault is one --fault: every call of Service's Action fails with Code.
+type simFault struct{ service, action, code string }
+
+// parseFaults parses --fault values, "service:Action=CODE" each.
+func parseFaults(values []string) ([]simFault, error) {
+	var out []simFault
+	for _, v := range values {
+		api, code, ok := strings.Cut(v, "=")
+		service, action, ok2 := strings.Cut(api, ":")
+		if !ok || !ok2 || service == "" || action == "" || code == "" {
+			return nil, usageError("--fault %q: want service:Action=CODE, e.g. tat:RunCommand=UnauthorizedOperation.CamNoAuth", v)
+		}
+		out = append(out, simFault{service, action, code})
+	}
+	return out, nil
+}
+
+// injectFaults sets each fault on sim.
+func injectFaults(sim *tencentsim.Sim, faults []simFault) {
+	for _, f := range faults {
+		sim.SetFault(f.service, f.action, f.code)
+	}
 }
 
 // requireLoopback refuses to serve fake cloud APIs beyond this host.

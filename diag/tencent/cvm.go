@@ -84,6 +84,12 @@ func instanceFrom(in *cvm.Instance) diag.Instance {
 	if in.Placement != nil {
 		out.Zone = deref(in.Placement.Zone)
 	}
+	if len(in.Tags) > 0 {
+		out.Tags = make(map[string]string, len(in.Tags))
+		for _, tag := range in.Tags {
+			out.Tags[deref(tag.Key)] = deref(tag.Value)
+		}
+	}
 	if ia := in.InternetAccessible; ia != nil {
 		out.BandwidthOutMbps = deref(ia.InternetMaxBandwidthOut)
 		out.InternetChargeType = deref(ia.InternetChargeType)

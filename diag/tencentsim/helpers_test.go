@@ -217,13 +217,3 @@ func field(tb testing.TB, raw json.RawMessage, path string) string {
 	}
 	return fmt.Sprint(v)
 }
-
-// mustJSON marshals v for a request body.
-func mustJSON(tb testing.TB, v any) string {
-	tb.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		tb.Fatalf("encoding %v: %v", v, err)
-	}
-	return string(b)
-}

@@ -8,11 +8,20 @@
 //	cvmlogin_check_findings_total{check,status}               status: ok, warn, fail, unknown, skipped
 //	cvmlogin_tencent_api_calls_total{service,action,error_code}   error_code "none" for a success
 //	cvmlogin_tencent_api_call_duration_seconds{service,action}    histogram, retries included
-//	cvmlogin_slack_api_calls_total{method,status}             status: HTTP status code, or "error"
+//	cvmlogin_diagnosis_duration_seconds{result}               histogram, whole diagnoses end to end
+//	cvmlogin_slack_api_calls_total{method,status}             status: HTTP status code, Slack's error for an ok:false answer, or "error"
 //	cvmlogin_slack_api_rate_limited_total{method}             HTTP 429 answers
+//	cvmlogin_slack_socket_connected                           1 while a Socket Mode connection is open
 //	cvmlogin_fix_requests_total{action,outcome}               see the Fix* outcome constants
 //	cvmlogin_slack_ack_seconds{transport,kind}                histogram; transport http|socket, kind command|interaction|event
-//	cvmlogin_job_queue_depth                                  jobs queued or being handled
+//	cvmlogin_job_queue_depth                                  jobs queued or being handled (the last known value while Redis fails)
+//	cvmlogin_redis_up                                         1 if Redis answered the scrape's queue-depth read
+//	cvmlogin_build_info{version,revision,go_version}          always 1
+//
+// Every family is exposed from the start, before its first event: the label
+// values known in advance (results, checks, fix actions and outcomes, the
+// Slack methods the bot calls, the Tencent Cloud actions given to
+// DeclareTencentActions) start at zero.
 //
 // The diagnosis families are derived from the diag.Report (Diagnosis), so
 // that diag itself knows nothing of Prometheus. Tencent Cloud calls are
@@ -27,8 +36,10 @@ package metrics
 
 import (
 	"context"
-	"math"
 	"net/http"
+	"runtime"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -80,6 +91,12 @@ type Metrics struct {
 	slackRateLimited *prometheus.CounterVec
 	fixRequests      *prometheus.CounterVec
 	slackAck         *prometheus.HistogramVec
+	diagDuration     *prometheus.HistogramVec
+	socketConnected  prometheus.Gauge
+	buildInfo        *prometheus.GaugeVec
+
+	queueDepth     atomic.Pointer[func(context.Context) (int64, error)]
+	lastQueueDepth atomic.Int64
 }
 
 // New returns a Metrics with a registry of its own holding every family
@@ -130,12 +147,26 @@ func New() *Metrics {
 			Help:    "Time from receiving a Slack request to acknowledging it, by transport and kind; Slack wants it under 3s.",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2, 3, 5},
 		}, []string{"transport", "kind"}),
+		diagDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "diagnosis_duration_seconds",
+			Help:    "How long whole diagnoses took, every check included, by result.",
+			Buckets: []float64{.5, 1, 2, 3, 5, 8, 10, 15, 20, 30, 45, 60},
+		}, []string{"result"}),
+		socketConnected: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "slack_socket_connected",
+			Help: "1 while a Socket Mode connection to Slack is open, else 0 (always 0 in HTTP mode).",
+		}),
+		buildInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "build_info",
+			Help: "Always 1; its labels say which build is running.",
+		}, []string{"version", "revision", "go_version"}),
 	}
 	m.registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.diagnoses, m.checkDuration, m.checkFindings, m.tencentCalls, m.tencentDuration,
 		m.slackCalls, m.slackRateLimited, m.fixRequests, m.slackAck,
+		m.diagDuration, m.socketConnected, m.buildInfo, newQueueCollector(m),
 	)
 	m.initLabels()
 	return m
@@ -145,6 +176,17 @@ func New() *Metrics {
 func (m *Metrics) initLabels() {
 	for _, result := range []string{ResultFail, ResultWarn, ResultOK, ResultCouldNotRun} {
 		m.diagnoses.WithLabelValues(result)
+		m.diagDuration.WithLabelValues(result)
+	}
+	for _, check := range diag.CheckIDs {
+		m.checkDuration.WithLabelValues(string(check))
+		for _, status := range []diag.Status{diag.StatusOK, diag.StatusWarn, diag.StatusFail, diag.StatusUnknown, diag.StatusSkipped} {
+			m.checkFindings.WithLabelValues(string(check), string(status))
+		}
+	}
+	for _, method := range slackMethods {
+		m.slackCalls.WithLabelValues(method, "200")
+		m.slackRateLimited.WithLabelValues(method)
 	}
 	for _, action := range diag.FixActions {
 		for _, outcome := range fixOutcomes {
@@ -178,7 +220,37 @@ func (m *Metrics) Diagnosis(r *diag.Report, err error) {
 			}
 		}
 	}
-	m.diagnoses.WithLabelValues(diagnosisResult(r, err)).Inc()
+	result := diagnosisResult(r, err)
+	if r != nil {
+		m.diagDuration.WithLabelValues(result).Observe(msToSeconds(r.DurationMS))
+	}
+	m.diagnoses.WithLabelValues(result).Inc()
+}
+
+// DeclareTencentActions starts the series of each Tencent Cloud action,
+// "service:Action", at zero: no error, no call yet.
+func (m *Metrics) DeclareTencentActions(actions ...string) {
+	for _, a := range actions {
+		service, action, _ := strings.Cut(a, ":")
+		m.tencentCalls.WithLabelValues(service, action, "none")
+		m.tencentDuration.WithLabelValues(service, action)
+	}
+}
+
+// BuildInfo sets cvmlogin_build_info for the running build; go_version is
+// the runtime's.
+func (m *Metrics) BuildInfo(version, revision string) {
+	m.buildInfo.WithLabelValues(version, revision, runtime.Version()).Set(1)
+}
+
+// SocketConnected sets cvmlogin_slack_socket_connected. It has the shape of
+// bot.SocketOptions.OnConnection.
+func (m *Metrics) SocketConnected(connected bool) {
+	v := 0.0
+	if connected {
+		v = 1
+	}
+	m.socketConnected.Set(v)
 }
 
 // diagnosisResult is the result label of a diagnosis.
@@ -220,22 +292,52 @@ func (m *Metrics) AckObserver(transport string) func(kind string, d time.Duratio
 	}
 }
 
-// WatchQueue registers cvmlogin_job_queue_depth, a gauge that calls depth
-// with a one-second deadline at each scrape; it reads NaN when depth fails.
-// Like prometheus.MustRegister it panics if called twice.
+// WatchQueue makes cvmlogin_job_queue_depth read depth, with a one-second
+// deadline, at each scrape. While depth fails the gauge keeps its last known
+// value (never NaN, which alert expressions cannot compare) and
+// cvmlogin_redis_up reads 0. Before WatchQueue, the depth reads 0.
 func (m *Metrics) WatchQueue(depth func(context.Context) (int64, error)) {
-	m.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Namespace: namespace, Name: "job_queue_depth",
-		Help: "Jobs in the shared job queue: waiting for a worker or being handled (NaN: Redis did not answer).",
-	}, func() float64 {
+	m.queueDepth.Store(&depth)
+}
+
+// queueCollector collects cvmlogin_job_queue_depth and cvmlogin_redis_up
+// from one read of the queue depth per scrape.
+type queueCollector struct {
+	m                 *Metrics
+	depthDesc, upDesc *prometheus.Desc
+}
+
+func newQueueCollector(m *Metrics) *queueCollector {
+	return &queueCollector{
+		m: m,
+		depthDesc: prometheus.NewDesc(namespace+"_job_queue_depth",
+			"Jobs in the shared job queue: waiting for a worker or being handled (the last known value while Redis fails: see cvmlogin_redis_up).", nil, nil),
+		upDesc: prometheus.NewDesc(namespace+"_redis_up",
+			"1 if Redis answered the queue-depth read of this scrape, else 0.", nil, nil),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.depthDesc
+	ch <- c.upDesc
+}
+
+// Collect implements prometheus.Collector.
+func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
+	up := 1.0
+	if depth := c.m.queueDepth.Load(); depth != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), queueDepthTimeout)
-		defer cancel()
-		n, err := depth(ctx)
+		n, err := (*depth)(ctx)
+		cancel()
 		if err != nil {
-			return math.NaN()
+			up = 0
+		} else {
+			c.m.lastQueueDepth.Store(n)
 		}
-		return float64(n)
-	}))
+	}
+	ch <- prometheus.MustNewConstMetric(c.depthDesc, prometheus.GaugeValue, float64(c.m.lastQueueDepth.Load()))
+	ch <- prometheus.MustNewConstMetric(c.upDesc, prometheus.GaugeValue, up)
 }
 
 func msToSeconds(ms int64) float64 { return float64(ms) / 1000 }

@@ -3,9 +3,9 @@ package metrics_test
 import (
 	"context"
 	"errors"
-	"math"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"testing"
 	"time"
 
@@ -89,7 +89,7 @@ func TestDiagnosisChecks(t *testing.T) {
 	wantValue(t, f, 2, "cvmlogin_check_findings_total", "check", "security_group.login_port", "status", "fail")
 	wantValue(t, f, 2, "cvmlogin_check_findings_total", "check", "guest.disk", "status", "skipped")
 	wantValue(t, f, 2, "cvmlogin_check_duration_seconds", "check", "security_group.login_port")
-	if _, ok := f.Value("cvmlogin_check_duration_seconds", "check", "guest.disk"); ok {
+	if n, _ := f.Value("cvmlogin_check_duration_seconds", "check", "guest.disk"); n != 0 {
 		t.Error("a skipped check's duration was observed")
 	}
 	for _, series := range f["cvmlogin_check_duration_seconds"].GetMetric() {
@@ -97,7 +97,7 @@ func TestDiagnosisChecks(t *testing.T) {
 			t.Errorf("security_group.login_port durations sum to %vs, want 3s", series.GetHistogram().GetSampleSum())
 		}
 	}
-	if _, ok := f.Value("cvmlogin_tencent_api_calls_total"); ok {
+	if n, _ := f.Value("cvmlogin_tencent_api_calls_total"); n != 0 {
 		t.Error("Diagnosis counted the report's API calls, which TencentCall counts")
 	}
 }
@@ -156,11 +156,73 @@ func TestWatchQueue(t *testing.T) {
 		return depth, nil
 	})
 	url := mustServe(t, m)
-	wantValue(t, metricstest.MustScrape(t, url), 3, "cvmlogin_job_queue_depth")
+	f := metricstest.MustScrape(t, url)
+	wantValue(t, f, 3, "cvmlogin_job_queue_depth")
+	wantValue(t, f, 1, "cvmlogin_redis_up")
 	fail = true
-	if got, _ := metricstest.MustScrape(t, url).Value("cvmlogin_job_queue_depth"); !math.IsNaN(got) {
-		t.Errorf("job_queue_depth = %v while Redis fails, want NaN", got)
+	f = metricstest.MustScrape(t, url)
+	if got, _ := f.Value("cvmlogin_job_queue_depth"); got != 3 {
+		t.Errorf("job_queue_depth = %v while Redis fails, want the last known 3", got)
 	}
+	wantValue(t, f, 0, "cvmlogin_redis_up")
+}
+
+// TestNewDeclaresEveryFamily: alerts can be written against every family
+// before its first event.
+func TestNewDeclaresEveryFamily(t *testing.T) {
+	m := metrics.New()
+	m.DeclareTencentActions("vpc:DescribeSecurityGroupPolicies")
+	m.BuildInfo("v1.2.3", "abc1234")
+	f := metricstest.MustScrape(t, mustServe(t, m))
+	for _, family := range []string{
+		"cvmlogin_diagnoses_total", "cvmlogin_diagnosis_duration_seconds", "cvmlogin_check_duration_seconds", "cvmlogin_check_findings_total",
+		"cvmlogin_tencent_api_calls_total", "cvmlogin_tencent_api_call_duration_seconds", "cvmlogin_slack_api_calls_total",
+		"cvmlogin_slack_api_rate_limited_total", "cvmlogin_slack_socket_connected", "cvmlogin_fix_requests_total",
+		"cvmlogin_slack_ack_seconds", "cvmlogin_job_queue_depth", "cvmlogin_redis_up", "cvmlogin_build_info",
+	} {
+		if len(f.Series(family)) == 0 {
+			t.Errorf("%s is not exposed before its first event", family)
+		}
+	}
+	wantValue(t, f, 0, "cvmlogin_slack_api_rate_limited_total", "method", "chat.postMessage")
+	wantValue(t, f, 0, "cvmlogin_tencent_api_calls_total", "action", "DescribeSecurityGroupPolicies", "error_code", "none")
+	wantValue(t, f, 1, "cvmlogin_build_info", "version", "v1.2.3", "revision", "abc1234", "go_version", runtime.Version())
+	wantValue(t, f, 0, "cvmlogin_slack_socket_connected")
+	m.SocketConnected(true)
+	wantValue(t, metricstest.MustScrape(t, mustServe(t, m)), 1, "cvmlogin_slack_socket_connected")
+}
+
+func TestDiagnosisDuration(t *testing.T) {
+	m := metrics.New()
+	r := report(finding(diag.CheckSGLoginPort, diag.StatusFail, 1))
+	r.DurationMS = 2500
+	m.Diagnosis(r, nil)
+	f := metricstest.MustScrape(t, mustServe(t, m))
+	wantValue(t, f, 1, "cvmlogin_diagnosis_duration_seconds", "result", "fail")
+	for _, series := range f["cvmlogin_diagnosis_duration_seconds"].GetMetric() {
+		if series.GetHistogram().GetSampleCount() > 0 && series.GetHistogram().GetSampleSum() != 2.5 {
+			t.Errorf("diagnosis durations sum to %vs, want 2.5s", series.GetHistogram().GetSampleSum())
+		}
+	}
+}
+
+// TestInstrumentSlackOKFalse: an HTTP 200 answer saying ok:false counts by
+// its Slack error, and the caller still reads the whole answer.
+func TestInstrumentSlackOKFalse(t *testing.T) {
+	fake := slackfake.New(t)
+	fake.Fail("chat.postMessage", "not_in_channel", 1)
+	m := metrics.New()
+	api := fake.Client(slack.OptionHTTPClient(&http.Client{Transport: m.InstrumentSlack(nil)}))
+	_, _, err := api.PostMessageContext(context.Background(), "C0CHANNEL1", slack.MsgOptionText("hello", false))
+	if err == nil || err.Error() != "not_in_channel" {
+		t.Fatalf("PostMessage: %v, want not_in_channel", err)
+	}
+	if _, _, err := api.PostMessageContext(context.Background(), "C0CHANNEL1", slack.MsgOptionText("hello", false)); err != nil {
+		t.Fatal(err)
+	}
+	f := metricstest.MustScrape(t, mustServe(t, m))
+	wantValue(t, f, 1, "cvmlogin_slack_api_calls_total", "method", "chat.postMessage", "status", "not_in_channel")
+	wantValue(t, f, 1, "cvmlogin_slack_api_calls_total", "method", "chat.postMessage", "status", "200")
 }
 
 func TestInstrumentSlackMethods(t *testing.T) {
