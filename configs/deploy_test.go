@@ -157,15 +157,6 @@ var camAction = regexp.MustCompile(`^[a-z]+:[A-Z][A-Za-z]+$`)
 // tag key&value.
 var camResourceTag = regexp.MustCompile(`^[^&]+&[^&]*$`)
 
-// grantedAhead are actions that features being built call, granted by the
-// policies before the adapter lists them: the VPC parameter-template reads
-// the security-group check resolves, and the VNC console URL.
-var grantedAhead = []string{
-	"vpc:DescribeAddressTemplates", "vpc:DescribeAddressTemplateGroups",
-	"vpc:DescribeServiceTemplates", "vpc:DescribeServiceTemplateGroups",
-	"cvm:DescribeInstanceVncUrl",
-}
-
 // mustReadPolicy parses the CAM policy at path and checks its syntax: version
 // 2.0, and statements that allow named actions on every resource, each
 // action once, optionally under a qcs:resource_tag condition.
@@ -213,19 +204,12 @@ func actionsOf(p camPolicy) []string {
 	return out
 }
 
-// adapterActions returns the CAM names of the adapter's actions that keep,
-// plus those of grantedAhead that keep would keep (none change anything).
+// adapterActions returns the CAM names of the adapter's actions that keep.
 func adapterActions(keep func(tencent.Action) bool) []string {
 	var out []string
 	for _, a := range tencent.Actions() {
 		if keep(a) {
 			out = append(out, a.String())
-		}
-	}
-	for _, name := range grantedAhead {
-		service, action, _ := strings.Cut(name, ":")
-		if a := (tencent.Action{Service: service, Name: action}); keep(a) && !slices.Contains(out, name) {
-			out = append(out, name)
 		}
 	}
 	return out

@@ -280,6 +280,7 @@ const (
 type probeCloud interface {
 	diag.Cloud
 	diag.FixAPI
+	diag.VNCAPI
 }
 
 // The CAM policy files that grant each group of actions.
@@ -328,6 +329,27 @@ var diagnoseProbes = []tencentProbe{
 	}},
 	{"antiddos:DescribeBasicDeviceStatus", policyDiagnose, func(ctx context.Context, cloud probeCloud, region string) error {
 		_, err := cloud.BasicDeviceStatus(ctx, region, []string{probeIP})
+		return err
+	}},
+	{"vpc:DescribeAddressTemplates", policyDiagnose, func(ctx context.Context, cloud probeCloud, region string) error {
+		_, err := cloud.AddressTemplates(ctx, region, []string{"ipm-00000000"})
+		return err
+	}},
+	{"vpc:DescribeAddressTemplateGroups", policyDiagnose, func(ctx context.Context, cloud probeCloud, region string) error {
+		_, err := cloud.AddressTemplateGroups(ctx, region, []string{"ipmg-00000000"})
+		return err
+	}},
+	{"vpc:DescribeServiceTemplates", policyDiagnose, func(ctx context.Context, cloud probeCloud, region string) error {
+		_, err := cloud.ServiceTemplates(ctx, region, []string{"ppm-00000000"})
+		return err
+	}},
+	{"vpc:DescribeServiceTemplateGroups", policyDiagnose, func(ctx context.Context, cloud probeCloud, region string) error {
+		_, err := cloud.ServiceTemplateGroups(ctx, region, []string{"ppmg-00000000"})
+		return err
+	}},
+	// The VNC console of an instance that does not exist: no link is made.
+	{"cvm:DescribeInstanceVncUrl", policyDiagnose, func(ctx context.Context, cloud probeCloud, region string) error {
+		_, err := cloud.InstanceVNCURL(ctx, region, probeInstanceID)
 		return err
 	}},
 }

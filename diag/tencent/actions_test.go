@@ -9,6 +9,7 @@ func TestActionsChanges(t *testing.T) {
 	want := map[string]bool{
 		"cvm:DescribeInstances":              false,
 		"cvm:DescribeImages":                 false,
+		"cvm:DescribeInstanceVncUrl":         false,
 		"cvm:RebootInstances":                true,
 		"cvm:StartInstances":                 true,
 		"vpc:DescribeAddresses":              false,

@@ -26,6 +26,7 @@ var (
 	describeImages                = action{service: "cvm", name: "DescribeImages", perSecond: 40}
 	rebootInstances               = action{service: "cvm", name: "RebootInstances", perSecond: 10, mutating: true}
 	startInstances                = action{service: "cvm", name: "StartInstances", perSecond: 10, mutating: true}
+	describeInstanceVncURL        = action{service: "cvm", name: "DescribeInstanceVncUrl", perSecond: 10}
 	describeAddresses             = action{service: "vpc", name: "DescribeAddresses", perSecond: 20}
 	describeSecurityGroupPolicies = action{service: "vpc", name: "DescribeSecurityGroupPolicies", perSecond: 100}
 	createSecurityGroupPolicies   = action{service: "vpc", name: "CreateSecurityGroupPolicies", perSecond: 100, mutating: true}
@@ -44,7 +45,7 @@ var (
 )
 
 var actions = []action{
-	describeInstances, describeImages, rebootInstances, startInstances,
+	describeInstances, describeImages, rebootInstances, startInstances, describeInstanceVncURL,
 	describeAddresses, describeSecurityGroupPolicies, createSecurityGroupPolicies, deleteSecurityGroupPolicies,
 	describeAddressTemplates, describeAddressTemplateGroups, describeServiceTemplates, describeServiceTemplateGroups,
 	getMonitorData, describeAccountBalance,

@@ -10,6 +10,7 @@ func TestDocumentedRateLimits(t *testing.T) {
 		"DescribeImages":                40,
 		"RebootInstances":               10,
 		"StartInstances":                10,
+		"DescribeInstanceVncUrl":        10,
 		"DescribeSecurityGroupPolicies": 100,
 		"CreateSecurityGroupPolicies":   100,
 		"DeleteSecurityGroupPolicies":   100,

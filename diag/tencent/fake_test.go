@@ -31,6 +31,7 @@ const (
 var apiVersions = map[string]struct{ service, version string }{
 	"DescribeInstances":             {"cvm", "2017-03-12"},
 	"DescribeImages":                {"cvm", "2017-03-12"},
+	"DescribeInstanceVncUrl":        {"cvm", "2017-03-12"},
 	"RebootInstances":               {"cvm", "2017-03-12"},
 	"StartInstances":                {"cvm", "2017-03-12"},
 	"DescribeAddresses":             {"vpc", "2017-03-12"},

@@ -230,11 +230,12 @@ type service struct {
 // services is every simulated product, by the credential scope's service.
 var services = map[string]service{
 	"cvm": {version: "2017-03-12", regional: true, actions: map[string]handler{
-		"DescribeInstances": (*Sim).describeInstances,
-		"DescribeImages":    (*Sim).describeImages,
-		"RebootInstances":   (*Sim).rebootInstances,
-		"StartInstances":    (*Sim).startInstances,
-		"StopInstances":     (*Sim).stopInstances,
+		"DescribeInstances":      (*Sim).describeInstances,
+		"DescribeImages":         (*Sim).describeImages,
+		"RebootInstances":        (*Sim).rebootInstances,
+		"StartInstances":         (*Sim).startInstances,
+		"StopInstances":          (*Sim).stopInstances,
+		"DescribeInstanceVncUrl": (*Sim).describeInstanceVncURL,
 	}},
 	"vpc": {version: "2017-03-12", regional: true, actions: map[string]handler{
 		"DescribeAddresses":             (*Sim).describeAddresses,
