@@ -38,6 +38,7 @@ type Store interface {
 	SaveReport(ctx context.Context, id string, r *diag.Report) (*diag.Report, error)
 	Report(ctx context.Context, id string) (*diag.Report, error)
 	AppendLog(ctx context.Context, id string, e conversations.LogEntry) error
+	Log(ctx context.Context, id string) ([]conversations.LogEntry, error)
 	FirstSeen(ctx context.Context, kind, key string, ttl time.Duration) (bool, error)
 	CreateRef(ctx context.Context, r conversations.Ref) (string, error)
 	ResolveRef(ctx context.Context, id string) (conversations.Ref, error)

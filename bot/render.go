@@ -95,7 +95,7 @@ func progressText(r *diag.Report, pending []diag.CheckID) string {
 			continue
 		}
 		done++
-		if needsAttention(f.Status) && len(lines) < maxListedTitles {
+		if f.Status.NeedsAttention() && len(lines) < maxListedTitles {
 			lines = append(lines, statusEmoji(f.Status)+" *"+clip(findingTitle(f), maxTitleLen)+"*")
 		}
 	}
@@ -153,20 +153,36 @@ func instanceFacts(r *diag.Report) string {
 	return joinParts("Region *"+escapeMrkdwn(r.Region)+"*", escapeMrkdwn(in.OSName), ip, port, state)
 }
 
-// verdict is the report's one-line conclusion.
+// verdict is the report's conclusion: one line, and when no check failed
+// what to do next.
 func verdict(r *diag.Report) string {
 	if r.LikelyCause != nil {
 		return ":rotating_light: *Likely cause:* " + escapeMrkdwn(likelyCauseTitle(r))
 	}
 	s := r.Summary
+	text := ":warning: *Summary:* " + countsText(s) + "."
 	if s.Fail == 0 && s.Warn == 0 {
-		text := ":white_check_mark: *No problem found:* " + countsText(s) + "."
+		text = ":white_check_mark: *No problem found:* " + countsText(s) + "."
 		if s.Unknown > 0 {
 			text += " Some checks could not tell; see below."
 		}
-		return text + " If you still cannot log in, check the user name, key or password, and your own network."
+		text += " If you still cannot log in, check the user name, key or password, and your own network."
 	}
-	return ":warning: *Summary:* " + countsText(s) + "."
+	return text + nextSteps(r)
+}
+
+// nextSteps is the guide's fallback when the cause was not found: restart
+// and try again, then a ticket with the exported report. It is "" when a
+// check failed or the instance was not found.
+func nextSteps(r *diag.Report) string {
+	if !r.CauseNotFound() {
+		return ""
+	}
+	text := "\n:arrows_counterclockwise: *Cause not found.* "
+	if slices.Contains(r.FallbackFixes(), diag.FixRestartInstance) {
+		text += escapeMrkdwn(strings.TrimSuffix(diag.RestartReason, ".")) + ": press *" + diag.FixRestartInstance.Label(0) + "* (it asks for approval). "
+	}
+	return text + "If that does not help, press *" + diag.LabelExport + "* and <" + diag.TicketURL + "|submit a ticket> with the exported report."
 }
 
 func likelyCauseTitle(r *diag.Report) string {
@@ -198,14 +214,7 @@ func countsText(s diag.Summary) string {
 // attentionFindings returns the findings shown on their own: fail, then
 // unknown, then warn, each in report order.
 func attentionFindings(r *diag.Report) []diag.Finding {
-	var out []diag.Finding
-	for _, f := range r.Findings {
-		if needsAttention(f.Status) {
-			out = append(out, f)
-		}
-	}
-	slices.SortStableFunc(out, func(a, b diag.Finding) int { return statusRank(a.Status) - statusRank(b.Status) })
-	return out
+	return slices.DeleteFunc(r.ByAttention(), func(f diag.Finding) bool { return !f.Status.NeedsAttention() })
 }
 
 func findingBlocks(r *diag.Report) []slack.Block {

@@ -96,7 +96,7 @@ func checkLoginService(ctx context.Context, r *run) Finding {
 	switch {
 	case !g.ServiceUp():
 		return fail(fmt.Sprintf("%s is not running", svc), fmt.Sprintf("%s state %q inside the guest.", svc, g.LoginServiceState),
-			fmt.Sprintf("Start it through VNC (%s), or press Restart.", startCommand(r.os, svc)))
+			fmt.Sprintf("Start it through VNC (%s), or %s.", startCommand(r.os, svc), press(FixRestartInstance, 0)))
 	case !g.Listening(r.port):
 		return fail(fmt.Sprintf("%s does not listen on %d", svc, r.port), fmt.Sprintf("%s is running but TCP %d is not in LISTEN state (listening: %v).", svc, r.port, g.ListeningPorts),
 			fmt.Sprintf("Check the port %s is configured to use, or connect to the port it listens on.", svc))

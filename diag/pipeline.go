@@ -195,7 +195,7 @@ func (r *run) runChecks(found Finding) []Finding {
 func (r *run) runOne(c check, results map[CheckID]*Finding) Finding {
 	for _, p := range c.dependsOn {
 		if parent := results[p]; parent.Status != StatusOK {
-			return skipped(c, fmt.Sprintf("%s is %s: %s", p, parent.Status, parent.Title))
+			return skipped(c, fmt.Sprintf("%s %s: %s", p, parent.Status.Phrase(), parent.Title))
 		}
 	}
 	if reason := c.disabledReason(r); reason != "" {
