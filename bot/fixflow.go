@@ -231,7 +231,7 @@ func (b *Bot) refuseTransition(ctx context.Context, p press, fr conversations.Fi
 		if current.Approver != "" {
 			by = fmt.Sprintf(" by <@%s>", current.Approver)
 		}
-		b.reply(ctx, p, fmt.Sprintf("This request was already %s%s; nothing more was done.", conflict.Current, by))
+		b.reply(ctx, p, alreadyPast(conflict.Current, by)+"; nothing more was done.")
 	default:
 		b.log.ErrorContext(ctx, "deciding a fix request", "fix_id", fr.ID, "err", err)
 		b.reply(ctx, p, storeTrouble(err))

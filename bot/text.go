@@ -4,6 +4,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/cvmlogin/cvmlogin/conversations"
 	"github.com/cvmlogin/cvmlogin/diag"
 )
 
@@ -80,4 +81,27 @@ func instanceLabel(r *diag.Report) string {
 		return in.ID
 	}
 	return r.Target
+}
+
+// alreadyPast says in English that a fix request has already reached
+// status, for a decision that came too late: "This request has already
+// succeeded (approved by <@U…>)". by is "" or " by <@U…>", the approver.
+func alreadyPast(status, by string) string {
+	approved := ""
+	if by != "" {
+		approved = " (approved" + by + ")"
+	}
+	switch status {
+	case conversations.FixApproved, conversations.FixRejected:
+		return "This request was already " + status + by
+	case conversations.FixExpired:
+		return "This request has already expired"
+	case conversations.FixRunning:
+		return "This request is already being applied" + approved
+	case conversations.FixSucceeded:
+		return "This request has already been applied successfully" + approved
+	case conversations.FixFailed:
+		return "This request was already applied and failed" + approved
+	}
+	return "This request has already been decided" + by
 }
