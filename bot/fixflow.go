@@ -303,7 +303,7 @@ func approvalBlocks(text string, refs map[string]string, plan string) []slack.Bl
 }
 
 func fixEvent(fr conversations.FixRequest, actor, action, result string) conversations.Event {
-	return conversations.Event{Actor: actor, Action: action, InstanceID: fr.InstanceID, Region: fr.Region, FixRequestID: fr.ID,
+	return conversations.Event{Actor: actor, Action: action, InstanceID: fr.InstanceID, Region: fr.Region, Channel: fr.Channel, FixRequestID: fr.ID,
 		Params: map[string]string{"fix": fr.Action, "security_group": fr.SecurityGroupID, "plan": fr.Params["plan"]}, Result: result}
 }
 
