@@ -192,17 +192,16 @@ func likelyCauseTitle(r *diag.Report) string {
 	return string(*r.LikelyCause)
 }
 
-// countsText says how many findings have each status: "11 ok, 1 failed,
-// 4 skipped".
+// countLabels are the words countsText gives each status.
+var countLabels = map[diag.Status]string{diag.StatusFail: "failed", diag.StatusUnknown: "unknown", diag.StatusWarn: "warning", diag.StatusOK: "ok", diag.StatusSkipped: "skipped"}
+
+// countsText says how many findings have each status, in display order:
+// "1 failed, 11 ok, 4 skipped".
 func countsText(s diag.Summary) string {
-	counts := []struct {
-		n     int
-		label string
-	}{{s.Fail, "failed"}, {s.Unknown, "unknown"}, {s.Warn, "warning"}, {s.OK, "ok"}, {s.Skipped, "skipped"}}
 	var parts []string
-	for _, c := range counts {
-		if c.n > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", c.n, c.label))
+	for _, st := range diag.DisplayOrder {
+		if n := s.Count(st); n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, countLabels[st]))
 		}
 	}
 	if len(parts) == 0 {

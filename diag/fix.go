@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cvmlogin/cvmlogin/internal/defaults"
 )
 
 // The results of a fix (FixOutcome.Result).
@@ -195,8 +197,8 @@ type Fixer struct {
 
 // NewFixer returns a Fixer that reads through cloud and changes through fix.
 func NewFixer(cloud Cloud, fix FixAPI, opts FixerOptions) *Fixer {
-	opts.WatchTimeout = orDefault(opts.WatchTimeout, 5*time.Minute)
-	opts.PollInterval = orDefault(opts.PollInterval, 3*time.Second)
+	opts.WatchTimeout = defaults.Duration(opts.WatchTimeout, 5*time.Minute)
+	opts.PollInterval = defaults.Duration(opts.PollInterval, 3*time.Second)
 	switch {
 	case opts.MaxConflictRetries == 0:
 		opts.MaxConflictRetries = 3

@@ -7,6 +7,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/cvmlogin/cvmlogin/internal/defaults"
 )
 
 // The operating systems a report distinguishes.
@@ -70,11 +72,11 @@ type Diagnoser struct {
 
 // NewDiagnoser returns a Diagnoser reading from cloud.
 func NewDiagnoser(cloud Cloud, opts Options) *Diagnoser {
-	opts.Timeout = orDefault(opts.Timeout, 30*time.Second)
-	opts.CheckTimeout = orDefault(opts.CheckTimeout, 10*time.Second)
-	opts.ProbeTimeout = orDefault(opts.ProbeTimeout, 3*time.Second)
-	opts.GuestTimeout = orDefault(opts.GuestTimeout, 20*time.Second)
-	opts.GuestPoll = orDefault(opts.GuestPoll, 300*time.Millisecond)
+	opts.Timeout = defaults.Duration(opts.Timeout, 30*time.Second)
+	opts.CheckTimeout = defaults.Duration(opts.CheckTimeout, 10*time.Second)
+	opts.ProbeTimeout = defaults.Duration(opts.ProbeTimeout, 3*time.Second)
+	opts.GuestTimeout = defaults.Duration(opts.GuestTimeout, 20*time.Second)
+	opts.GuestPoll = defaults.Duration(opts.GuestPoll, 300*time.Millisecond)
 	opts.Thresholds = opts.Thresholds.withDefaults()
 	if opts.Dialer == nil {
 		opts.Dialer = &net.Dialer{}
@@ -86,13 +88,6 @@ func NewDiagnoser(cloud Cloud, opts Options) *Diagnoser {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Diagnoser{cloud: cloud, opts: opts}
-}
-
-func orDefault(d, def time.Duration) time.Duration {
-	if d <= 0 {
-		return def
-	}
-	return d
 }
 
 func (t Thresholds) withDefaults() Thresholds {
@@ -108,7 +103,7 @@ func (t Thresholds) withDefaults() Thresholds {
 		MemoryPercent:    pick(t.MemoryPercent, def.MemoryPercent),
 		BandwidthPercent: pick(t.BandwidthPercent, def.BandwidthPercent),
 		DiskPercent:      pick(t.DiskPercent, def.DiskPercent),
-		Window:           orDefault(t.Window, def.Window),
+		Window:           defaults.Duration(t.Window, def.Window),
 	}
 }
 

@@ -23,18 +23,35 @@ func (s Status) Mark() string {
 	return "-"
 }
 
-// displayOrder orders findings for people, the one place it is defined:
+// DisplayOrder orders statuses for people, the one place it is defined:
 // what blocks login first, then what could not be checked, then warnings,
-// then the rest.
-var displayOrder = []Status{StatusFail, StatusUnknown, StatusWarn, StatusOK, StatusSkipped}
+// then the rest. Findings, counts and summaries follow it.
+var DisplayOrder = []Status{StatusFail, StatusUnknown, StatusWarn, StatusOK, StatusSkipped}
+
+// Count returns how many findings have status st.
+func (s Summary) Count(st Status) int {
+	switch st {
+	case StatusOK:
+		return s.OK
+	case StatusWarn:
+		return s.Warn
+	case StatusFail:
+		return s.Fail
+	case StatusUnknown:
+		return s.Unknown
+	case StatusSkipped:
+		return s.Skipped
+	}
+	return 0
+}
 
 // Rank is s's place in display order: 0 for fail, then unknown, warn, ok
 // and skipped; an undefined status ranks last.
 func (s Status) Rank() int {
-	if i := slices.Index(displayOrder, s); i >= 0 {
+	if i := slices.Index(DisplayOrder, s); i >= 0 {
 		return i
 	}
-	return len(displayOrder)
+	return len(DisplayOrder)
 }
 
 // Phrase says what a check with status s did, for sentences such as
@@ -133,8 +150,11 @@ func (r *Report) Heading() string {
 
 // Verdict is the report's conclusion in one sentence.
 func (r *Report) Verdict() string {
-	counts := fmt.Sprintf("%d fail, %d warn, %d ok, %d unknown, %d skipped in %d ms",
-		r.Summary.Fail, r.Summary.Warn, r.Summary.OK, r.Summary.Unknown, r.Summary.Skipped, r.DurationMS)
+	var parts []string
+	for _, st := range DisplayOrder {
+		parts = append(parts, fmt.Sprintf("%d %s", r.Summary.Count(st), st))
+	}
+	counts := fmt.Sprintf("%s in %d ms", strings.Join(parts, ", "), r.DurationMS)
 	if r.LikelyCause != nil {
 		f, _ := r.Finding(*r.LikelyCause)
 		return fmt.Sprintf("FAIL: likely cause %s: %s. (%s)", f.Check, f.Title, counts)
