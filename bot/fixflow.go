@@ -13,14 +13,15 @@ import (
 	"github.com/cvmlogin/cvmlogin/diag"
 )
 
-// fixTitles name the fix actions in messages.
-var fixTitles = map[diag.FixAction]string{
-	diag.FixOpenAllPorts:    "Open all ports",
-	diag.FixOpenLoginPort:   "Open login port",
-	diag.FixUndoOpenPorts:   "Close opened ports",
-	diag.FixRestartInstance: "Restart instance",
-	diag.FixStartInstance:   "Start instance",
-}
+// fixTitles name the fix actions in messages: their button labels, from
+// the fix catalogue.
+var fixTitles = func() map[diag.FixAction]string {
+	titles := map[diag.FixAction]string{}
+	for _, a := range diag.FixActions {
+		titles[a] = a.Label(0)
+	}
+	return titles
+}()
 
 // requestFix turns a fix button press into a fix request: executed at once
 // when an approver pressed it and four-eyes is off, otherwise posted in the

@@ -175,7 +175,7 @@ func (b *Bot) publish(ctx context.Context, c conversations.Conversation, request
 	if err != nil {
 		b.log.ErrorContext(ctx, "creating the report's buttons", "diag_id", c.ID, "err", err)
 	}
-	view := ReportView{Report: report, Requester: requester, Final: true, Buttons: buttons}
+	view := ReportView{Report: report, Requester: requester, Final: true, Buttons: buttons, Previous: previous}
 	if rediagnosis {
 		view.Note = fmt.Sprintf("Re-diagnosed for <@%s>", requester)
 	}

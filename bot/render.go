@@ -24,6 +24,9 @@ type ReportView struct {
 	// Buttons maps an action ID to the opaque value its button carries; only
 	// actions present here get a button, and only in the final view.
 	Buttons map[string]string
+	// Previous is the conversation's report before this one, for a
+	// re-diagnosis; nil otherwise.
+	Previous *diag.Report
 	// Note is an optional context line in mrkdwn, e.g. "Re-diagnosis after
 	// opening port 22, approved by <@U…>". The caller escapes any text in it
 	// that comes from users or reports.
@@ -116,7 +119,7 @@ func renderFinal(v ReportView) []slack.Block {
 		contextBlock(blockContext, instanceFacts(r)),
 	}
 	blocks = appendNote(blocks, v.Note)
-	blocks = append(blocks, sectionBlock(blockVerdict, verdict(r)))
+	blocks = append(blocks, sectionBlock(blockVerdict, verdict(r)+stillFailing(v.Previous, r)))
 	blocks = append(blocks, findingBlocks(r)...)
 	if passed := passedLine(r); passed != "" {
 		blocks = append(blocks, contextBlock(blockPassed, passed))
@@ -169,6 +172,17 @@ func verdict(r *diag.Report) string {
 		text += " If you still cannot log in, check the user name, key or password, and your own network."
 	}
 	return text + nextSteps(r)
+}
+
+// stillFailing is the escalation of a re-diagnosis whose likely cause is
+// the one before it (a fix did not help): export and submit a ticket. It is
+// "" otherwise.
+func stillFailing(previous, r *diag.Report) string {
+	if previous == nil || previous.LikelyCause == nil || r.LikelyCause == nil || *previous.LikelyCause != *r.LikelyCause {
+		return ""
+	}
+	return "\n:arrows_counterclockwise: *Still the likely cause after re-diagnosis.* If a fix did not help, press *" + diag.LabelExport +
+		"* and <" + diag.TicketURL + "|submit a ticket> with the exported report."
 }
 
 // nextSteps is the guide's fallback when the cause was not found: restart

@@ -550,3 +550,17 @@ func TestREADMENamesTheButtons(t *testing.T) {
 		}
 	}
 }
+
+// TestRenderReportStillFailingAfterRediagnosis: a re-diagnosis that finds
+// the same likely cause says a fix did not help and points at the ticket.
+func TestRenderReportStillFailingAfterRediagnosis(t *testing.T) {
+	view := finalView(securityGroupBlocks22())
+	view.Previous = securityGroupBlocks22()
+	if got := renderedText(RenderReport(view))["report.verdict"]; !strings.Contains(got, "Still the likely cause") || !strings.Contains(got, diag.TicketURL) {
+		t.Errorf("verdict %q does not escalate", got)
+	}
+	view.Previous = stoppedInstance()
+	if got := renderedText(RenderReport(view))["report.verdict"]; strings.Contains(got, "Still the likely cause") {
+		t.Errorf("verdict %q escalates though the cause changed", got)
+	}
+}
