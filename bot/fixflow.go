@@ -88,7 +88,7 @@ func (b *Bot) recordRequest(ctx context.Context, p press, fr conversations.FixRe
 	}
 	b.audit(ctx, fixEvent(fr, p.user, "fix.requested", ""))
 	b.opts.Metrics.FixEvent(fr.Action, conversations.FixRequested)
-	_ = b.logEntry(ctx, p.conv.ID, "fix", fmt.Sprintf("<@%s> requested %s: %s", p.user, fr.Action, fr.Params["plan"]))
+	_ = b.logEntry(ctx, p.conv.ID, "fix", fmt.Sprintf("<@%s> requested %s: %s", p.user, fixTitles[diag.FixAction(fr.Action)], fr.Params["plan"]))
 	return fr, true
 }
 
@@ -214,7 +214,7 @@ func (b *Bot) decideOnce(ctx context.Context, p press, fr conversations.FixReque
 	}
 	b.audit(ctx, fixEvent(fr, p.user, "fix."+status, ""))
 	b.opts.Metrics.FixEvent(fr.Action, status)
-	_ = b.logEntry(ctx, fr.ConversationID, "fix", fmt.Sprintf("<@%s> %s %s", p.user, status, fr.Action))
+	_ = b.logEntry(ctx, fr.ConversationID, "fix", fmt.Sprintf("<@%s> %s %s", p.user, status, fixTitles[diag.FixAction(fr.Action)]))
 	b.closeApproval(ctx, fr, p.message, fmt.Sprintf(decision, p.user, b.opts.Now().UTC().Format("15:04 MST")))
 	return fr, true
 }
@@ -259,7 +259,7 @@ func (b *Bot) closeApproval(ctx context.Context, fr conversations.FixRequest, me
 func (b *Bot) announceExpiry(ctx context.Context, fr conversations.FixRequest) {
 	b.audit(ctx, fixEvent(fr, "cvmlogin", "fix.expired", "not approved within the approval window"))
 	b.opts.Metrics.FixEvent(fr.Action, conversations.FixExpired)
-	_ = b.logEntry(ctx, fr.ConversationID, "fix", fmt.Sprintf("%s request by <@%s> expired undecided", fr.Action, fr.Requester))
+	_ = b.logEntry(ctx, fr.ConversationID, "fix", fmt.Sprintf("%s request by <@%s> expired undecided", fixTitles[diag.FixAction(fr.Action)], fr.Requester))
 	b.closeApproval(ctx, fr, fr.Params[approvalMessageParam], fmt.Sprintf(
 		":hourglass: Expired at %s without a decision; nothing was changed. Press the fix button on the report to ask again.", fr.ExpiresAt.UTC().Format("15:04 MST")))
 }
@@ -373,7 +373,7 @@ func (b *Bot) finishFix(ctx context.Context, c conversations.Conversation, fr co
 	}
 	b.postThread(ctx, "posting a fix outcome", c.Channel, c.ThreadTS,
 		fmt.Sprintf("%s *%s* (approved by <@%s>): %s", mark, fixTitles[diag.FixAction(fr.Action)], fr.Approver, escapeMrkdwn(summary)))
-	_ = b.logEntry(ctx, c.ID, "fix", fmt.Sprintf("%s %s: %s", fr.Action, to, summary))
+	_ = b.logEntry(ctx, c.ID, "fix", fmt.Sprintf("%s %s: %s", fixTitles[diag.FixAction(fr.Action)], to, summary))
 	if to == conversations.FixSucceeded && outcome.Result == "succeeded" {
 		if text, err := b.queueRediagnosis(ctx, c, fr.Approver); err != nil || text != "" {
 			b.log.InfoContext(ctx, "no automatic re-diagnosis after the fix", "fix_id", fr.ID, "reason", text, "err", err)

@@ -78,6 +78,10 @@ func TestCauseNotFoundOffersRestartAndTicket(t *testing.T) {
 			t.Errorf("report lacks %q:\n%s", want, text)
 		}
 	}
+	restart, _ := button(report, "restart_instance")
+	mustStatus(t, r.press(t, requester, "restart_instance", restart, report.TS), http.StatusOK)
+	w.waitThread(t, report.TS, "Restart instance") // the approval request: a restart runs only once approved
+
 	value, _ := button(report, "export_report")
 	mustStatus(t, r.press(t, requester, "export_report", value, report.TS), http.StatusOK)
 	w.slack.WaitFor(t, func() bool { return len(w.slack.Files()) == 2 }, 10*time.Second)
@@ -87,7 +91,7 @@ func TestCauseNotFoundOffersRestartAndTicket(t *testing.T) {
 		}
 		md := string(f.Content)
 		for _, want := range []string{"| Instance | ins-linux001 |", "| Region | ap-guangzhou |", "Diagnosed at", diag.TicketURL,
-			"## What was tried", "diagnosis of ins-linux001 started", "DescribeInstances"} {
+			"## What was tried", "diagnosis of ins-linux001 started", "requested Restart instance", "DescribeInstances"} {
 			if !strings.Contains(md, want) {
 				t.Errorf("the Markdown export lacks %q:\n%s", want, md)
 			}
