@@ -69,6 +69,10 @@ var (
 // REGION must look like a Tencent Cloud region and, when knownRegion is not
 // nil, satisfy it.
 //
+// Text that reads as a sentence to the bot rather than a command (a lone
+// greeting, or words after a would-be name that fit no command, as in
+// "hello can you help?") asks for help: Request.Help is set.
+//
 // Every error is a sentence meant for the user: it says what was wrong and
 // shows a command that works. Its text is mrkdwn, escaped and bounded, ready
 // to post even though it quotes what the user typed. Empty text returns

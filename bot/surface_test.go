@@ -80,7 +80,7 @@ func TestCauseNotFoundOffersRestartAndTicket(t *testing.T) {
 	}
 	restart, _ := button(report, "restart_instance")
 	mustStatus(t, r.press(t, requester, "restart_instance", restart, report.TS), http.StatusOK)
-	w.waitThread(t, report.TS, "Restart instance") // the approval request: a restart runs only once approved
+	w.waitThread(t, report.TS, "asks to *Restart instance*") // the approval request: a restart runs only once approved
 
 	value, _ := button(report, "export_report")
 	mustStatus(t, r.press(t, requester, "export_report", value, report.TS), http.StatusOK)
