@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -193,5 +194,26 @@ func TestDiagnoseTextFoldsSkippedChecks(t *testing.T) {
 	_, out, _ = runCLI(t, "--config", fastConfig(t), "diagnose", "10.0.0.3", "--simulate")
 	if !strings.Contains(out, "10.0.0.3 is a private address, and only public IPs are searched") {
 		t.Errorf("a private IP is not told why it was not found:\n%s", out)
+	}
+}
+
+// TestREADMEShowsCurrentOutput: the README's sample output is what
+// `diagnose ins-sgdrop01 --simulate` prints today, numbers aside (timings
+// and load vary from run to run).
+func TestREADMEShowsCurrentOutput(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, sample, ok := strings.Cut(string(readme), "What the first command prints")
+	if !ok {
+		t.Fatal("README has no sample output")
+	}
+	_, sample, _ = strings.Cut(sample, "```\n")
+	sample, _, _ = strings.Cut(sample, "```")
+	_, out, _ := runCLI(t, "diagnose", "ins-sgdrop01", "--simulate")
+	numbers := regexp.MustCompile(`[0-9]+`)
+	if got, want := numbers.ReplaceAllString(out, "N"), numbers.ReplaceAllString(sample, "N"); got != want {
+		t.Errorf("README sample is stale; today's output:\n%s", out)
 	}
 }
