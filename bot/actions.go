@@ -116,14 +116,7 @@ func (b *Bot) rediagnose(ctx context.Context, p press) {
 func (b *Bot) queueRediagnosis(ctx context.Context, c conversations.Conversation, user string) (string, error) {
 	job := conversations.Job{ID: conversations.NewID(), Kind: conversations.JobDiagnose, ConversationID: c.ID,
 		Target: c.Target, Region: c.Region, Port: c.Port, Requester: user}
-	if text, busy, err := b.coalesce(ctx, c, job.ID); busy || err != nil {
-		return text, err
-	}
-	if err := b.store.Enqueue(ctx, job); err != nil {
-		b.release(c, job.ID)
-		return storeTrouble(err), err
-	}
-	return "", nil
+	return b.enqueueDiagnosis(ctx, c, job)
 }
 
 // exportWindow drops a second export of the same report pressed within it.

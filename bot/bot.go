@@ -14,6 +14,7 @@ import (
 
 	"github.com/cvmlogin/cvmlogin/conversations"
 	"github.com/cvmlogin/cvmlogin/diag"
+	"github.com/cvmlogin/cvmlogin/internal/defaults"
 )
 
 // SlackAPI is the part of the Slack Web API the bot calls. *slack.Client
@@ -38,6 +39,7 @@ type Store interface {
 	SaveReport(ctx context.Context, id string, r *diag.Report) (*diag.Report, error)
 	Report(ctx context.Context, id string) (*diag.Report, error)
 	AppendLog(ctx context.Context, id string, e conversations.LogEntry) error
+	Log(ctx context.Context, id string) ([]conversations.LogEntry, error)
 	FirstSeen(ctx context.Context, kind, key string, ttl time.Duration) (bool, error)
 	CreateRef(ctx context.Context, r conversations.Ref) (string, error)
 	ResolveRef(ctx context.Context, id string) (conversations.Ref, error)
@@ -135,15 +137,15 @@ var _ Handler = (*Bot)(nil)
 
 // New returns a Bot.
 func New(api SlackAPI, store Store, diagnoser Diagnoser, fixer Fixer, opts Options) *Bot {
-	opts.ApprovalTTL = orDefault(opts.ApprovalTTL, 15*time.Minute)
-	opts.DiagnosisTimeout = orDefault(opts.DiagnosisTimeout, 30*time.Second)
-	opts.DeliveryTTL = orDefault(opts.DeliveryTTL, 15*time.Minute)
-	opts.UpdateInterval = orDefault(opts.UpdateInterval, time.Second)
-	opts.PostInterval = orDefault(opts.PostInterval, time.Second)
-	opts.GroupCacheTTL = orDefault(opts.GroupCacheTTL, 5*time.Minute)
-	opts.ExpirySweep = orDefault(opts.ExpirySweep, 30*time.Second)
-	opts.FixLease = orDefault(opts.FixLease, 30*time.Second)
-	opts.FixGrace = orDefault(opts.FixGrace, 20*time.Second)
+	opts.ApprovalTTL = defaults.Duration(opts.ApprovalTTL, 15*time.Minute)
+	opts.DiagnosisTimeout = defaults.Duration(opts.DiagnosisTimeout, 30*time.Second)
+	opts.DeliveryTTL = defaults.Duration(opts.DeliveryTTL, 15*time.Minute)
+	opts.UpdateInterval = defaults.Duration(opts.UpdateInterval, time.Second)
+	opts.PostInterval = defaults.Duration(opts.PostInterval, time.Second)
+	opts.GroupCacheTTL = defaults.Duration(opts.GroupCacheTTL, 5*time.Minute)
+	opts.ExpirySweep = defaults.Duration(opts.ExpirySweep, 30*time.Second)
+	opts.FixLease = defaults.Duration(opts.FixLease, 30*time.Second)
+	opts.FixGrace = defaults.Duration(opts.FixGrace, 20*time.Second)
 	if opts.Workers <= 0 {
 		opts.Workers = 4
 	}
@@ -163,13 +165,6 @@ func New(api SlackAPI, store Store, diagnoser Diagnoser, fixer Fixer, opts Optio
 	b.pacer = newPacer(opts.PostInterval)
 	b.groups = newGroupCache(api, opts.GroupCacheTTL, opts.Now, b.log)
 	return b
-}
-
-func orDefault(d, def time.Duration) time.Duration {
-	if d <= 0 {
-		return def
-	}
-	return d
 }
 
 // Messages shown to users when something outside their control fails.
@@ -297,6 +292,13 @@ func (b *Bot) startDiagnosis(ctx context.Context, req Request, where conversatio
 	job := where
 	job.ID, job.Kind, job.ConversationID = conversations.NewID(), conversations.JobDiagnose, c.ID
 	job.Target, job.Region, job.Port = c.Target, c.Region, req.Port
+	return b.enqueueDiagnosis(ctx, c, job)
+}
+
+// enqueueDiagnosis claims c's instance for job's run and queues the job,
+// unless another run holds the instance. It returns what to tell the user
+// ("" when the report message itself is the answer).
+func (b *Bot) enqueueDiagnosis(ctx context.Context, c conversations.Conversation, job conversations.Job) (string, error) {
 	if text, busy, err := b.coalesce(ctx, c, job.ID); busy || err != nil {
 		return text, err
 	}

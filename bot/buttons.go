@@ -32,24 +32,41 @@ var buttonOrder = []string{
 
 // ButtonsFor returns the action IDs that make sense for r, in button order:
 // the fixes proposed by its findings that need attention (fail, unknown,
-// warn), then ActionRediagnose and ActionExportReport. undo_open_ports is
-// never among them: the caller adds it when the bot opened ports. Fix actions
-// the report message cannot draw are left out.
+// warn) or, when no check failed, the fallback of Tencent's login guide
+// (restart the instance), then ActionRediagnose and ActionExportReport.
+// undo_open_ports is never among them: the caller adds it when the bot
+// opened ports. Fix actions the report message cannot draw are left out.
 func ButtonsFor(r *diag.Report) []string {
 	wanted := map[string]bool{ActionRediagnose: true, ActionExportReport: true}
 	if r != nil {
 		for _, f := range r.Findings {
-			if !needsAttention(f.Status) {
-				continue
-			}
-			for _, fix := range f.Fixes {
-				if fix != diag.FixUndoOpenPorts {
-					wanted[string(fix)] = true
-				}
+			if f.Status.NeedsAttention() {
+				addFixes(wanted, f.Fixes)
 			}
 		}
+		addFixes(wanted, r.FallbackFixes())
 	}
 	return slices.DeleteFunc(slices.Clone(buttonOrder), func(id string) bool { return !wanted[id] })
+}
+
+func addFixes(wanted map[string]bool, fixes []diag.FixAction) {
+	for _, fix := range fixes {
+		if fix != diag.FixUndoOpenPorts {
+			wanted[string(fix)] = true
+		}
+	}
+}
+
+// primaryFix is the fix drawn as the primary (green) button: the first fix
+// of the likely cause, or none.
+func primaryFix(r *diag.Report) diag.FixAction {
+	if r == nil || r.LikelyCause == nil {
+		return ""
+	}
+	if f, ok := r.Finding(*r.LikelyCause); ok && len(f.Fixes) > 0 {
+		return f.Fixes[0]
+	}
+	return ""
 }
 
 // actionButtons returns the buttons for the actions in values, in
@@ -94,6 +111,59 @@ func newButton(actionID, value string, look buttonLook) *slack.ButtonBlockElemen
 	return b
 }
 
+// describeButton returns the look of action id's button for report r: its
+// label from the fix catalogue (diag.FixAction.Label), primary when it is
+// the fix of the likely cause, danger when it is harsh, and for a fix a
+// confirm dialog saying exactly what changes.
+func describeButton(id string, r *diag.Report) buttonLook {
+	switch id {
+	case ActionRediagnose:
+		return buttonLook{label: diag.LabelRediagnose}
+	case ActionExportReport:
+		return buttonLook{label: diag.LabelExport}
+	}
+	target := targetNames(r)
+	action := diag.FixAction(id)
+	look := buttonLook{label: action.Label(target.port)}
+	switch {
+	case action == primaryFix(r):
+		look.style = slack.StylePrimary
+	case action.Harsh():
+		look.style = slack.StyleDanger
+	}
+	if confirm, ok := confirmFor(action, target); ok {
+		look.confirm = &confirm
+	}
+	return look
+}
+
+// confirmFor is the confirm dialog of a fix button, which says exactly what
+// the fix changes.
+func confirmFor(action diag.FixAction, target fixTarget) (confirmDialog, bool) {
+	label := action.Label(target.port)
+	switch action {
+	case diag.FixOpenLoginPort:
+		port, rule := "the login port", "TCP on the login port"
+		if target.port != 0 {
+			port, rule = "port "+strconv.Itoa(target.port), "TCP "+strconv.Itoa(target.port)
+		}
+		return confirmDialog{label + "?",
+			fmt.Sprintf("Adds an inbound rule at the top of %s: %s from 0.0.0.0/0. Everyone can reach %s.", target.group, rule, port), label}, true
+	case diag.FixOpenAllPorts:
+		return confirmDialog{label + "?",
+			"Adds inbound rules at the top of " + target.group + ": TCP " + joinPorts(diag.OpenAllPortsTCP(target.port)) +
+				" and ICMP from 0.0.0.0/0. Everyone can reach these ports.", label}, true
+	case diag.FixStartInstance:
+		return confirmDialog{"Start the instance?", "Starts " + target.instance + ". A pay-as-you-go instance is billed again while it runs.", "Start"}, true
+	case diag.FixRestartInstance:
+		return confirmDialog{"Restart the instance?", "Reboots " + target.instance + " (soft first, then hard). Unsaved work is lost.", "Restart"}, true
+	case diag.FixUndoOpenPorts:
+		return confirmDialog{"Close the ports cvmlogin opened?",
+			"Deletes the inbound rules cvmlogin added to " + target.group + " (described cvmlogin:…). Whatever they let in is blocked again.", "Close ports"}, true
+	}
+	return confirmDialog{}, false
+}
+
 // joinPorts lists ports as "20, 21, 22".
 func joinPorts(ports []int) string {
 	s := make([]string, len(ports))
@@ -101,52 +171,6 @@ func joinPorts(ports []int) string {
 		s[i] = strconv.Itoa(p)
 	}
 	return strings.Join(s, ", ")
-}
-
-// describeButton returns the look of action id's button for report r.
-func describeButton(id string, r *diag.Report) buttonLook {
-	target := targetNames(r)
-	switch id {
-	case string(diag.FixOpenLoginPort):
-		port, rule := "the login port", "TCP on the login port"
-		if target.port != 0 {
-			port, rule = "port "+strconv.Itoa(target.port), "TCP "+strconv.Itoa(target.port)
-		}
-		return buttonLook{"Open " + port, slack.StylePrimary, &confirmDialog{
-			title: "Open " + port + "?",
-			text:  fmt.Sprintf("Adds an inbound rule at the top of %s: %s from 0.0.0.0/0. Everyone can reach %s.", target.group, rule, port),
-			ok:    "Open " + port,
-		}}
-	case string(diag.FixOpenAllPorts):
-		return buttonLook{"Open all ports", slack.StyleDanger, &confirmDialog{
-			title: "Open all ports?",
-			text:  "Adds inbound rules at the top of " + target.group + ": TCP " + joinPorts(diag.OpenAllPortsTCP(target.port)) + " and ICMP from 0.0.0.0/0. Everyone can reach these ports.",
-			ok:    "Open all ports",
-		}}
-	case string(diag.FixStartInstance):
-		return buttonLook{"Start instance", slack.StyleDanger, &confirmDialog{
-			title: "Start the instance?",
-			text:  "Starts " + target.instance + ". A pay-as-you-go instance is billed again while it runs.",
-			ok:    "Start",
-		}}
-	case string(diag.FixRestartInstance):
-		return buttonLook{"Restart instance", slack.StyleDanger, &confirmDialog{
-			title: "Restart the instance?",
-			text:  "Reboots " + target.instance + " (soft first, then hard). Unsaved work is lost.",
-			ok:    "Restart",
-		}}
-	case string(diag.FixUndoOpenPorts):
-		return buttonLook{"Close opened ports", slack.StyleDanger, &confirmDialog{
-			title: "Close the ports cvmlogin opened?",
-			text:  "Deletes the inbound rules cvmlogin added to " + target.group + " (described cvmlogin:…). Whatever they let in is blocked again.",
-			ok:    "Close ports",
-		}}
-	case ActionRediagnose:
-		return buttonLook{label: "Diagnose again"}
-	case ActionExportReport:
-		return buttonLook{label: "Export report"}
-	}
-	return buttonLook{label: id}
 }
 
 // fixTarget names what a fix changes, for confirm dialogs.

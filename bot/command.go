@@ -69,6 +69,10 @@ var (
 // REGION must look like a Tencent Cloud region and, when knownRegion is not
 // nil, satisfy it.
 //
+// Text that reads as a sentence to the bot rather than a command (a lone
+// greeting, or words after a would-be name that fit no command, as in
+// "hello can you help?") asks for help: Request.Help is set.
+//
 // Every error is a sentence meant for the user: it says what was wrong and
 // shows a command that works. Its text is mrkdwn, escaped and bounded, ready
 // to post even though it quotes what the user typed. Empty text returns
@@ -97,16 +101,19 @@ func parseCommand(text string, knownRegion func(string) bool) (Request, error) {
 	if len(words) == 0 {
 		return Request{}, fmt.Errorf("%w.\n\n%s", ErrNoTarget, Usage())
 	}
-	if isHelp(words) {
+	if isHelp(words) || isGreeting(words) {
 		return Request{Help: true}, nil
 	}
 	p := commandParser{knownRegion: knownRegion}
-	for len(words) > 0 {
-		consumed, err := p.word(words[0], words[1:])
+	for rest := words; len(rest) > 0; {
+		consumed, err := p.word(rest[0], rest[1:])
 		if err != nil {
+			if p.chatting(err, len(words)) {
+				return Request{Help: true}, nil
+			}
 			return Request{}, err
 		}
-		words = words[1+consumed:]
+		rest = rest[1+consumed:]
 	}
 	if p.req.Target.Raw == "" {
 		return Request{}, fmt.Errorf("%w: name an instance as well, e.g. %s", ErrNoTarget, example("", "", p.req.Port))
@@ -175,12 +182,46 @@ func isHelp(words []string) bool {
 	return false
 }
 
+// isGreeting reports whether words are a lone greeting ("hi", "hello!"):
+// people say hello to a bot before they ask it anything.
+func isGreeting(words []string) bool {
+	if len(words) != 1 {
+		return false
+	}
+	switch strings.ToLower(strings.TrimRight(words[0], "!.,?")) {
+	case "hi", "hello", "hey", "thanks", "thx":
+		return true
+	}
+	return false
+}
+
 // commandParser accumulates a Request word by word.
 type commandParser struct {
 	knownRegion func(string) bool
 	req         Request
 	havePort    bool
 	positionals []string
+}
+
+// proseError is the error of a word that fits no command: when nothing
+// before it named an instance by ID or address, the text was a sentence.
+type proseError struct{ error }
+
+// chatting reports whether err, met while parsing n words, means the text is
+// a sentence to the bot ("hello can you help?") rather than a mistyped
+// command: it is then answered with help instead of a parse error. It is
+// when no instance ID or IP address was given and a word fits no command
+// (a second word that is no region, or a first that is no target in a text
+// of several words, and that does not look like an attempt at an ID).
+func (p *commandParser) chatting(err error, n int) bool {
+	if p.req.Target.Kind == diag.TargetName {
+		return errors.As(err, new(proseError))
+	}
+	if len(p.positionals) != 1 || p.req.Target.Raw != "" || n < 2 {
+		return false
+	}
+	first := strings.ToLower(p.positionals[0])
+	return !strings.ContainsAny(first, "0123456789") && !strings.HasPrefix(first, "ins-") && !strings.HasPrefix(first, "i-")
 }
 
 // word consumes w, and possibly words from rest; it returns how many of rest
@@ -225,7 +266,7 @@ func (p *commandParser) positional(w string) error {
 	case 2:
 		return p.region(w)
 	}
-	return fmt.Errorf("unexpected %q: give one target and at most one region, e.g. %s", w, p.example(0))
+	return proseError{fmt.Errorf("unexpected %q: give one target and at most one region, e.g. %s", w, p.example(0))}
 }
 
 func (p *commandParser) region(w string) error {
@@ -233,7 +274,7 @@ func (p *commandParser) region(w string) error {
 		if swapped, ok := p.swappedArguments(w); ok {
 			return fmt.Errorf("the target comes first, then the region: try %s", swapped)
 		}
-		return fmt.Errorf("%q is not a region: a region looks like %s, e.g. %s", w, exampleRegion, p.example(0))
+		return proseError{fmt.Errorf("%q is not a region: a region looks like %s, e.g. %s", w, exampleRegion, p.example(0))}
 	}
 	if p.knownRegion != nil && !p.knownRegion(w) {
 		return fmt.Errorf("unknown region %q: try %s", w, example(p.req.Target.Raw, exampleRegion, 0))

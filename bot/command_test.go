@@ -53,6 +53,10 @@ func TestParseCommand(t *testing.T) {
 		{"--help", "ins-abc12345 --help", Request{Help: true}},
 		{"mention help", "<@U0LAN0Z89> help", Request{Help: true}},
 		{"a name that is help", "help ap-shanghai", Request{Target: diag.Target{Raw: "help", Kind: diag.TargetName}, Region: "ap-shanghai"}},
+		{"a sentence gets help", "<@U0LAN0Z89> hello can you help?", Request{Help: true}},
+		{"a question gets help", "<@U0LAN0Z89> what's wrong with my server", Request{Help: true}},
+		{"a greeting gets help", "<@U0LAN0Z89> hi!", Request{Help: true}},
+		{"a name and a region is a command", "hello ap-shanghai", Request{Target: diag.Target{Raw: "hello", Kind: diag.TargetName}, Region: "ap-shanghai"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -30,12 +30,18 @@ func exportName(r *diag.Report) string {
 }
 
 // uploadReport uploads the report as .md and .json into the conversation's
-// thread (Slack's files upload v2 flow).
+// thread (Slack's files upload v2 flow). The Markdown is a ticket: the
+// report, then what was tried in the conversation (its log).
 func (b *Bot) uploadReport(ctx context.Context, c conversations.Conversation, r *diag.Report) error {
 	var md bytes.Buffer
 	if err := r.WriteMarkdown(&md); err != nil {
 		return fmt.Errorf("rendering Markdown: %w", err)
 	}
+	entries, err := b.store.Log(ctx, c.ID)
+	if err != nil {
+		b.log.WarnContext(ctx, "reading the conversation log for the export", "diag_id", c.ID, "err", err)
+	}
+	writeTimeline(&md, entries)
 	js, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return fmt.Errorf("rendering JSON: %w", err)
@@ -59,4 +65,17 @@ func (b *Bot) uploadReport(ctx context.Context, c conversations.Conversation, r 
 		}
 	}
 	return nil
+}
+
+// writeTimeline appends the conversation's log to an exported report as
+// "What was tried": who asked for the diagnosis, every fix request, decision
+// and outcome, oldest first. Nothing is written when the log is empty.
+func writeTimeline(w *bytes.Buffer, entries []conversations.LogEntry) {
+	if len(entries) == 0 {
+		return
+	}
+	w.WriteString("\n## What was tried\n\n")
+	for _, e := range entries {
+		fmt.Fprintf(w, "- %s %s: %s\n", e.Time.UTC().Format("2006-01-02 15:04:05 UTC"), e.Kind, strings.Join(strings.Fields(e.Text), " "))
+	}
 }

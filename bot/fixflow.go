@@ -14,14 +14,15 @@ import (
 	"github.com/cvmlogin/cvmlogin/diag"
 )
 
-// fixTitles name the fix actions in messages.
-var fixTitles = map[diag.FixAction]string{
-	diag.FixOpenAllPorts:    "Open all ports",
-	diag.FixOpenLoginPort:   "Open login port",
-	diag.FixUndoOpenPorts:   "Close opened ports",
-	diag.FixRestartInstance: "Restart instance",
-	diag.FixStartInstance:   "Start instance",
-}
+// fixTitles name the fix actions in messages: their button labels, from
+// the fix catalogue.
+var fixTitles = func() map[diag.FixAction]string {
+	titles := map[diag.FixAction]string{}
+	for _, a := range diag.FixActions {
+		titles[a] = a.Label(0)
+	}
+	return titles
+}()
 
 // requestFix turns a fix button press into a fix request: executed at once
 // when an approver pressed it and four-eyes is off, otherwise posted in the
@@ -92,7 +93,7 @@ func (b *Bot) recordRequest(ctx context.Context, p press, fr conversations.FixRe
 	}
 	b.audit(ctx, fixEvent(fr, p.user, "fix.requested", ""))
 	b.opts.Metrics.FixEvent(fr.Action, diag.FixRequested)
-	_ = b.logEntry(ctx, p.conv.ID, "fix", fmt.Sprintf("<@%s> requested %s: %s", p.user, fr.Action, fr.Params["plan"]))
+	_ = b.logEntry(ctx, p.conv.ID, "fix", fmt.Sprintf("<@%s> requested %s: %s", p.user, fixTitles[diag.FixAction(fr.Action)], fr.Params["plan"]))
 	return fr, true
 }
 
@@ -224,7 +225,7 @@ func (b *Bot) decideOnce(ctx context.Context, p press, fr conversations.FixReque
 	}
 	b.audit(ctx, fixEvent(fr, p.user, "fix."+string(status), ""))
 	b.opts.Metrics.FixEvent(fr.Action, status)
-	_ = b.logEntry(ctx, fr.ConversationID, "fix", fmt.Sprintf("<@%s> %s %s", p.user, status, fr.Action))
+	_ = b.logEntry(ctx, fr.ConversationID, "fix", fmt.Sprintf("<@%s> %s %s", p.user, status, fixTitles[diag.FixAction(fr.Action)]))
 	b.closeApproval(ctx, fr, p.message, fmt.Sprintf(decision, p.user, b.opts.Now().UTC().Format("15:04 MST")))
 	return fr, true
 }
@@ -242,7 +243,7 @@ func (b *Bot) refuseTransition(ctx context.Context, p press, fr conversations.Fi
 		if current.Approver != "" {
 			by = fmt.Sprintf(" by <@%s>", current.Approver)
 		}
-		b.reply(ctx, p, fmt.Sprintf("This request was already %s%s; nothing more was done.", conflict.Current, by))
+		b.reply(ctx, p, alreadyPast(conflict.Current, by)+"; nothing more was done.")
 	default:
 		b.log.ErrorContext(ctx, "deciding a fix request", "fix_id", fr.ID, "err", err)
 		b.reply(ctx, p, storeTrouble(err))
@@ -269,7 +270,7 @@ func (b *Bot) closeApproval(ctx context.Context, fr conversations.FixRequest, me
 func (b *Bot) announceExpiry(ctx context.Context, fr conversations.FixRequest) {
 	b.audit(ctx, fixEvent(fr, "cvmlogin", "fix.expired", "not approved within the approval window"))
 	b.opts.Metrics.FixEvent(fr.Action, diag.FixExpired)
-	_ = b.logEntry(ctx, fr.ConversationID, "fix", fmt.Sprintf("%s request by <@%s> expired undecided", fr.Action, fr.Requester))
+	_ = b.logEntry(ctx, fr.ConversationID, "fix", fmt.Sprintf("%s request by <@%s> expired undecided", fixTitles[diag.FixAction(fr.Action)], fr.Requester))
 	b.closeApproval(ctx, fr, fr.Params[approvalMessageParam], fmt.Sprintf(
 		":hourglass: Expired at %s without a decision; nothing was changed. Press the fix button on the report to ask again.", fr.ExpiresAt.UTC().Format("15:04 MST")))
 }
@@ -319,7 +320,7 @@ func approvalBlocks(text string, refs map[string]string, plan string) []slack.Bl
 }
 
 func fixEvent(fr conversations.FixRequest, actor, action, result string) conversations.Event {
-	return conversations.Event{Actor: actor, Action: action, InstanceID: fr.InstanceID, Region: fr.Region, FixRequestID: fr.ID,
+	return conversations.Event{Actor: actor, Action: action, InstanceID: fr.InstanceID, Region: fr.Region, Channel: fr.Channel, FixRequestID: fr.ID,
 		Params: map[string]string{"fix": fr.Action, "security_group": fr.SecurityGroupID, "plan": fr.Params["plan"]}, Result: result}
 }
 
@@ -537,7 +538,7 @@ func (b *Bot) finishFix(ctx context.Context, fr conversations.FixRequest, outcom
 	b.recordOpenPorts(ctx, c, fr, outcome, to)
 	b.postThread(ctx, "posting a fix outcome", c.Channel, c.ThreadTS,
 		fmt.Sprintf("%s *%s* (approved by <@%s>): %s", outcomeMark(to, outcome), fixTitles[diag.FixAction(fr.Action)], fr.Approver, escapeMrkdwn(summary)))
-	_ = b.logEntry(ctx, c.ID, "fix", fmt.Sprintf("%s %s: %s", fr.Action, to, summary))
+	_ = b.logEntry(ctx, c.ID, "fix", fmt.Sprintf("%s %s: %s", fixTitles[diag.FixAction(fr.Action)], to, summary))
 	if changed(to, outcome) {
 		if text, err := b.queueRediagnosis(ctx, c, fr.Approver); err != nil || text != "" {
 			b.log.InfoContext(ctx, "no automatic re-diagnosis after the fix", "fix_id", fr.ID, "reason", text, "err", err)

@@ -175,7 +175,7 @@ func (b *Bot) publish(ctx context.Context, c conversations.Conversation, request
 	if err != nil {
 		b.log.ErrorContext(ctx, "creating the report's buttons", "diag_id", c.ID, "err", err)
 	}
-	view := ReportView{Report: report, Requester: requester, Final: true, Buttons: buttons}
+	view := ReportView{Report: report, Requester: requester, Final: true, Buttons: buttons, Previous: previous}
 	if rediagnosis {
 		view.Note = fmt.Sprintf("Re-diagnosed for <@%s>", requester)
 	}
@@ -192,7 +192,7 @@ func (b *Bot) publish(ctx context.Context, c conversations.Conversation, request
 	b.postThread(ctx, "posting the findings", c.Channel, c.ThreadTS, FindingDetails(report)...)
 	b.postThread(ctx, "posting the API call log", c.Channel, c.ThreadTS, CallLog(report))
 	_ = b.logEntry(ctx, c.ID, "diagnosis", "diagnosis finished: "+report.Verdict())
-	b.audit(ctx, conversations.Event{Actor: requester, Action: "diagnose", InstanceID: instanceID(report), Region: report.Region,
+	b.audit(ctx, conversations.Event{Actor: requester, Action: "diagnose", InstanceID: instanceID(report), Region: report.Region, Channel: c.Channel,
 		Params: map[string]string{"target": c.Target, "diag_id": c.ID}, Result: report.Verdict()})
 	return b.store.SetStatus(ctx, c.ID, conversations.ConversationDone)
 }

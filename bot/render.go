@@ -24,6 +24,9 @@ type ReportView struct {
 	// Buttons maps an action ID to the opaque value its button carries; only
 	// actions present here get a button, and only in the final view.
 	Buttons map[string]string
+	// Previous is the conversation's report before this one, for a
+	// re-diagnosis; nil otherwise.
+	Previous *diag.Report
 	// Note is an optional context line in mrkdwn, e.g. "Re-diagnosis after
 	// opening port 22, approved by <@U…>". The caller escapes any text in it
 	// that comes from users or reports.
@@ -95,7 +98,7 @@ func progressText(r *diag.Report, pending []diag.CheckID) string {
 			continue
 		}
 		done++
-		if needsAttention(f.Status) && len(lines) < maxListedTitles {
+		if f.Status.NeedsAttention() && len(lines) < maxListedTitles {
 			lines = append(lines, statusEmoji(f.Status)+" *"+clip(findingTitle(f), maxTitleLen)+"*")
 		}
 	}
@@ -116,7 +119,7 @@ func renderFinal(v ReportView) []slack.Block {
 		contextBlock(blockContext, instanceFacts(r)),
 	}
 	blocks = appendNote(blocks, v.Note)
-	blocks = append(blocks, sectionBlock(blockVerdict, verdict(r)))
+	blocks = append(blocks, sectionBlock(blockVerdict, verdict(r)+stillFailing(v.Previous, r)))
 	blocks = append(blocks, findingBlocks(r)...)
 	if passed := passedLine(r); passed != "" {
 		blocks = append(blocks, contextBlock(blockPassed, passed))
@@ -153,20 +156,47 @@ func instanceFacts(r *diag.Report) string {
 	return joinParts("Region *"+escapeMrkdwn(r.Region)+"*", escapeMrkdwn(in.OSName), ip, port, state)
 }
 
-// verdict is the report's one-line conclusion.
+// verdict is the report's conclusion: one line, and when no check failed
+// what to do next.
 func verdict(r *diag.Report) string {
 	if r.LikelyCause != nil {
 		return ":rotating_light: *Likely cause:* " + escapeMrkdwn(likelyCauseTitle(r))
 	}
 	s := r.Summary
+	text := ":warning: *Summary:* " + countsText(s) + "."
 	if s.Fail == 0 && s.Warn == 0 {
-		text := ":white_check_mark: *No problem found:* " + countsText(s) + "."
+		text = ":white_check_mark: *No problem found:* " + countsText(s) + "."
 		if s.Unknown > 0 {
 			text += " Some checks could not tell; see below."
 		}
-		return text + " If you still cannot log in, check the user name, key or password, and your own network."
+		text += " If you still cannot log in, check the user name, key or password, and your own network."
 	}
-	return ":warning: *Summary:* " + countsText(s) + "."
+	return text + nextSteps(r)
+}
+
+// stillFailing is the escalation of a re-diagnosis whose likely cause is
+// the one before it (a fix did not help): export and submit a ticket. It is
+// "" otherwise.
+func stillFailing(previous, r *diag.Report) string {
+	if previous == nil || previous.LikelyCause == nil || r.LikelyCause == nil || *previous.LikelyCause != *r.LikelyCause {
+		return ""
+	}
+	return "\n:arrows_counterclockwise: *Still the likely cause after re-diagnosis.* If a fix did not help, press *" + diag.LabelExport +
+		"* and <" + diag.TicketURL + "|submit a ticket> with the exported report."
+}
+
+// nextSteps is the guide's fallback when the cause was not found: restart
+// and try again, then a ticket with the exported report. It is "" when a
+// check failed or the instance was not found.
+func nextSteps(r *diag.Report) string {
+	if !r.CauseNotFound() {
+		return ""
+	}
+	text := "\n:arrows_counterclockwise: *Cause not found.* "
+	if slices.Contains(r.FallbackFixes(), diag.FixRestartInstance) {
+		text += escapeMrkdwn(strings.TrimSuffix(diag.RestartReason, ".")) + ": press *" + diag.FixRestartInstance.Label(0) + "* (it asks for approval). "
+	}
+	return text + "If that does not help, press *" + diag.LabelExport + "* and <" + diag.TicketURL + "|submit a ticket> with the exported report."
 }
 
 func likelyCauseTitle(r *diag.Report) string {
@@ -176,17 +206,16 @@ func likelyCauseTitle(r *diag.Report) string {
 	return string(*r.LikelyCause)
 }
 
-// countsText says how many findings have each status: "11 ok, 1 failed,
-// 4 skipped".
+// countLabels are the words countsText gives each status.
+var countLabels = map[diag.Status]string{diag.StatusFail: "failed", diag.StatusUnknown: "unknown", diag.StatusWarn: "warning", diag.StatusOK: "ok", diag.StatusSkipped: "skipped"}
+
+// countsText says how many findings have each status, in display order:
+// "1 failed, 11 ok, 4 skipped".
 func countsText(s diag.Summary) string {
-	counts := []struct {
-		n     int
-		label string
-	}{{s.Fail, "failed"}, {s.Unknown, "unknown"}, {s.Warn, "warning"}, {s.OK, "ok"}, {s.Skipped, "skipped"}}
 	var parts []string
-	for _, c := range counts {
-		if c.n > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", c.n, c.label))
+	for _, st := range diag.DisplayOrder {
+		if n := s.Count(st); n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, countLabels[st]))
 		}
 	}
 	if len(parts) == 0 {
@@ -198,14 +227,7 @@ func countsText(s diag.Summary) string {
 // attentionFindings returns the findings shown on their own: fail, then
 // unknown, then warn, each in report order.
 func attentionFindings(r *diag.Report) []diag.Finding {
-	var out []diag.Finding
-	for _, f := range r.Findings {
-		if needsAttention(f.Status) {
-			out = append(out, f)
-		}
-	}
-	slices.SortStableFunc(out, func(a, b diag.Finding) int { return statusRank(a.Status) - statusRank(b.Status) })
-	return out
+	return slices.DeleteFunc(r.ByAttention(), func(f diag.Finding) bool { return !f.Status.NeedsAttention() })
 }
 
 func findingBlocks(r *diag.Report) []slack.Block {

@@ -3,6 +3,7 @@ package bot
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -252,7 +253,8 @@ func TestRenderReportNil(t *testing.T) {
 	}
 }
 
-func TestRenderReportInstanceNotFound(t *testing.T) {
+// notFound is the report of a target that matches no instance.
+func notFound() *diag.Report {
 	r := &diag.Report{Target: "203.0.113.10", Region: "ap-shanghai", DurationMS: 95}
 	r.Findings = []diag.Finding{{
 		Check: diag.CheckInstanceFound, Status: diag.StatusFail, Severity: diag.SeverityCritical,
@@ -261,7 +263,11 @@ func TestRenderReportInstanceNotFound(t *testing.T) {
 	for _, id := range diag.CheckIDs[1:] {
 		r.Findings = append(r.Findings, diag.Finding{Check: id, Status: diag.StatusSkipped, Detail: "no instance"})
 	}
-	finish(r)
+	return finish(r)
+}
+
+func TestRenderReportInstanceNotFound(t *testing.T) {
+	r := notFound()
 	blocks := RenderReport(ReportView{Report: r, Final: true, Buttons: buttonValues(ButtonsFor(r))})
 	if err := ValidateBlocks(blocks); err != nil {
 		t.Fatalf("ValidateBlocks: %v", err)
@@ -321,7 +327,7 @@ func TestRenderReportButtons(t *testing.T) {
 	want := []look{
 		{"open_login_port", "Open port 22", slack.StylePrimary, "Adds an inbound rule at the top of sg-12345678: TCP 22 from 0.0.0.0/0. Everyone can reach port 22."},
 		{"open_all_ports", "Open all ports", slack.StyleDanger, "Adds inbound rules at the top of sg-12345678: TCP 20, 21, 22, 80, 443, 3389 and ICMP from 0.0.0.0/0. Everyone can reach these ports."},
-		{"start_instance", "Start instance", slack.StyleDanger, "Starts ins-abc12345. A pay-as-you-go instance is billed again while it runs."},
+		{"start_instance", "Start instance", slack.StyleDefault, "Starts ins-abc12345. A pay-as-you-go instance is billed again while it runs."},
 		{"restart_instance", "Restart instance", slack.StyleDanger, "Reboots ins-abc12345 (soft first, then hard). Unsaved work is lost."},
 		{"undo_open_ports", "Close opened ports", slack.StyleDanger, "Deletes the inbound rules cvmlogin added to sg-12345678 (described cvmlogin:…). Whatever they let in is blocked again."},
 		{"rediagnose", "Diagnose again", slack.StyleDefault, ""},
@@ -366,17 +372,18 @@ func TestButtonsFor(t *testing.T) {
 		want   []string
 	}{
 		{"nil report", nil, []string{"rediagnose", "export_report"}},
-		{"healthy", healthyLinux(), []string{"rediagnose", "export_report"}},
+		{"healthy: restart is the guide's fallback", healthyLinux(), []string{"restart_instance", "rediagnose", "export_report"}},
+		{"instance not found: no fallback", notFound(), []string{"rediagnose", "export_report"}},
 		{"security group", securityGroupBlocks22(), []string{"open_login_port", "open_all_ports", "rediagnose", "export_report"}},
 		{"stopped", stoppedInstance(), []string{"start_instance", "rediagnose", "export_report"}},
 		{"high CPU", highCPU(), []string{"restart_instance", "rediagnose", "export_report"}},
 		{"fixes of ok findings and undo are ignored", func() *diag.Report {
 			r := healthyLinux()
 			return withFinding(r, diag.Finding{Check: diag.CheckSGLoginPort, Status: diag.StatusOK, Fixes: []diag.FixAction{diag.FixOpenAllPorts}})
-		}(), []string{"rediagnose", "export_report"}},
+		}(), []string{"restart_instance", "rediagnose", "export_report"}},
 		{"undo is never proposed", withFinding(healthyLinux(), diag.Finding{
 			Check: diag.CheckSGICMP, Status: diag.StatusWarn, Fixes: []diag.FixAction{diag.FixUndoOpenPorts, "future_fix", diag.FixOpenAllPorts},
-		}), []string{"open_all_ports", "rediagnose", "export_report"}},
+		}), []string{"open_all_ports", "restart_instance", "rediagnose", "export_report"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -478,5 +485,82 @@ func TestRenderReportManyFindingsFoldIntoOneLine(t *testing.T) {
 	}
 	if got, want := renderedText(blocks)["report.more"], "… and 40 more findings (see thread)"; got != want {
 		t.Errorf("report.more = %q, want %q", got, want)
+	}
+}
+
+// TestPrimaryButtonIsTheLikelyCausesFix: the green button is the first fix
+// of the likely cause, or there is none; other fixes keep their harshness.
+func TestPrimaryButtonIsTheLikelyCausesFix(t *testing.T) {
+	stoppedAndBlocked := withFinding(stoppedInstance(), diag.Finding{
+		Check: diag.CheckSGLoginPort, Status: diag.StatusFail, Severity: diag.SeverityCritical, Title: "Security group blocks TCP 22",
+		Fixes: []diag.FixAction{diag.FixOpenLoginPort, diag.FixOpenAllPorts},
+	})
+	isolatedAndBlocked := withFinding(withFinding(healthyLinux(), diag.Finding{
+		Check: diag.CheckInstanceIsolation, Status: diag.StatusFail, Severity: diag.SeverityCritical, Title: "Instance is under security isolation",
+	}), diag.Finding{
+		Check: diag.CheckSGLoginPort, Status: diag.StatusFail, Severity: diag.SeverityCritical, Title: "Security group blocks TCP 22",
+		Fixes: []diag.FixAction{diag.FixOpenLoginPort, diag.FixOpenAllPorts},
+	})
+	tests := []struct {
+		name    string
+		report  *diag.Report
+		primary string // "" for none
+	}{
+		{"security group is the cause", securityGroupBlocks22(), "open_login_port"},
+		{"stopped and blocked: start first", stoppedAndBlocked, "start_instance"},
+		{"isolated and blocked: nothing a button fixes", isolatedAndBlocked, ""},
+		{"nothing failed: restart is offered, not pushed", healthyLinux(), ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			buttons := buttonsOf(t, RenderReport(finalView(tc.report)))
+			var primary []string
+			for _, b := range buttons {
+				if b.Style == slack.StylePrimary {
+					primary = append(primary, b.ActionID)
+				}
+			}
+			want := []string{}
+			if tc.primary != "" {
+				want = []string{tc.primary}
+			}
+			if !slices.Equal(append([]string{}, primary...), want) {
+				t.Errorf("primary buttons = %q, want %q", primary, want)
+			}
+		})
+	}
+}
+
+// TestREADMENamesTheButtons: the README's fix table uses the catalogue's
+// labels, and none of the old names.
+func TestREADMENamesTheButtons(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(readme)
+	for _, label := range append(diag.FixLabels(22), diag.LabelRediagnose, diag.LabelExport) {
+		if !strings.Contains(text, label) {
+			t.Errorf("README does not name the button %q", label)
+		}
+	}
+	for _, stale := range []string{"*Open login port*", "| Open login port |", "*Re-diagnose*", "*Export*", "\"Restart\"", "design.md"} {
+		if strings.Contains(text, stale) {
+			t.Errorf("README still says %s", stale)
+		}
+	}
+}
+
+// TestRenderReportStillFailingAfterRediagnosis: a re-diagnosis that finds
+// the same likely cause says a fix did not help and points at the ticket.
+func TestRenderReportStillFailingAfterRediagnosis(t *testing.T) {
+	view := finalView(securityGroupBlocks22())
+	view.Previous = securityGroupBlocks22()
+	if got := renderedText(RenderReport(view))["report.verdict"]; !strings.Contains(got, "Still the likely cause") || !strings.Contains(got, diag.TicketURL) {
+		t.Errorf("verdict %q does not escalate", got)
+	}
+	view.Previous = stoppedInstance()
+	if got := renderedText(RenderReport(view))["report.verdict"]; strings.Contains(got, "Still the likely cause") {
+		t.Errorf("verdict %q escalates though the cause changed", got)
 	}
 }

@@ -68,26 +68,6 @@ func statusEmoji(s diag.Status) string {
 	return ":grey_question:"
 }
 
-// statusRank orders findings for people: what blocks login first, then what
-// could not be checked, then warnings, then the rest.
-func statusRank(s diag.Status) int {
-	switch s {
-	case diag.StatusFail:
-		return 0
-	case diag.StatusUnknown:
-		return 1
-	case diag.StatusWarn:
-		return 2
-	case diag.StatusOK:
-		return 3
-	}
-	return 4
-}
-
-// needsAttention reports whether a finding with status s is shown on its own
-// rather than folded into the passed/skipped line.
-func needsAttention(s diag.Status) bool { return statusRank(s) < statusRank(diag.StatusOK) }
-
 // instanceLabel names the diagnosed instance for people: "name (ins-…)", the
 // ID alone, or the target as typed when no instance was found.
 func instanceLabel(r *diag.Report) string {
@@ -100,4 +80,27 @@ func instanceLabel(r *diag.Report) string {
 		return in.ID
 	}
 	return r.Target
+}
+
+// alreadyPast says in English that a fix request has already reached
+// status, for a decision that came too late: "This request has already
+// succeeded (approved by <@U…>)". by is "" or " by <@U…>", the approver.
+func alreadyPast(status diag.FixStatus, by string) string {
+	approved := ""
+	if by != "" {
+		approved = " (approved" + by + ")"
+	}
+	switch status {
+	case diag.FixApproved, diag.FixRejected:
+		return "This request was already " + string(status) + by
+	case diag.FixExpired:
+		return "This request has already expired"
+	case diag.FixRunning:
+		return "This request is already being applied" + approved
+	case diag.FixSucceeded:
+		return "This request has already been applied successfully" + approved
+	case diag.FixFailed:
+		return "This request was already applied and failed" + approved
+	}
+	return "This request has already been decided" + by
 }

@@ -41,8 +41,7 @@ func FindingDetails(r *diag.Report) []string {
 	if r == nil {
 		return nil
 	}
-	findings := slices.Clone(r.Findings)
-	slices.SortStableFunc(findings, func(a, b diag.Finding) int { return statusRank(a.Status) - statusRank(b.Status) })
+	findings := r.ByAttention()
 	entries := make([]string, len(findings))
 	for i, f := range findings {
 		entries[i] = findingEntry(f)

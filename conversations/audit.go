@@ -18,6 +18,7 @@ type Event struct {
 	Action       string            `json:"action"` // e.g. "diagnose", "fix.requested", "fix.approved", "open_all_ports"
 	InstanceID   string            `json:"instance_id,omitempty"`
 	Region       string            `json:"region,omitempty"`
+	Channel      string            `json:"channel,omitempty"` // the Slack channel it happened in
 	FixRequestID string            `json:"fix_request_id,omitempty"`
 	Params       map[string]string `json:"params,omitempty"`
 	Result       string            `json:"result,omitempty"`

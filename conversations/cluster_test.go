@@ -43,8 +43,11 @@ func TestStoreOnRedisCluster(t *testing.T) {
 		if err := s.AppendLog(ctx, id, LogEntry{Time: time.Now(), Kind: "check", Text: "ok"}); err != nil {
 			t.Fatal(err)
 		}
-		if c, err := s.ConversationByThread(ctx, "C1", "1.2"); err != nil || c.ID != id {
-			t.Errorf("ConversationByThread = %+v, %v; want %s", c, err, id)
+		if c, err := s.Conversation(ctx, id); err != nil || c.Status != "done" {
+			t.Errorf("Conversation = %+v, %v; want status done", c, err)
+		}
+		if log, err := s.Log(ctx, id); err != nil || len(log) != 1 {
+			t.Errorf("Log = %+v, %v; want one entry", log, err)
 		}
 	})
 

@@ -2,7 +2,6 @@ package conversations
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -32,16 +31,6 @@ type Conversation struct {
 	// OpenPortsFix is the fix request whose security-group rules are open
 	// now, so that undo_open_ports knows what to delete; "" when none.
 	OpenPortsFix string
-}
-
-// threadRoot returns the timestamp of the Slack thread the conversation
-// lives in: the thread it was asked for in, or else its report message,
-// whose replies hold the details.
-func (c Conversation) threadRoot() string {
-	if c.ThreadTS != "" {
-		return c.ThreadTS
-	}
-	return c.MessageTS
 }
 
 func (c Conversation) fields() []any {
@@ -125,23 +114,7 @@ func (s *Store) CreateConversation(ctx context.Context, c Conversation) error {
 	if !created {
 		return fmt.Errorf("%s: %w: it exists", doing, ErrConflict)
 	}
-	return s.indexThread(ctx, doing, c.Channel, c.threadRoot(), c.ID)
-}
-
-// indexThread points channel + thread at conversation id; it does nothing
-// when there is no thread yet.
-func (s *Store) indexThread(ctx context.Context, doing, channel, threadTS, id string) error {
-	if channel == "" || threadTS == "" {
-		return nil
-	}
-	if err := s.rdb.Set(ctx, s.threadKey(channel, threadTS), id, s.opts.TTL).Err(); err != nil {
-		return wrap(doing+": indexing its thread", err)
-	}
 	return nil
-}
-
-func (s *Store) threadKey(channel, threadTS string) string {
-	return s.key("thread", keyPart(channel), keyPart(threadTS))
 }
 
 // Conversation returns conversation id. It returns ErrNotFound if there is
@@ -165,17 +138,11 @@ func (s *Store) Conversation(ctx context.Context, id string) (Conversation, erro
 	return c, nil
 }
 
-// SetMessage records where the conversation's report message was posted and
-// indexes the conversation by its thread: threadTS, or messageTS when the
-// message starts a thread of its own. It returns ErrNotFound if the
+// SetMessage records where the conversation's report message was posted:
+// its channel, timestamp and thread. It returns ErrNotFound if the
 // conversation does not exist.
 func (s *Store) SetMessage(ctx context.Context, id, channel, messageTS, threadTS string) error {
-	doing := "recording the message of conversation " + id
-	if err := s.update(ctx, doing, id, "channel", channel, "message_ts", messageTS, "thread_ts", threadTS); err != nil {
-		return err
-	}
-	c := Conversation{MessageTS: messageTS, ThreadTS: threadTS}
-	return s.indexThread(ctx, doing, channel, c.threadRoot(), id)
+	return s.update(ctx, "recording the message of conversation "+id, id, "channel", channel, "message_ts", messageTS, "thread_ts", threadTS)
 }
 
 // SetStatus sets the conversation's status: ConversationRunning,
@@ -210,19 +177,4 @@ func (s *Store) update(ctx context.Context, doing, id string, fields ...any) err
 		return fmt.Errorf("%s: %w", doing, ErrNotFound)
 	}
 	return nil
-}
-
-// ConversationByThread returns the conversation most recently started in, or
-// posted as the root of, the Slack thread threadTS of channel. It returns
-// ErrNotFound if there is none.
-func (s *Store) ConversationByThread(ctx context.Context, channel, threadTS string) (Conversation, error) {
-	doing := fmt.Sprintf("finding the conversation of thread %s in %s", threadTS, channel)
-	id, err := s.rdb.Get(ctx, s.threadKey(channel, threadTS)).Result()
-	if errors.Is(err, redis.Nil) {
-		return Conversation{}, fmt.Errorf("%s: %w", doing, ErrNotFound)
-	}
-	if err != nil {
-		return Conversation{}, wrap(doing, err)
-	}
-	return s.Conversation(ctx, id)
 }

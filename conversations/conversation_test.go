@@ -34,11 +34,6 @@ func TestConversationRoundTrip(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Conversation() = %+v\nwant %+v", got, want)
 	}
-	byThread, err := s.ConversationByThread(ctx, want.Channel, want.ThreadTS)
-	must(t, err)
-	if byThread.ID != want.ID {
-		t.Errorf("ConversationByThread() = %s, want %s", byThread.ID, want.ID)
-	}
 }
 
 func TestCreateConversationFillsDefaults(t *testing.T) {
@@ -77,9 +72,6 @@ func TestConversationNotFound(t *testing.T) {
 			t.Errorf("Conversation(%q): err = %v, want ErrNotFound", id, err)
 		}
 	}
-	if _, err := s.ConversationByThread(ctx, "C1", "1.1"); !errors.Is(err, ErrNotFound) {
-		t.Errorf("ConversationByThread: err = %v, want ErrNotFound", err)
-	}
 	id := NewID()
 	if err := s.SetMessage(ctx, id, "C1", "1.2", ""); !errors.Is(err, ErrNotFound) {
 		t.Errorf("SetMessage: err = %v, want ErrNotFound", err)
@@ -89,48 +81,6 @@ func TestConversationNotFound(t *testing.T) {
 	}
 	if n := c.Exists(ctx, s.tagged("conv", id)).Val(); n != 0 {
 		t.Error("updating a missing conversation created it")
-	}
-}
-
-func TestSetMessageIndexesTheThread(t *testing.T) {
-	tests := []struct {
-		name               string
-		threadTS, wantRoot string
-	}{
-		{"top-level report starts its own thread", "", "1712345678.000200"},
-		{"report in an incident thread", "1712345678.000100", "1712345678.000100"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			ctx := t.Context()
-			s, _ := newStore(t, Options{})
-			c := sampleConversation()
-			must(t, s.CreateConversation(ctx, c))
-			must(t, s.SetMessage(ctx, c.ID, c.Channel, "1712345678.000200", tt.threadTS))
-
-			got, err := s.ConversationByThread(ctx, c.Channel, tt.wantRoot)
-			must(t, err)
-			if got.ID != c.ID || got.MessageTS != "1712345678.000200" || got.ThreadTS != tt.threadTS {
-				t.Errorf("got %+v, want ID %s, message 1712345678.000200, thread %q", got, c.ID, tt.threadTS)
-			}
-			if _, err := s.ConversationByThread(ctx, "C0OTHER", tt.wantRoot); !errors.Is(err, ErrNotFound) {
-				t.Errorf("another channel's thread: err = %v, want ErrNotFound", err)
-			}
-		})
-	}
-}
-
-func TestConversationByThreadFindsTheLatest(t *testing.T) {
-	ctx := t.Context()
-	s, _ := newStore(t, Options{})
-	first, second := sampleConversation(), sampleConversation()
-	first.ThreadTS, second.ThreadTS = "1.1", "1.1"
-	must(t, s.CreateConversation(ctx, first))
-	must(t, s.CreateConversation(ctx, second))
-	got, err := s.ConversationByThread(ctx, first.Channel, "1.1")
-	must(t, err)
-	if got.ID != second.ID {
-		t.Errorf("got %s, want the latest conversation %s", got.ID, second.ID)
 	}
 }
 
@@ -234,5 +184,23 @@ func TestSetOpenPortsFix(t *testing.T) {
 	}
 	if err := s.SetOpenPortsFix(ctx, NewID(), "x"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("unknown conversation: %v", err)
+	}
+}
+
+// TestSetMessageRecordsTheMessageOnly: the report message is recorded on the
+// conversation, and no thread index is written (nothing reads one).
+func TestSetMessageRecordsTheMessageOnly(t *testing.T) {
+	ctx := t.Context()
+	s, c := newStore(t, Options{})
+	conv := sampleConversation()
+	must(t, s.CreateConversation(ctx, conv))
+	must(t, s.SetMessage(ctx, conv.ID, conv.Channel, "1712345678.000200", "1712345678.000100"))
+	got, err := s.Conversation(ctx, conv.ID)
+	must(t, err)
+	if got.MessageTS != "1712345678.000200" || got.ThreadTS != "1712345678.000100" {
+		t.Errorf("got message %q thread %q", got.MessageTS, got.ThreadTS)
+	}
+	if keys := c.Keys(ctx, s.opts.Prefix+"thread*").Val(); len(keys) != 0 {
+		t.Errorf("thread index keys %q were written", keys)
 	}
 }

@@ -1,6 +1,6 @@
 // Package conversations keeps cvmlogin's shared state in Redis, so that
-// several bot replicas can share the work: diagnosis conversations keyed by
-// Slack channel and thread, their reports and logs, de-duplication of Slack
+// several bot replicas can share the work: diagnosis conversations, their
+// reports and logs (read back into exports), de-duplication of Slack
 // deliveries, the opaque IDs behind button values, fix requests with
 // compare-and-set transitions, the audit stream, the diagnosis job queue and
 // per-instance run coalescing.
@@ -13,7 +13,6 @@
 //	conv:{<id>}            hash    a conversation
 //	report:{<id>}          string  its latest report, JSON
 //	log:{<id>}             list    its log, JSON entries, capped
-//	thread:<channel>:<ts>  string  the conversation ID of a Slack thread
 //	seen:<kind>:<key>      string  a de-duplication marker
 //	ref:<ref>              string  the state behind a button value, JSON
 //	fix:{<id>}             string  a fix request, JSON

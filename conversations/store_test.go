@@ -181,10 +181,6 @@ func TestDeadRedisIsUnavailable(t *testing.T) {
 			return s.CreateConversation(ctx, Conversation{ID: id})
 		}},
 		{"Conversation", func(ctx context.Context) error { _, err := s.Conversation(ctx, id); return err }},
-		{"ConversationByThread", func(ctx context.Context) error {
-			_, err := s.ConversationByThread(ctx, "C1", "1.2")
-			return err
-		}},
 		{"SaveReport", func(ctx context.Context) error {
 			_, err := s.SaveReport(ctx, id, sampleReport("ins-abc12345"))
 			return err

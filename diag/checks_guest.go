@@ -112,7 +112,7 @@ func checkLoginService(ctx context.Context, r *run) Finding {
 			fmt.Sprintf("Check the ListenStream of %s (systemctl cat %s), or connect to the port it listens on.", g.LoginSocket, g.LoginSocket))
 	case !g.ServiceUp():
 		return fail(fmt.Sprintf("%s is not running", svc), fmt.Sprintf("Nothing listens on %d and %s is %q inside the guest.", r.port, svc, g.LoginServiceState),
-			fmt.Sprintf("Start it through VNC (%s), or press Restart.", startCommand(r.os, svc)))
+			fmt.Sprintf("Start it through VNC (%s), or %s.", startCommand(r.os, svc), press(FixRestartInstance, 0)))
 	}
 	return fail(fmt.Sprintf("%s does not listen on %d", svc, r.port), fmt.Sprintf("%s is running but TCP %d is not in LISTEN state (listening: %v).", svc, r.port, g.ListeningPorts),
 		fmt.Sprintf("Check the port %s is configured to use, or connect to the port it listens on.", svc))

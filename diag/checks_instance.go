@@ -19,7 +19,7 @@ func checkState(_ context.Context, r *run) Finding {
 	case "STOPPED":
 		f.Status, f.Severity, f.Title = StatusFail, SeverityCritical, "Instance is shut down"
 		f.Detail = "InstanceState STOPPED: nothing answers on the login port."
-		f.Remediation = "Start the instance (press Start), wait a minute, then log in again."
+		f.Remediation = "Start the instance (" + press(FixStartInstance, 0) + "), wait a minute, then log in again."
 		f.Fixes, f.DocURL = []FixAction{FixStartInstance}, DocRestart
 	case "SHUTDOWN":
 		f.Status, f.Severity, f.Title = StatusFail, SeverityCritical, "Instance is stopped pending destruction"
@@ -28,7 +28,7 @@ func checkState(_ context.Context, r *run) Finding {
 	case "PENDING", "STARTING", "STOPPING", "REBOOTING":
 		f.Status, f.Severity, f.Title = StatusWarn, SeverityMedium, fmt.Sprintf("Instance is %s", strings.ToLower(in.State))
 		f.Detail = fmt.Sprintf("InstanceState %s: an operation is in progress.", in.State)
-		f.Remediation = "Wait a minute for the operation to finish, then press Re-diagnose."
+		f.Remediation = "Wait a minute for the operation to finish, then press " + LabelRediagnose + "."
 	case "LAUNCH_FAILED", "TERMINATING":
 		f.Status, f.Severity, f.Title = StatusFail, SeverityCritical, fmt.Sprintf("Instance is %s", strings.ToLower(strings.ReplaceAll(in.State, "_", " ")))
 		f.Detail = "InstanceState " + in.State

@@ -73,7 +73,7 @@ func (r *run) loadFinding(ser MetricSeries, err error, what string, limit float6
 	case s.sustained:
 		f.Status, f.Severity, f.Title = StatusFail, SeverityHigh, fmt.Sprintf("%s is saturated (%.0f%%)", what, s.latest)
 		f.Detail = fmt.Sprintf("%s at %.1f%% now, max %.1f%% over the last %s (limit %.0f%%): sshd/RDP may not get to answer.", ser.Metric, s.latest, s.max, r.d.opts.Thresholds.Window, limit)
-		f.Remediation = "Find the busy process through VNC (top / Task Manager) and stop it, or press Restart; consider a larger instance type."
+		f.Remediation = "Find the busy process through VNC (top / Task Manager) and stop it, or " + press(FixRestartInstance, 0) + "; consider a larger instance type."
 		f.Fixes = []FixAction{FixRestartInstance}
 	case s.spiked:
 		f.Status, f.Severity, f.Title = StatusWarn, SeverityMedium, fmt.Sprintf("%s peaked at %.0f%%", what, s.max)

@@ -120,7 +120,7 @@ func checkSGLoginPort(ctx context.Context, r *run) Finding {
 // judgeLoginPort sets f's verdict on TCP to the login port from d.
 func (r *run) judgeLoginPort(f *Finding, d Decision) {
 	groups := strings.Join(r.inst.SecurityGroupIDs, ", ")
-	remedy := fmt.Sprintf("Open TCP %d in %s, or press Open login port / Open all ports.", r.port, firstOf(r.inst.SecurityGroupIDs))
+	remedy := fmt.Sprintf("Open TCP %d in %s, or %s / %s.", r.port, firstOf(r.inst.SecurityGroupIDs), press(FixOpenLoginPort, r.port), FixOpenAllPorts.Label(0))
 	switch d.Verdict {
 	case VerdictAccept:
 		f.Status, f.Title = StatusOK, fmt.Sprintf("Security group allows TCP %d", r.port)
@@ -213,8 +213,8 @@ func checkSGICMP(ctx context.Context, r *run) Finding {
 		return f
 	}
 	f.Status, f.Severity, f.Title = StatusWarn, SeverityInfo, "Ping (ICMP) is not allowed"
-	f.Detail = "ICMP is not accepted from everywhere (" + string(d.Verdict) + "): ping will fail even when login works."
-	f.Remediation = "Only needed if you test with ping; Open all ports also opens ICMP."
+	f.Detail = "ICMP is not accepted from everywhere (" + d.Verdict.Describe() + "): ping will fail even when login works."
+	f.Remediation = "Only needed if you test with ping; " + FixOpenAllPorts.Label(0) + " also opens ICMP."
 	return f
 }
 

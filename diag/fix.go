@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cvmlogin/cvmlogin/internal/defaults"
 )
 
 // FixStatus is a word of a fix's lifecycle: the status of a fix request as
@@ -291,8 +293,8 @@ type Fixer struct {
 
 // NewFixer returns a Fixer that reads through cloud and changes through fix.
 func NewFixer(cloud Cloud, fix FixAPI, opts FixerOptions) *Fixer {
-	opts.WatchTimeout = orDefault(opts.WatchTimeout, 5*time.Minute)
-	opts.PollInterval = orDefault(opts.PollInterval, 3*time.Second)
+	opts.WatchTimeout = defaults.Duration(opts.WatchTimeout, 5*time.Minute)
+	opts.PollInterval = defaults.Duration(opts.PollInterval, 3*time.Second)
 	switch {
 	case opts.MaxConflictRetries == 0:
 		opts.MaxConflictRetries = 3

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cvmlogin/cvmlogin/internal/defaults"
 )
 
 // fixCloud is fakeCloud with a working FixAPI. Security-group changes are
@@ -191,8 +193,8 @@ func mustPlan(t *testing.T, c *fixCloud, id string, action FixAction, undoOf str
 }
 
 func newTestFixer(c *fixCloud, opts FixerOptions) *Fixer {
-	opts.PollInterval = orDefault(opts.PollInterval, time.Millisecond)
-	opts.WatchTimeout = orDefault(opts.WatchTimeout, 5*time.Second)
+	opts.PollInterval = defaults.Duration(opts.PollInterval, time.Millisecond)
+	opts.WatchTimeout = defaults.Duration(opts.WatchTimeout, 5*time.Second)
 	return NewFixer(c, c, opts)
 }
 

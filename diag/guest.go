@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/cvmlogin/cvmlogin/internal/textclip"
 )
 
 // GuestFacts is what the in-guest script reports. The script prints one
@@ -77,7 +79,7 @@ func ParseGuestFacts(out string) (GuestFacts, error) {
 		}
 	}
 	if seen == 0 {
-		return g, fmt.Errorf("the in-guest script printed no cvmlogin.* facts (output starts %q)", truncate(out, 80))
+		return g, fmt.Errorf("the in-guest script printed no cvmlogin.* facts (output starts %q)", textclip.Bytes(out, 80))
 	}
 	return g, nil
 }
@@ -123,13 +125,6 @@ func parsePercent(s string) float64 {
 		return -1
 	}
 	return v
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }
 
 // LinuxGuestScript is the read-only shell script run through TAT on Linux. It

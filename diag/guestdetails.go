@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cvmlogin/cvmlogin/internal/textclip"
 )
 
 //go:embed guestchecks/linux_login.sh
@@ -85,7 +87,7 @@ func ParseLoginDetails(out string) (LoginDetails, error) {
 		}
 	}
 	if seen == 0 {
-		return d, fmt.Errorf("the login-details script printed nothing (output starts %s)", strconv.Quote(truncate(out, 80)))
+		return d, fmt.Errorf("the login-details script printed nothing (output starts %s)", strconv.Quote(textclip.Bytes(out, 80)))
 	}
 	return d, nil
 }

@@ -7,6 +7,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/cvmlogin/cvmlogin/internal/defaults"
 )
 
 // The operating systems a report distinguishes.
@@ -71,11 +73,11 @@ type Diagnoser struct {
 
 // NewDiagnoser returns a Diagnoser reading from cloud.
 func NewDiagnoser(cloud Cloud, opts Options) *Diagnoser {
-	opts.Timeout = orDefault(opts.Timeout, 30*time.Second)
-	opts.CheckTimeout = orDefault(opts.CheckTimeout, 10*time.Second)
-	opts.ProbeTimeout = orDefault(opts.ProbeTimeout, 3*time.Second)
-	opts.GuestTimeout = orDefault(opts.GuestTimeout, 20*time.Second)
-	opts.GuestPoll = orDefault(opts.GuestPoll, 300*time.Millisecond)
+	opts.Timeout = defaults.Duration(opts.Timeout, 30*time.Second)
+	opts.CheckTimeout = defaults.Duration(opts.CheckTimeout, 10*time.Second)
+	opts.ProbeTimeout = defaults.Duration(opts.ProbeTimeout, 3*time.Second)
+	opts.GuestTimeout = defaults.Duration(opts.GuestTimeout, 20*time.Second)
+	opts.GuestPoll = defaults.Duration(opts.GuestPoll, 300*time.Millisecond)
 	opts.Thresholds = opts.Thresholds.withDefaults()
 	if opts.Dialer == nil {
 		opts.Dialer = &net.Dialer{}
@@ -87,13 +89,6 @@ func NewDiagnoser(cloud Cloud, opts Options) *Diagnoser {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Diagnoser{cloud: cloud, opts: opts}
-}
-
-func orDefault(d, def time.Duration) time.Duration {
-	if d <= 0 {
-		return def
-	}
-	return d
 }
 
 func (t Thresholds) withDefaults() Thresholds {
@@ -109,7 +104,7 @@ func (t Thresholds) withDefaults() Thresholds {
 		MemoryPercent:    pick(t.MemoryPercent, def.MemoryPercent),
 		BandwidthPercent: pick(t.BandwidthPercent, def.BandwidthPercent),
 		DiskPercent:      pick(t.DiskPercent, def.DiskPercent),
-		Window:           orDefault(t.Window, def.Window),
+		Window:           defaults.Duration(t.Window, def.Window),
 	}
 }
 
@@ -196,7 +191,7 @@ func (r *run) runChecks(found Finding) []Finding {
 func (r *run) runOne(c check, results map[CheckID]*Finding) Finding {
 	for _, p := range c.dependsOn {
 		if parent := results[p]; parent.Status != StatusOK {
-			return skipped(c, fmt.Sprintf("%s is %s: %s", p, parent.Status, parent.Title))
+			return skipped(c, fmt.Sprintf("%s %s: %s", p, parent.Status.Phrase(), parent.Title))
 		}
 	}
 	if reason := c.disabledReason(r); reason != "" {

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cvmlogin/cvmlogin/internal/textclip"
 )
 
 // The guest repair fix actions (design.md B7). Each runs one embedded script
@@ -170,5 +172,5 @@ func ParseRepairOutcome(out string) (RepairOutcome, error) {
 	case RepairChanged, RepairUnchanged, RepairRefused, RepairFailed:
 		return o, nil
 	}
-	return o, fmt.Errorf("the repair script did not report its result (output starts %s)", strconv.Quote(truncate(out, 80)))
+	return o, fmt.Errorf("the repair script did not report its result (output starts %s)", strconv.Quote(textclip.Bytes(out, 80)))
 }

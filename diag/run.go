@@ -72,8 +72,8 @@ func (r *run) resolve() (Finding, error) {
 		return f.normalized(), fmt.Errorf("%w: looking up %s: %w", ErrCouldNotRun, r.req.Target.Raw, err)
 	case len(found) == 0:
 		f.Status, f.Title = StatusFail, fmt.Sprintf("No instance %s in %s", r.req.Target.Raw, strings.Join(searched, ", "))
-		f.Detail = fmt.Sprintf("DescribeInstances found no instance matching %s %q in %s.", r.req.Target.Kind, r.req.Target.Raw, strings.Join(searched, ", "))
-		f.Remediation = "Check the instance ID and pass its region, e.g. `ins-abc12345 ap-shanghai`, or list more regions in tencentcloud.regions."
+		f.Detail = fmt.Sprintf("DescribeInstances found no instance with the %s %q in %s.", r.req.Target.Kind.Describe(), r.req.Target.Raw, strings.Join(searched, ", "))
+		f.Remediation = notFoundRemedy(r.req.Target)
 		f.DocURL = DocLinuxLogin
 		return f.normalized(), nil
 	case len(found) > 1:

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -103,6 +104,8 @@ func TestDiagnoseExitCodes(t *testing.T) {
 		{"bad port", []string{"diagnose", "ins-linux001", "--simulate", "--port", "70000"}, exitUsage, "--port"},
 		{"unknown flag", []string{"diagnose", "ins-linux001", "--frobnicate"}, exitUsage, "unknown flag"},
 		{"bad region", []string{"diagnose", "ins-linux001", "--simulate", "--region", "Mars"}, exitUsage, "tencentcloud.region"},
+		{"unknown region, as Slack refuses it", []string{"diagnose", "ins-linux001", "--simulate", "--region", "ap-mars"}, exitUsage, "unknown region \"ap-mars\""},
+		{"bad progress", []string{"diagnose", "ins-linux001", "--simulate", "--progress", "yes"}, exitUsage, "--progress"},
 		{"not found is a failure", []string{"diagnose", "ins-zzzzzzzz", "--simulate"}, exitFailed, ""},
 		{"unknown command", []string{"frobnicate"}, exitUsage, "unknown command"},
 	}
@@ -146,7 +149,7 @@ func TestDiagnoseOutputs(t *testing.T) {
 	cfg := fastConfig(t)
 	for format, want := range map[string]string{
 		"text":     "likely cause security_group.login_port",
-		"markdown": "# cvmlogin diagnosis",
+		"markdown": "| Region | ap-guangzhou |",
 		"blocks":   `"action_id": "open_all_ports"`,
 	} {
 		t.Run(format, func(t *testing.T) {
@@ -155,5 +158,66 @@ func TestDiagnoseOutputs(t *testing.T) {
 				t.Fatalf("exit %d, output lacks %q:\n%s\n%s", code, want, out, errOut)
 			}
 		})
+	}
+}
+
+// TestDiagnoseProgress: with progress on, stderr says at once that the
+// diagnosis started, then one line per check as it finishes; stdout has the
+// report alone.
+func TestDiagnoseProgress(t *testing.T) {
+	code, out, errOut := runCLI(t, "--config", fastConfig(t), "diagnose", "ins-linux001", "--simulate", "--progress", "always")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	lines := strings.Split(strings.TrimSpace(errOut), "\n")
+	if len(lines) != 1+len(diag.CheckIDs) || !strings.HasPrefix(lines[0], "Diagnosing ins-linux001 in ap-guangzhou") {
+		t.Fatalf("stderr has %d lines, want a start line and one per check:\n%s", len(lines), errOut)
+	}
+	if !strings.HasPrefix(lines[1], "[ 1/17] ✓ instance.found") {
+		t.Errorf("first check line %q, want instance.found first", lines[1])
+	}
+	if strings.Contains(out, "[ 1/17]") {
+		t.Error("progress went to stdout")
+	}
+	if _, _, errOut := runCLI(t, "--config", fastConfig(t), "diagnose", "ins-linux001", "--simulate"); errOut != "" {
+		t.Errorf("progress shown while stdout is not a terminal:\n%s", errOut)
+	}
+}
+
+// TestDiagnoseTextFoldsSkippedChecks: a missing instance prints its skipped
+// checks on one line, and a private IP is told that only public IPs are
+// searched.
+func TestDiagnoseTextFoldsSkippedChecks(t *testing.T) {
+	_, out, _ := runCLI(t, "--config", fastConfig(t), "diagnose", "ins-zzzzzzzz", "--simulate")
+	if n := strings.Count(out, "\n- "); n != 1 {
+		t.Errorf("%d lines say skipped, want them folded into one:\n%s", n, out)
+	}
+	if !strings.Contains(out, "16 checks skipped (instance.found failed") {
+		t.Errorf("the folded line does not give the root cause:\n%s", out)
+	}
+	_, out, _ = runCLI(t, "--config", fastConfig(t), "diagnose", "10.0.0.3", "--simulate")
+	if !strings.Contains(out, "10.0.0.3 is a private address, and only public IPs are searched") {
+		t.Errorf("a private IP is not told why it was not found:\n%s", out)
+	}
+}
+
+// TestREADMEShowsCurrentOutput: the README's sample output is what
+// `diagnose ins-sgdrop01 --simulate` prints today, numbers aside (timings
+// and load vary from run to run).
+func TestREADMEShowsCurrentOutput(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, sample, ok := strings.Cut(string(readme), "What the first command prints")
+	if !ok {
+		t.Fatal("README has no sample output")
+	}
+	_, sample, _ = strings.Cut(sample, "```\n")
+	sample, _, _ = strings.Cut(sample, "```")
+	_, out, _ := runCLI(t, "diagnose", "ins-sgdrop01", "--simulate")
+	numbers := regexp.MustCompile(`[0-9]+`)
+	if got, want := numbers.ReplaceAllString(out, "N"), numbers.ReplaceAllString(sample, "N"); got != want {
+		t.Errorf("README sample is stale; today's output:\n%s", out)
 	}
 }

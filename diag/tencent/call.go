@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cvmlogin/cvmlogin/diag"
+	"github.com/cvmlogin/cvmlogin/internal/textclip"
 )
 
 // action is a Tencent Cloud API action as this package calls it.
@@ -141,7 +142,7 @@ func finalError(ctx context.Context, op action, err error, status int, last *dia
 	outOfTime := errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, errRateLimitWait)
 	if last != nil && last.Kind == diag.KindThrottled && outOfTime {
 		throttled := *last
-		throttled.Message = truncate("still throttled when the deadline passed: "+last.Message, maxMessageLen)
+		throttled.Message = textclip.Bytes("still throttled when the deadline passed: "+last.Message, maxMessageLen)
 		return &throttled
 	}
 	return e

@@ -8,11 +8,11 @@ import (
 	"net/http"
 	"strings"
 	"syscall"
-	"unicode/utf8"
 
 	tcerr "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common/errors"
 
 	"github.com/cvmlogin/cvmlogin/diag"
+	"github.com/cvmlogin/cvmlogin/internal/textclip"
 )
 
 // codeKinds maps Tencent Cloud error codes to kinds, first match wins. A
@@ -80,7 +80,7 @@ func apiError(ctx context.Context, op action, err error, httpStatus int) *diag.A
 	var sdkErr *tcerr.TencentCloudSDKError
 	if errors.As(err, &sdkErr) {
 		e.Code = sdkErr.Code
-		e.Message = truncate(sdkErr.Message, maxMessageLen)
+		e.Message = textclip.Bytes(sdkErr.Message, maxMessageLen)
 		e.RequestID = sdkErr.RequestId
 		e.Kind = kindOfCode(sdkErr.Code)
 		if withoutErrorBody(e.Code) && httpStatus != 0 && httpStatus != http.StatusOK {
@@ -88,7 +88,7 @@ func apiError(ctx context.Context, op action, err error, httpStatus int) *diag.A
 			e.Message = fmt.Sprintf("HTTP %d %s without a Tencent Cloud error", httpStatus, http.StatusText(httpStatus))
 		}
 	} else {
-		e.Message = truncate(err.Error(), maxMessageLen)
+		e.Message = textclip.Bytes(err.Error(), maxMessageLen)
 	}
 	if errors.Is(err, errRateLimitWait) {
 		e.Kind = diag.KindThrottled
@@ -135,15 +135,4 @@ func transient(e *diag.APIError, httpStatus int) bool {
 // Tencent Cloud API reply (not JSON, or no Response.Error on a non-200).
 func withoutErrorBody(code string) bool {
 	return code == "ClientError.ParseJsonError" || code == "ClientError.HttpStatusCodeError"
-}
-
-// truncate shortens s to at most n bytes, on a rune boundary.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
 }
