@@ -169,11 +169,6 @@ func storeTrouble(err error) string {
 	return msgInternal
 }
 
-// FirstSeen implements Handler.
-func (b *Bot) FirstSeen(ctx context.Context, kind, id string) (bool, error) {
-	return b.store.FirstSeen(ctx, "delivery:"+kind, id, time.Hour)
-}
-
 // authCheckEvery is how often Ready re-asks Slack whether the token works.
 const authCheckEvery = time.Minute
 
@@ -332,13 +327,8 @@ func threadLink(c conversations.Conversation) string {
 	return fmt.Sprintf("<https://slack.com/archives/%s/p%s|see the report>", c.Channel, strings.ReplaceAll(ts, ".", ""))
 }
 
-// ephemeral shows text to one user, in a thread when thread is set.
+// ephemeral shows text to one user, in a thread when thread is set, under
+// a deadline of its own (see answer).
 func (b *Bot) ephemeral(ctx context.Context, channel, user, thread, text string) {
-	opts := []slack.MsgOption{slack.MsgOptionText(text, false)}
-	if thread != "" {
-		opts = append(opts, slack.MsgOptionTS(thread))
-	}
-	if _, err := b.slack.PostEphemeralContext(ctx, channel, user, opts...); err != nil {
-		b.log.WarnContext(ctx, "posting an ephemeral message", "channel", channel, "user", user, "err", err)
-	}
+	b.answer(ctx, Refusal{Channel: channel, User: user, ThreadTS: thread, Text: text})
 }

@@ -127,6 +127,14 @@ func (w *world) replica(t *testing.T, name string, opts ...replicaOption) *repli
 	return r
 }
 
+// requestSeq numbers the requests the tests send, so that no two are the
+// same request (Slack's carry distinct trigger_ids and action_ts), which the
+// replay cache would drop.
+var requestSeq atomic.Int64
+
+// nextTrigger returns a trigger_id no other request carries.
+func nextTrigger() string { return strconv.FormatInt(requestSeq.Add(1), 10) + ".2.3" }
+
 // post sends a signed Slack request to one of the replica's routes.
 func (r *replica) post(t *testing.T, route, contentType, body string) *http.Response {
 	t.Helper()
@@ -150,7 +158,7 @@ func (r *replica) post(t *testing.T, route, contentType, body string) *http.Resp
 func (r *replica) command(t *testing.T, user, text string) (*http.Response, string) {
 	t.Helper()
 	form := url.Values{"command": {"/cvm-login"}, "text": {text}, "user_id": {user}, "channel_id": {channel},
-		"team_id": {"T0TEAM"}, "response_url": {r.w.slack.ResponseURL()}, "trigger_id": {"1.2.3"}}
+		"team_id": {"T0TEAM"}, "response_url": {r.w.slack.ResponseURL()}, "trigger_id": {nextTrigger()}}
 	resp := r.post(t, "/slack/commands", "application/x-www-form-urlencoded", form.Encode())
 	body, _ := io.ReadAll(resp.Body)
 	return resp, string(body)
@@ -160,7 +168,7 @@ func (r *replica) command(t *testing.T, user, text string) (*http.Response, stri
 func (r *replica) press(t *testing.T, user, action, value, ts string) *http.Response {
 	t.Helper()
 	payload := map[string]any{
-		"type": "block_actions", "user": map[string]any{"id": user}, "channel": map[string]any{"id": channel},
+		"type": "block_actions", "trigger_id": nextTrigger(), "user": map[string]any{"id": user}, "channel": map[string]any{"id": channel},
 		"team": map[string]any{"id": "T0TEAM"}, "message": map[string]any{"ts": ts, "type": "message"},
 		"container": map[string]any{"type": "message", "message_ts": ts, "channel_id": channel},
 		"actions":   []map[string]any{{"action_id": action, "block_id": "b", "value": value, "type": "button"}},

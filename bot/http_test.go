@@ -30,6 +30,7 @@ import (
 type recordingHandler struct {
 	reply    Reply
 	readyErr error
+	seenErr  error // FirstSeen's error, when set
 	release  chan struct{}
 
 	mu    sync.Mutex
@@ -42,6 +43,7 @@ type handlerCalls struct {
 	commands  []slack.SlashCommand
 	actions   []slack.InteractionCallback
 	mentions  []Mention
+	refusals  []Refusal
 	seenCalls int
 	started   int     // Action and Mention calls begun
 	ctxErrs   []error // why the ctx of a waiting call ended, when it did
@@ -93,6 +95,9 @@ func (h *recordingHandler) FirstSeen(_ context.Context, kind, id string) (bool, 
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.calls.seenCalls++
+	if h.seenErr != nil {
+		return false, h.seenErr
+	}
 	if h.seen == nil {
 		h.seen = map[string]bool{}
 	}
@@ -104,12 +109,19 @@ func (h *recordingHandler) FirstSeen(_ context.Context, kind, id string) (bool, 
 
 func (h *recordingHandler) Ready(context.Context) error { return h.readyErr }
 
+func (h *recordingHandler) Refuse(_ context.Context, r Refusal) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.calls.refusals = append(h.calls.refusals, r)
+}
+
 // snapshot returns a copy of what h recorded.
 func (h *recordingHandler) snapshot() handlerCalls {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	c := h.calls
 	c.commands, c.actions, c.mentions = slices.Clone(c.commands), slices.Clone(c.actions), slices.Clone(c.mentions)
+	c.refusals = slices.Clone(c.refusals)
 	c.ctxErrs = slices.Clone(c.ctxErrs)
 	return c
 }
@@ -395,7 +407,8 @@ func TestHTTPEventRetryHandledOnce(t *testing.T) {
 	logger, logs := newTestLogger()
 	s, base := newSlackHTTP(t, h, HTTPOptions{Logger: logger})
 	for retry := range 2 {
-		req := slackRequest(t, base, "/slack/events", appMentionCallback("Ev42"), testSigningSecret, time.Now())
+		// A redelivery is a new request, signed anew: not a replay.
+		req := slackRequest(t, base, "/slack/events", appMentionCallback("Ev42"), testSigningSecret, time.Now().Add(time.Duration(retry)*time.Second))
 		if retry > 0 {
 			req.Header.Set("X-Slack-Retry-Num", strconv.Itoa(retry))
 			req.Header.Set("X-Slack-Retry-Reason", "http_timeout")
@@ -411,8 +424,8 @@ func TestHTTPEventRetryHandledOnce(t *testing.T) {
 	got := h.snapshot()
 	want := Mention{EventID: "Ev42", Channel: "C1", User: "U1", Text: "<@U0CVMLOGIN> ins-abc12345",
 		TS: "1700000000.000300", ThreadTS: "1700000000.000100"}
-	if got.seenCalls != 2 || len(got.mentions) != 1 || got.mentions[0] != want {
-		t.Errorf("FirstSeen calls %d, mentions %+v; want 2 and once %+v", got.seenCalls, got.mentions, want)
+	if got.seenCalls != 4 || len(got.mentions) != 1 || got.mentions[0] != want {
+		t.Errorf("FirstSeen calls %d, mentions %+v; want 4 (signature and event_id, twice) and once %+v", got.seenCalls, got.mentions, want)
 	}
 	if !strings.Contains(logs.String(), "retry=1") {
 		t.Errorf("the retry was not logged: %s", logs)

@@ -113,6 +113,11 @@ func decodeSignature(signature string) ([]byte, bool) {
 	return got, err == nil
 }
 
+// replayKey names a verified request in the replay cache: its signature,
+// spelled one way (hex digits are case-insensitive), so that a replay cannot
+// pass as new by changing their case.
+func replayKey(h http.Header) string { return strings.ToLower(h.Get(HeaderSignature)) }
+
 func mac(secret, timestamp string, body []byte) []byte {
 	h := hmac.New(sha256.New, []byte(secret))
 	io.WriteString(h, signatureVersion+":"+timestamp+":")

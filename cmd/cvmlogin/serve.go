@@ -77,6 +77,7 @@ func serve(ctx context.Context, cfg *configs.Config, sim simulateOptions, logger
 	httpSrv := bot.NewHTTPServer(b, bot.HTTPOptions{
 		Verifier: bot.Verifier{Secret: cfg.Slack.SigningSecret}, SlackRoutes: cfg.Slack.Mode == "http",
 		Metrics: m.Handler(), ObserveAck: m.AckObserver("http"), Logger: logger, // the transport adds its component
+		ObserveRefused: m.RefusalObserver("http"),
 	})
 	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
 	if err != nil {
@@ -94,7 +95,7 @@ func serve(ctx context.Context, cfg *configs.Config, sim simulateOptions, logger
 	})
 	if cfg.Slack.Mode == "socket" {
 		wg.Go(func() {
-			if err := bot.NewSocketClient(api, b, bot.SocketOptions{Logger: logger, ObserveAck: m.AckObserver("socket")}).Run(ctx); err != nil && ctx.Err() == nil {
+			if err := bot.NewSocketClient(api, b, bot.SocketOptions{Logger: logger, ObserveAck: m.AckObserver("socket"), ObserveRefused: m.RefusalObserver("socket")}).Run(ctx); err != nil && ctx.Err() == nil {
 				errs <- fmt.Errorf("Socket Mode: %w", err)
 			}
 		})

@@ -12,6 +12,7 @@
 //	cvmlogin_slack_api_rate_limited_total{method}             HTTP 429 answers
 //	cvmlogin_fix_requests_total{action,outcome}               see the Fix* outcome constants
 //	cvmlogin_slack_ack_seconds{transport,kind}                histogram; transport http|socket, kind command|interaction|event
+//	cvmlogin_slack_requests_refused_total{transport,kind,reason}  reason: unverified, too_large, malformed, replay, replay_unchecked, too_many_actions, overloaded
 //	cvmlogin_job_queue_depth                                  jobs queued or being handled
 //
 // The diagnosis families are derived from the diag.Report (Diagnosis), so
@@ -90,6 +91,7 @@ type Metrics struct {
 	slackRateLimited *prometheus.CounterVec
 	fixRequests      *prometheus.CounterVec
 	slackAck         *prometheus.HistogramVec
+	slackRefused     *prometheus.CounterVec
 }
 
 // New returns a Metrics with a registry of its own holding every family
@@ -140,12 +142,16 @@ func New() *Metrics {
 			Help:    "Time from receiving a Slack request to acknowledging it, by transport and kind; Slack wants it under 3s.",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2, 3, 5},
 		}, []string{"transport", "kind"}),
+		slackRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "slack_requests_refused_total",
+			Help: "Slack requests refused (bad signature, replay, too large...), by transport, kind and reason.",
+		}, []string{"transport", "kind", "reason"}),
 	}
 	m.registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.diagnoses, m.checkDuration, m.checkFindings, m.tencentCalls, m.tencentDuration,
-		m.slackCalls, m.slackRateLimited, m.fixRequests, m.slackAck,
+		m.slackCalls, m.slackRateLimited, m.fixRequests, m.slackAck, m.slackRefused,
 	)
 	m.initLabels()
 	return m
@@ -227,6 +233,14 @@ func (m *Metrics) TencentCall(c diag.APICall) {
 func (m *Metrics) AckObserver(transport string) func(kind string, d time.Duration) {
 	return func(kind string, d time.Duration) {
 		m.slackAck.WithLabelValues(transport, kind).Observe(d.Seconds())
+	}
+}
+
+// RefusalObserver returns the function a Slack transport ("http" or
+// "socket") calls with the kind of each request it refused and why.
+func (m *Metrics) RefusalObserver(transport string) func(kind, reason string) {
+	return func(kind, reason string) {
+		m.slackRefused.WithLabelValues(transport, kind, reason).Inc()
 	}
 }
 
