@@ -167,6 +167,12 @@ func (r *replica) command(t *testing.T, user, text string) (*http.Response, stri
 // press clicks the button action on the message ts as user.
 func (r *replica) press(t *testing.T, user, action, value, ts string) *http.Response {
 	t.Helper()
+	return r.post(t, "/slack/interactions", "application/x-www-form-urlencoded", pressForm(user, action, value, ts))
+}
+
+// pressForm is the interaction request of user clicking the button action
+// on the message ts.
+func pressForm(user, action, value, ts string) string {
 	payload := map[string]any{
 		"type": "block_actions", "trigger_id": nextTrigger(), "user": map[string]any{"id": user}, "channel": map[string]any{"id": channel},
 		"team": map[string]any{"id": "T0TEAM"}, "message": map[string]any{"ts": ts, "type": "message"},
@@ -174,7 +180,7 @@ func (r *replica) press(t *testing.T, user, action, value, ts string) *http.Resp
 		"actions":   []map[string]any{{"action_id": action, "block_id": "b", "value": value, "type": "button"}},
 	}
 	data, _ := json.Marshal(payload)
-	return r.post(t, "/slack/interactions", "application/x-www-form-urlencoded", url.Values{"payload": {string(data)}}.Encode())
+	return url.Values{"payload": {string(data)}}.Encode()
 }
 
 // mention sends an app_mention event.
