@@ -173,14 +173,19 @@ func (r *replica) press(t *testing.T, user, action, value, ts string) *http.Resp
 // pressForm is the interaction request of user clicking the button action
 // on the message ts.
 func pressForm(user, action, value, ts string) string {
-	payload := map[string]any{
+	data, _ := json.Marshal(pressPayload(user, action, value, ts))
+	return url.Values{"payload": {string(data)}}.Encode()
+}
+
+// pressPayload is the block_actions payload of user clicking the button
+// action on the message ts.
+func pressPayload(user, action, value, ts string) map[string]any {
+	return map[string]any{
 		"type": "block_actions", "trigger_id": nextTrigger(), "user": map[string]any{"id": user}, "channel": map[string]any{"id": channel},
 		"team": map[string]any{"id": "T0TEAM"}, "message": map[string]any{"ts": ts, "type": "message"},
 		"container": map[string]any{"type": "message", "message_ts": ts, "channel_id": channel},
 		"actions":   []map[string]any{{"action_id": action, "block_id": "b", "value": value, "type": "button"}},
 	}
-	data, _ := json.Marshal(payload)
-	return url.Values{"payload": {string(data)}}.Encode()
 }
 
 // mention sends an app_mention event.
