@@ -161,10 +161,15 @@ const (
 	msgInternal  = ":warning: Something went wrong on cvmlogin's side and nothing was started. Try again; if it persists, tell whoever runs the bot."
 )
 
-// storeTrouble turns a state-store error into what the user sees.
+// storeTrouble turns a state-store error into what the user sees; an error
+// of a request that ran out of time (queued behind a channel's posts, say)
+// says the bot is busy.
 func storeTrouble(err error) string {
-	if errors.Is(err, conversations.ErrUnavailable) {
+	switch {
+	case errors.Is(err, conversations.ErrUnavailable):
 		return msgStoreDown
+	case errors.Is(err, context.DeadlineExceeded):
+		return msgOverloaded
 	}
 	return msgInternal
 }

@@ -147,6 +147,13 @@ func TestFaultEveryPressAnsweredInAPacedChannel(t *testing.T) {
 
 	users := storm(t, r, 50, "restart_instance", restart, report.TS)
 	w.waitAnswered(t, report.TS, users)
+	for _, u := range users {
+		for _, text := range w.ephemerals(u) {
+			if !strings.Contains(text, "too busy") {
+				t.Errorf("%s was told %q, want that the bot is busy", u, text)
+			}
+		}
+	}
 	if n := w.sim.CallCount("cvm", "RebootInstances"); n != 0 {
 		t.Fatalf("RebootInstances called %d times without an approval", n)
 	}
