@@ -294,27 +294,37 @@ func TestSecurityApprovalRules(t *testing.T) {
 	}
 }
 
-// hostileText is command text a user could type to make the bot mention
-// everyone, impersonate someone, or garble its message.
-const hostileText = "*bold* _it_ ~s~ `code` <!channel> <!here> <@U0OUTSIDER> <#C0OTHER> <https://evil.example|click> \x00\x07\x1b[31m\u202e ins-"
+// hostileTexts are command texts a user could type to make the bot mention
+// everyone, impersonate someone, link elsewhere or garble its message, each
+// in a place the bot's answer quotes back.
+var hostileTexts = []string{
+	"ins-<!channel>",
+	"<!here> *bold* _it_ ~s~ `code`",
+	"ins-abc12345 ap-<@U0OUTSIDER>",
+	"ins-abc12345 --port <#C0OTHER>",
+	"ins-abc12345 -p <https://evil.example|click>",
+	"ins-abc\x00\x07\x1b[31m\u202e",
+}
 
-// TestSecurityHostileTextEchoedEscaped: whatever a command echoes back, it
-// echoes escaped: no mention, no link, no control character.
+// TestSecurityHostileTextEchoedEscaped: whatever a command or a mention
+// echoes back, it echoes escaped: no mention, no link, no control character.
 func TestSecurityHostileTextEchoedEscaped(t *testing.T) {
 	w := newWorld(t)
 	r := w.replica(t, "r1")
 	before := w.quietEffects(t)
-	_, body := r.command(t, requester, hostileText)
-	var ack struct{ Text string }
-	if err := json.Unmarshal([]byte(body), &ack); err != nil || ack.Text == "" {
-		t.Fatalf("ack %q: want a JSON reply (%v)", body, err)
-	}
-	mustBeInert(t, "command reply", ack.Text)
-	mustStatus(t, r.mention(t, "EvHostile1", requester, "<@"+slackfake.BotUserID+"> "+hostileText, "1700000000.000100", ""), http.StatusOK)
-	w.waitEphemeral(t, requester, "")
-	time.Sleep(settle)
-	for _, text := range w.ephemerals(requester) {
-		mustBeInert(t, "mention reply", text)
+	for i, text := range hostileTexts {
+		_, body := r.command(t, requester, text)
+		var ack struct{ Text string }
+		if err := json.Unmarshal([]byte(body), &ack); err != nil || ack.Text == "" {
+			t.Fatalf("%q: ack %q, want a JSON reply (%v)", text, body, err)
+		}
+		mustBeInert(t, "command reply", ack.Text)
+		user := "U0HOSTILE" + strconv.Itoa(i)
+		mustStatus(t, r.mention(t, "EvHostile"+strconv.Itoa(i), user, "<@"+slackfake.BotUserID+"> "+text, "1700000000.000100", ""), http.StatusOK)
+		w.waitEphemeral(t, user, "")
+		for _, reply := range w.ephemerals(user) {
+			mustBeInert(t, "mention reply", reply)
+		}
 	}
 	w.noSideEffects(t, before)
 }
@@ -323,7 +333,7 @@ func TestSecurityHostileTextEchoedEscaped(t *testing.T) {
 // link anyone, nor carry control characters.
 func mustBeInert(t *testing.T, what, text string) {
 	t.Helper()
-	for _, bad := range []string{"<!channel>", "<!here>", "<@U0OUTSIDER>", "<#C0OTHER>", "<https://evil.example", "\x00", "\x07", "\x1b"} {
+	for _, bad := range []string{"<!channel>", "<!here>", "<@U0OUTSIDER>", "<#C0OTHER>", "<https://evil.example", "\x00", "\x07", "\x1b", "\u202e"} {
 		if strings.Contains(text, bad) {
 			t.Errorf("%s contains %q: %q", what, bad, text)
 		}
