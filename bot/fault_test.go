@@ -140,9 +140,7 @@ func withPostInterval(d time.Duration) replicaOption {
 func TestFaultEveryPressAnsweredInAPacedChannel(t *testing.T) {
 	w := newWorld(t)
 	r := w.replica(t, "r1", withPostInterval(time.Second)).with(t, bot.HTTPOptions{AsyncTimeout: pressDeadline})
-	r.command(t, requester, "ins-cpuhigh1")
-	report := w.finalReport(t, "restart_instance")
-	restart, _ := button(report, "restart_instance")
+	report, restart := r.reportWithRestart(t)
 	w.quietEffects(t)
 
 	users := storm(t, r, 50, "restart_instance", restart, report.TS)
@@ -169,9 +167,7 @@ func TestFaultEveryPressAnsweredWhileRedisFrozen(t *testing.T) {
 	t.Cleanup(func() { rdb.Close() })
 	w := newWorldOn(t, rdb)
 	r := w.replica(t, "r1").with(t, bot.HTTPOptions{AsyncTimeout: pressDeadline})
-	r.command(t, requester, "ins-cpuhigh1")
-	report := w.finalReport(t, "restart_instance")
-	restart, _ := button(report, "restart_instance")
+	report, restart := r.reportWithRestart(t)
 	before := w.quietEffects(t)
 
 	f.frozen.Store(true)
@@ -183,16 +179,25 @@ func TestFaultEveryPressAnsweredWhileRedisFrozen(t *testing.T) {
 	}
 }
 
+// privateRedis starts a Redis server of the test's own, which it may kill
+// (stop) and start again empty (restart), and returns a client to it that
+// gives up fast while it is down.
+func privateRedis(t *testing.T) (rdb *redis.Client, stop, restart func()) {
+	t.Helper()
+	redis.SetLogger(logging.Printf{Logger: slog.New(slog.DiscardHandler)}) // dial failures are expected
+	addr, stop, restart := redistest.StartServer(t)
+	rdb = redis.NewClient(&redis.Options{Addr: addr, DialTimeout: 200 * time.Millisecond,
+		ReadTimeout: 500 * time.Millisecond, WriteTimeout: 500 * time.Millisecond, MaxRetries: -1})
+	t.Cleanup(func() { rdb.Close() })
+	return rdb, stop, restart
+}
+
 // TestFaultRedisKilledAndRestartedMidFlow: Redis dies with a fix request
 // awaiting approval. While it is down, a command, a mention and the approval
 // are each answered and nothing runs; once it is back (empty), the old
 // approval button is refused as stale and a new command works.
 func TestFaultRedisKilledAndRestartedMidFlow(t *testing.T) {
-	redis.SetLogger(logging.Printf{Logger: slog.New(slog.DiscardHandler)}) // dial failures are expected here
-	addr, stop, restart := redistest.StartServer(t)
-	rdb := redis.NewClient(&redis.Options{Addr: addr, DialTimeout: 200 * time.Millisecond,
-		ReadTimeout: 500 * time.Millisecond, WriteTimeout: 500 * time.Millisecond, MaxRetries: -1})
-	t.Cleanup(func() { rdb.Close() })
+	rdb, stop, restart := privateRedis(t)
 	w := newWorldOn(t, rdb)
 	r := w.replica(t, "r1")
 	report, approval := requestFix(t, w, r, "ins-cpuhigh1", "restart_instance", requester)

@@ -7,16 +7,16 @@ package bot_test
 // Run it with: go test -run TestSecurity ./bot/
 
 import (
-	"bytes"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -111,12 +111,20 @@ func (w *world) commandForm(user, text string) string {
 
 const formType = "application/x-www-form-urlencoded"
 
+// reportWithRestart has r diagnose ins-cpuhigh1, whose CPU is saturated so
+// that Restart is offered, and returns the report and its Restart value.
+func (r *replica) reportWithRestart(t *testing.T) (slackfake.Message, string) {
+	t.Helper()
+	r.command(t, requester, "ins-cpuhigh1")
+	report := r.w.finalReport(t, "restart_instance")
+	restart, _ := button(report, "restart_instance")
+	return report, restart
+}
+
 func TestSecurityUnverifiedRequestsHaveNoEffect(t *testing.T) {
 	w := newWorld(t)
 	r := w.replica(t, "r1")
-	r.command(t, requester, "ins-cpuhigh1")
-	report := w.finalReport(t, "restart_instance")
-	restart, _ := button(report, "restart_instance")
+	report, restart := r.reportWithRestart(t)
 	now := time.Now()
 	pad := "&pad=" + strings.Repeat("x", bot.DefaultMaxBody)
 	tests := []struct {
@@ -217,9 +225,7 @@ func upperSignature(req *http.Request) *http.Request {
 func TestSecurityPayloadWithManyActions(t *testing.T) {
 	w := newWorld(t)
 	r := w.replica(t, "r1")
-	r.command(t, requester, "ins-cpuhigh1")
-	report := w.finalReport(t, "restart_instance")
-	restart, _ := button(report, "restart_instance")
+	report, restart := r.reportWithRestart(t)
 	var actions []map[string]any
 	for range 200 {
 		actions = append(actions, map[string]any{"action_id": "restart_instance", "block_id": "b", "value": restart, "type": "button"})
@@ -241,9 +247,7 @@ func TestSecurityPayloadWithManyActions(t *testing.T) {
 func TestSecurityTamperedButtonValues(t *testing.T) {
 	w := newWorld(t)
 	r := w.replica(t, "r1")
-	r.command(t, requester, "ins-cpuhigh1")
-	report := w.finalReport(t, "restart_instance")
-	restart, _ := button(report, "restart_instance")
+	report, restart := r.reportWithRestart(t)
 	rediagnose, _ := button(report, "rediagnose")
 	tests := []struct{ name, action, value string }{
 		{"unknown value", "restart_instance", "aaaaaaaaaaaaaaaaaaaaaaaaaa"},
@@ -346,7 +350,7 @@ func mustBeInert(t *testing.T, what, text string) {
 // exported file or a metric.
 func TestSecurityNoSecretInAnyOutput(t *testing.T) {
 	w := newWorld(t)
-	logger, logs := captureLogs()
+	logger, logs := captureLogs(t)
 	m := metrics.New()
 	r := w.replica(t, "r1", withLogger(logger), withMetrics(m)).with(t, bot.HTTPOptions{Logger: logger})
 	metricsSrv := httptest.NewServer(m.Handler())
@@ -369,7 +373,7 @@ func TestSecurityNoSecretInAnyOutput(t *testing.T) {
 	answers = append(answers, body)
 	w.finalReportOf(t, "ins-linux001", "rediagnose")
 
-	outputs := map[string]string{"logs": logs.String(), "HTTP answers": strings.Join(answers, "\n"), "metrics": scrape(t, metricsSrv.URL)}
+	outputs := map[string]string{"logs": logs(), "HTTP answers": strings.Join(answers, "\n"), "metrics": scrape(t, metricsSrv.URL)}
 	for _, method := range []string{"chat.postMessage", "chat.update", "chat.postEphemeral", slackfake.MethodResponseURL, "files.completeUploadExternal"} {
 		for _, c := range w.slack.Calls(method) {
 			c.Values.Del("token") // the client's credential, sent to Slack itself
@@ -379,7 +383,7 @@ func TestSecurityNoSecretInAnyOutput(t *testing.T) {
 	for _, f := range w.slack.Files() {
 		outputs["exported "+f.Filename] = string(f.Content)
 	}
-	if len(outputs) < 8 || logs.String() == "" {
+	if len(outputs) < 8 || logs() == "" {
 		t.Fatalf("too little output captured to check: %d outputs", len(outputs))
 	}
 	for name, out := range outputs {
@@ -416,28 +420,24 @@ const tencentSecretKey = tencentsim.TestSecretKey
 
 func withLogger(l *slog.Logger) replicaOption { return func(o *bot.Options) { o.Logger = l } }
 
-// captureLogs returns a debug-level logger writing to the returned buffer.
-func captureLogs() (*slog.Logger, *syncBuffer) {
-	buf := &syncBuffer{}
-	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug})), buf
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+// captureLogs returns a debug-level logger writing to a file, and a function
+// returning what was logged so far.
+func captureLogs(t *testing.T) (*slog.Logger, func() string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "log")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	read := func() string {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(data)
+	}
+	return slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelDebug})), read
 }
 
 // with returns r served by another HTTP transport, built with opts (its
