@@ -74,6 +74,12 @@ type HTTPOptions struct {
 // Every Slack request is verified before anything parses it, and answered
 // within Slack's 3 s: a slash command with the Handler's Reply, anything else
 // at once, with the Handler called afterwards on its own goroutine.
+//
+// A verified request is handled once: its signature goes through the
+// Handler's FirstSeen (kind DeliverySignature), and a replay within the
+// verification window is answered 200 and dropped. If FirstSeen fails, the
+// request is refused with an answer to its user (fail closed), never handled
+// on the chance that it is new.
 type HTTPServer struct {
 	h    Handler
 	opts HTTPOptions

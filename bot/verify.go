@@ -65,7 +65,7 @@ type Verifier struct {
 // ErrStaleRequest (wrapped, with the skew) if it is further than MaxSkew from
 // Now, and ErrBadSignature if the signature is malformed or does not match.
 // The comparison is constant-time. Verify does not de-duplicate: the same
-// request verifies again within the window.
+// request verifies again within the window; HTTPServer refuses the replay.
 func (v Verifier) Verify(header http.Header, body []byte) error {
 	if v.Secret == "" {
 		return ErrNoSigningSecret
