@@ -355,6 +355,12 @@ func TestSecurityNoSecretInAnyOutput(t *testing.T) {
 	r := w.replica(t, "r1", withLogger(logger), withMetrics(m)).with(t, bot.HTTPOptions{Logger: logger})
 	metricsSrv := httptest.NewServer(m.Handler())
 	t.Cleanup(metricsSrv.Close)
+	t.Cleanup(func() {
+		if t.Failed() {
+			lines := strings.Split(logs(), "\n")
+			t.Log("last log lines:\n" + strings.Join(lines[max(0, len(lines)-80):], "\n"))
+		}
+	})
 
 	var answers []string
 	collect := func(_ int, body string) { answers = append(answers, body) }
