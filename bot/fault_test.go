@@ -6,12 +6,10 @@ package bot_test
 // Run it with: go test -run TestFault ./bot/
 
 import (
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -277,8 +275,7 @@ func TestFaultSlackFailsTheAnswer(t *testing.T) {
 			tt.inject(w.slack)
 			payload := pressPayload(outsider, "restart_instance", "aaaaaaaaaaaaaaaaaaaaaaaaaa", "1700000000.000100")
 			payload["response_url"] = w.slack.ResponseURL()
-			data, _ := json.Marshal(payload)
-			mustStatus(t, r.post(t, "/slack/interactions", formType, url.Values{"payload": {string(data)}}.Encode()), http.StatusOK)
+			mustStatus(t, r.interact(t, payload), http.StatusOK)
 			w.slack.WaitFor(t, func() bool { return len(w.slack.Calls(tt.via)) >= tt.wantCalls }, 10*time.Second)
 			time.Sleep(settle)
 			calls := w.slack.Calls(tt.via)

@@ -157,11 +157,15 @@ func (r *replica) post(t *testing.T, route, contentType, body string) *http.Resp
 // command types /cvm-login text as user and returns the ack and its body.
 func (r *replica) command(t *testing.T, user, text string) (*http.Response, string) {
 	t.Helper()
-	form := url.Values{"command": {"/cvm-login"}, "text": {text}, "user_id": {user}, "channel_id": {channel},
-		"team_id": {"T0TEAM"}, "response_url": {r.w.slack.ResponseURL()}, "trigger_id": {nextTrigger()}}
-	resp := r.post(t, "/slack/commands", "application/x-www-form-urlencoded", form.Encode())
+	resp := r.post(t, "/slack/commands", "application/x-www-form-urlencoded", r.w.commandForm(user, text))
 	body, _ := io.ReadAll(resp.Body)
 	return resp, string(body)
+}
+
+// commandForm is the slash command request of user typing text.
+func (w *world) commandForm(user, text string) string {
+	return url.Values{"command": {"/cvm-login"}, "text": {text}, "user_id": {user}, "channel_id": {channel},
+		"team_id": {"T0TEAM"}, "response_url": {w.slack.ResponseURL()}, "trigger_id": {nextTrigger()}}.Encode()
 }
 
 // press clicks the button action on the message ts as user.

@@ -103,13 +103,17 @@ func send(t *testing.T, req *http.Request, body string) (int, string) {
 	return resp.StatusCode, string(data)
 }
 
-// commandForm is the slash command request of user typing text.
-func (w *world) commandForm(user, text string) string {
-	return url.Values{"command": {"/cvm-login"}, "text": {text}, "user_id": {user}, "channel_id": {channel},
-		"team_id": {"T0TEAM"}, "response_url": {w.slack.ResponseURL()}, "trigger_id": {nextTrigger()}}.Encode()
-}
-
 const formType = "application/x-www-form-urlencoded"
+
+// interact sends the interaction payload, signed, as Slack would.
+func (r *replica) interact(t *testing.T, payload map[string]any) *http.Response {
+	t.Helper()
+	data, err := json.Marshal(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.post(t, "/slack/interactions", formType, url.Values{"payload": {string(data)}}.Encode())
+}
 
 // reportWithRestart has r diagnose ins-cpuhigh1, whose CPU is saturated so
 // that Restart is offered, and returns the report and its Restart value.
@@ -230,12 +234,10 @@ func TestSecurityPayloadWithManyActions(t *testing.T) {
 	for range 200 {
 		actions = append(actions, map[string]any{"action_id": "restart_instance", "block_id": "b", "value": restart, "type": "button"})
 	}
-	payload, _ := json.Marshal(map[string]any{
-		"type": "block_actions", "trigger_id": nextTrigger(), "user": map[string]any{"id": requester}, "channel": map[string]any{"id": channel},
-		"message": map[string]any{"ts": report.TS}, "actions": actions,
-	})
+	payload := pressPayload(requester, "restart_instance", restart, report.TS)
+	payload["actions"] = actions
 	before, ephemerals := w.quietEffects(t), len(w.slack.Calls("chat.postEphemeral"))
-	mustStatus(t, r.post(t, "/slack/interactions", formType, url.Values{"payload": {string(payload)}}.Encode()), http.StatusOK)
+	mustStatus(t, r.interact(t, payload), http.StatusOK)
 	w.noSideEffects(t, before)
 	if n := len(w.slack.Calls("chat.postEphemeral")) - ephemerals; n != 0 {
 		t.Errorf("%d ephemeral messages sent, want none", n)
@@ -249,19 +251,22 @@ func TestSecurityTamperedButtonValues(t *testing.T) {
 	r := w.replica(t, "r1")
 	report, restart := r.reportWithRestart(t)
 	rediagnose, _ := button(report, "rediagnose")
-	tests := []struct{ name, action, value string }{
-		{"unknown value", "restart_instance", "aaaaaaaaaaaaaaaaaaaaaaaaaa"},
-		{"empty value", "restart_instance", ""},
-		{"an instance ID as value", "restart_instance", "ins-cpuhigh1"},
-		{"another button's value", "restart_instance", rediagnose},
-		{"a restart value on open_all_ports", "open_all_ports", restart},
-		{"a fix value on approve", "approve", restart},
+	tests := []struct{ name, action, value, channel string }{
+		{"unknown value", "restart_instance", "aaaaaaaaaaaaaaaaaaaaaaaaaa", channel},
+		{"empty value", "restart_instance", "", channel},
+		{"an instance ID as value", "restart_instance", "ins-cpuhigh1", channel},
+		{"another button's value", "restart_instance", rediagnose, channel},
+		{"a restart value on open_all_ports", "open_all_ports", restart, channel},
+		{"a fix value on approve", "approve", restart, channel},
+		{"a value pressed in another channel", "restart_instance", restart, "C0OTHER"},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			user := "U0TAMPER" + strconv.Itoa(i)
 			before := w.quietEffects(t)
-			mustStatus(t, r.press(t, user, tt.action, tt.value, report.TS), http.StatusOK)
+			payload := pressPayload(user, tt.action, tt.value, report.TS)
+			payload["channel"] = map[string]any{"id": tt.channel}
+			mustStatus(t, r.interact(t, payload), http.StatusOK)
 			w.waitEphemeral(t, user, "nothing was done")
 			w.noSideEffects(t, before)
 		})
