@@ -44,7 +44,9 @@ func (b *Bot) Action(ctx context.Context, cb slack.InteractionCallback) {
 	for _, a := range cb.ActionCallback.BlockActions {
 		p, refusal := b.resolvePress(ctx, cb, a)
 		if refusal != "" {
-			b.ephemeral(ctx, cb.Channel.ID, cb.User.ID, cb.Message.ThreadTimestamp, refusal)
+			r := pressRefusal(cb) // with its response_url, should the ephemeral fail for good
+			r.Text = refusal
+			b.answer(ctx, r)
 			continue
 		}
 		b.dispatch(ctx, p)

@@ -173,17 +173,17 @@ const (
 	msgInternal  = ":warning: Something went wrong on cvmlogin's side and nothing was started. Try again; if it persists, tell whoever runs the bot."
 )
 
-// storeTrouble turns a state-store error into what the user sees.
+// storeTrouble turns a state-store error into what the user sees; an error
+// of a request that ran out of time (queued behind a channel's posts, say)
+// says the bot is busy.
 func storeTrouble(err error) string {
-	if errors.Is(err, conversations.ErrUnavailable) {
+	switch {
+	case errors.Is(err, conversations.ErrUnavailable):
 		return msgStoreDown
+	case errors.Is(err, context.DeadlineExceeded):
+		return msgOverloaded
 	}
 	return msgInternal
-}
-
-// FirstSeen implements Handler.
-func (b *Bot) FirstSeen(ctx context.Context, kind, id string) (bool, error) {
-	return b.store.FirstSeen(ctx, "delivery:"+kind, id, time.Hour)
 }
 
 // authCheckEvery is how often Ready re-asks Slack whether the token works.
@@ -351,13 +351,8 @@ func threadLink(c conversations.Conversation) string {
 	return fmt.Sprintf("<https://slack.com/archives/%s/p%s|see the report>", c.Channel, strings.ReplaceAll(ts, ".", ""))
 }
 
-// ephemeral shows text to one user, in a thread when thread is set.
+// ephemeral shows text to one user, in a thread when thread is set, under
+// a deadline of its own (see answer).
 func (b *Bot) ephemeral(ctx context.Context, channel, user, thread, text string) {
-	opts := []slack.MsgOption{slack.MsgOptionText(text, false)}
-	if thread != "" {
-		opts = append(opts, slack.MsgOptionTS(thread))
-	}
-	if _, err := b.slack.PostEphemeralContext(ctx, channel, user, opts...); err != nil {
-		b.log.WarnContext(ctx, "posting an ephemeral message", "channel", channel, "user", user, "err", err)
-	}
+	b.answer(ctx, Refusal{Channel: channel, User: user, ThreadTS: thread, Text: text})
 }

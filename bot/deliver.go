@@ -87,7 +87,7 @@ func (b *Bot) deliver(ctx context.Context, what string, call func(ctx context.Co
 		select {
 		case <-ctx.Done():
 			timer.Stop()
-			return fmt.Errorf("%s: gave up after %d attempts: %w", what, attempt, err)
+			return fmt.Errorf("%s: gave up after %d attempts (%w): %w", what, attempt, ctx.Err(), err)
 		case <-timer.C:
 		}
 		wait = min(2*wait, 30*time.Second)

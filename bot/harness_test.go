@@ -135,6 +135,14 @@ func (w *world) replica(t *testing.T, name string, opts ...replicaOption) *repli
 	return r
 }
 
+// requestSeq numbers the requests the tests send, so that no two are the
+// same request (Slack's carry distinct trigger_ids and action_ts), which the
+// replay cache would drop.
+var requestSeq atomic.Int64
+
+// nextTrigger returns a trigger_id no other request carries.
+func nextTrigger() string { return strconv.FormatInt(requestSeq.Add(1), 10) + ".2.3" }
+
 // post sends a signed Slack request to one of the replica's routes.
 func (r *replica) post(t *testing.T, route, contentType, body string) *http.Response {
 	t.Helper()
@@ -157,24 +165,39 @@ func (r *replica) post(t *testing.T, route, contentType, body string) *http.Resp
 // command types /cvm-login text as user and returns the ack and its body.
 func (r *replica) command(t *testing.T, user, text string) (*http.Response, string) {
 	t.Helper()
-	form := url.Values{"command": {"/cvm-login"}, "text": {text}, "user_id": {user}, "channel_id": {channel},
-		"team_id": {"T0TEAM"}, "response_url": {r.w.slack.ResponseURL()}, "trigger_id": {"1.2.3"}}
-	resp := r.post(t, "/slack/commands", "application/x-www-form-urlencoded", form.Encode())
+	resp := r.post(t, "/slack/commands", "application/x-www-form-urlencoded", r.w.commandForm(user, text))
 	body, _ := io.ReadAll(resp.Body)
 	return resp, string(body)
+}
+
+// commandForm is the slash command request of user typing text.
+func (w *world) commandForm(user, text string) string {
+	return url.Values{"command": {"/cvm-login"}, "text": {text}, "user_id": {user}, "channel_id": {channel},
+		"team_id": {"T0TEAM"}, "response_url": {w.slack.ResponseURL()}, "trigger_id": {nextTrigger()}}.Encode()
 }
 
 // press clicks the button action on the message ts as user.
 func (r *replica) press(t *testing.T, user, action, value, ts string) *http.Response {
 	t.Helper()
-	payload := map[string]any{
-		"type": "block_actions", "user": map[string]any{"id": user}, "channel": map[string]any{"id": channel},
+	return r.post(t, "/slack/interactions", "application/x-www-form-urlencoded", pressForm(user, action, value, ts))
+}
+
+// pressForm is the interaction request of user clicking the button action
+// on the message ts.
+func pressForm(user, action, value, ts string) string {
+	data, _ := json.Marshal(pressPayload(user, action, value, ts))
+	return url.Values{"payload": {string(data)}}.Encode()
+}
+
+// pressPayload is the block_actions payload of user clicking the button
+// action on the message ts.
+func pressPayload(user, action, value, ts string) map[string]any {
+	return map[string]any{
+		"type": "block_actions", "trigger_id": nextTrigger(), "user": map[string]any{"id": user}, "channel": map[string]any{"id": channel},
 		"team": map[string]any{"id": "T0TEAM"}, "message": map[string]any{"ts": ts, "type": "message"},
 		"container": map[string]any{"type": "message", "message_ts": ts, "channel_id": channel},
 		"actions":   []map[string]any{{"action_id": action, "block_id": "b", "value": value, "type": "button"}},
 	}
-	data, _ := json.Marshal(payload)
-	return r.post(t, "/slack/interactions", "application/x-www-form-urlencoded", url.Values{"payload": {string(data)}}.Encode())
 }
 
 // mention sends an app_mention event.

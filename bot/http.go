@@ -58,6 +58,13 @@ type HTTPOptions struct {
 	// AckInteraction or AckEvent) of every request to a Slack route and the
 	// time taken to answer it, signature check included.
 	ObserveAck func(kind string, d time.Duration)
+	// ObserveRefused, if not nil, is called with the kind of every request
+	// to a Slack route that was refused, and why (RefusedUnverified,
+	// RefusedReplay, ...).
+	ObserveRefused func(kind, reason string)
+	// AsyncTimeout bounds each Handler call made after an acknowledgement;
+	// default 10s. Answers to the user have deadlines of their own.
+	AsyncTimeout time.Duration
 }
 
 // HTTPServer is the HTTP transport: it receives Slack's slash commands,
@@ -67,6 +74,12 @@ type HTTPOptions struct {
 // Every Slack request is verified before anything parses it, and answered
 // within Slack's 3 s: a slash command with the Handler's Reply, anything else
 // at once, with the Handler called afterwards on its own goroutine.
+//
+// A verified request is handled once: its signature goes through the
+// Handler's FirstSeen (kind DeliverySignature), and a replay within the
+// verification window is answered 200 and dropped. If FirstSeen fails, the
+// request is refused with an answer to its user (fail closed), never handled
+// on the chance that it is new.
 type HTTPServer struct {
 	h    Handler
 	opts HTTPOptions
@@ -82,7 +95,11 @@ func NewHTTPServer(h Handler, opts HTTPOptions) *HTTPServer {
 		opts.MaxBody = DefaultMaxBody
 	}
 	log := transportLogger(opts.Logger, "http")
-	s := &HTTPServer{h: h, opts: opts, log: log, work: newAsyncWork(h, opts.MaxInFlight, log)}
+	if opts.ObserveRefused == nil {
+		opts.ObserveRefused = func(string, string) {}
+	}
+	work := newAsyncWork(h, workOptions{maxInFlight: opts.MaxInFlight, timeout: opts.AsyncTimeout, refused: opts.ObserveRefused}, log)
+	s := &HTTPServer{h: h, opts: opts, log: log, work: work}
 	s.mux = s.routes()
 	s.srv = &http.Server{
 		Handler:           s.mux,
@@ -130,9 +147,9 @@ func (s *HTTPServer) routes() *http.ServeMux {
 	}
 	mux.Handle("GET /metrics", metrics)
 	if s.opts.SlackRoutes {
-		mux.Handle("POST /slack/commands", s.timedAck(AckCommand, s.verified(s.serveCommand)))
-		mux.Handle("POST /slack/interactions", s.timedAck(AckInteraction, s.verified(s.serveInteraction)))
-		mux.Handle("POST /slack/events", s.timedAck(AckEvent, s.verified(s.serveEvent)))
+		mux.Handle("POST /slack/commands", s.timedAck(AckCommand, s.verified(AckCommand, s.serveCommand)))
+		mux.Handle("POST /slack/interactions", s.timedAck(AckInteraction, s.verified(AckInteraction, s.serveInteraction)))
+		mux.Handle("POST /slack/events", s.timedAck(AckEvent, s.verified(AckEvent, s.serveEvent)))
 	}
 	return mux
 }
@@ -158,36 +175,46 @@ func (s *HTTPServer) serveReady(w http.ResponseWriter, r *http.Request) {
 	io.WriteString(w, "ok")
 }
 
-// verified runs next only for a request whose raw body, read within MaxBody,
-// carries a valid Slack signature. Any other request is answered 401 (413 if
-// too large) with a short reason, and logged without its body or headers.
-func (s *HTTPServer) verified(next func(http.ResponseWriter, *http.Request, []byte)) http.Handler {
+// verifiedRequest is a request whose signature was verified: its raw body,
+// and its delivery for the replay cache.
+type verifiedRequest struct {
+	body     []byte
+	delivery delivery
+}
+
+// verified runs next only for a request of kind whose raw body, read within
+// MaxBody, carries a valid Slack signature. Any other request is answered 401
+// (413 if too large) with a short reason, counted, and logged without its
+// body or headers.
+func (s *HTTPServer) verified(kind string, next func(http.ResponseWriter, *http.Request, verifiedRequest)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := ReadVerified(r, s.opts.Verifier, s.opts.MaxBody)
 		if err != nil {
-			status := http.StatusUnauthorized
+			status, reason := http.StatusUnauthorized, RefusedUnverified
 			if errors.Is(err, ErrBodyTooLarge) {
-				status = http.StatusRequestEntityTooLarge
+				status, reason = http.StatusRequestEntityTooLarge, RefusedTooLarge
 			}
 			s.log.Warn("rejected a Slack request", "path", r.URL.Path, "remote_addr", r.RemoteAddr, "status", status, "reason", err)
+			s.opts.ObserveRefused(kind, reason)
 			http.Error(w, err.Error(), status)
 			return
 		}
-		next(w, r, body)
+		next(w, r, verifiedRequest{body: body, delivery: delivery{kind: DeliverySignature, id: replayKey(r.Header)}})
 	})
 }
 
-// serveCommand answers a slash command with the Handler's Reply.
-func (s *HTTPServer) serveCommand(w http.ResponseWriter, r *http.Request, _ []byte) {
+// serveCommand answers a slash command with the Handler's Reply, once: a
+// replay is answered 200 without a message and does nothing.
+func (s *HTTPServer) serveCommand(w http.ResponseWriter, r *http.Request, v verifiedRequest) {
 	cmd, err := slack.SlashCommandParse(r) // reads the verified body ReadVerified put back
 	if err != nil {
-		s.badRequest(w, r, "malformed slash command", err)
+		s.badRequest(w, r, AckCommand, "malformed slash command", err)
 		return
 	}
 	if r.PostForm.Get("ssl_check") == "1" {
 		return
 	}
-	ack := commandAck(r.Context(), s.h, cmd)
+	ack := s.work.commandOnce(r.Context(), v.delivery, cmd)
 	if ack == nil {
 		return
 	}
@@ -197,21 +224,21 @@ func (s *HTTPServer) serveCommand(w http.ResponseWriter, r *http.Request, _ []by
 
 // serveInteraction acknowledges an interaction, then passes a button press to
 // the Handler.
-func (s *HTTPServer) serveInteraction(w http.ResponseWriter, r *http.Request, _ []byte) {
+func (s *HTTPServer) serveInteraction(w http.ResponseWriter, r *http.Request, v verifiedRequest) {
 	cb, err := slack.InteractionCallbackParse(r) // the verified body only, never the query
 	if err != nil {
-		s.badRequest(w, r, "malformed interaction payload", err)
+		s.badRequest(w, r, AckInteraction, "malformed interaction payload", err)
 		return
 	}
-	s.work.action(cb)
+	s.work.action(cb, v.delivery)
 }
 
 // serveEvent answers Slack's URL verification, and acknowledges an event
 // callback before passing an app mention to the Handler.
-func (s *HTTPServer) serveEvent(w http.ResponseWriter, r *http.Request, body []byte) {
+func (s *HTTPServer) serveEvent(w http.ResponseWriter, r *http.Request, v verifiedRequest) {
 	var cb eventCallback
-	if err := json.Unmarshal(body, &cb); err != nil {
-		s.badRequest(w, r, "malformed event", err)
+	if err := json.Unmarshal(v.body, &cb); err != nil {
+		s.badRequest(w, r, AckEvent, "malformed event", err)
 		return
 	}
 	switch cb.Type {
@@ -220,13 +247,14 @@ func (s *HTTPServer) serveEvent(w http.ResponseWriter, r *http.Request, body []b
 		io.WriteString(w, cb.Challenge)
 	case slackevents.CallbackEvent:
 		retry, _ := strconv.Atoi(r.Header.Get(headerRetryNum))
-		s.work.event(cb, retry, r.Header.Get(headerRetryReason))
+		s.work.event(cb, retry, r.Header.Get(headerRetryReason), v.delivery)
 	default:
 		s.log.Info("ignored an Events API request", "type", cb.Type)
 	}
 }
 
-func (s *HTTPServer) badRequest(w http.ResponseWriter, r *http.Request, reason string, err error) {
+func (s *HTTPServer) badRequest(w http.ResponseWriter, r *http.Request, kind, reason string, err error) {
 	s.log.Warn("rejected a verified Slack request", "path", r.URL.Path, "remote_addr", r.RemoteAddr, "reason", reason, "err", err)
+	s.opts.ObserveRefused(kind, RefusedMalformed)
 	http.Error(w, reason, http.StatusBadRequest)
 }

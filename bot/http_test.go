@@ -30,6 +30,7 @@ import (
 type recordingHandler struct {
 	reply    Reply
 	readyErr error
+	seenErr  error // FirstSeen's error, when set
 	release  chan struct{}
 
 	mu    sync.Mutex
@@ -42,6 +43,7 @@ type handlerCalls struct {
 	commands  []slack.SlashCommand
 	actions   []slack.InteractionCallback
 	mentions  []Mention
+	refusals  []Refusal
 	seenCalls int
 	started   int     // Action and Mention calls begun
 	ctxErrs   []error // why the ctx of a waiting call ended, when it did
@@ -93,6 +95,9 @@ func (h *recordingHandler) FirstSeen(_ context.Context, kind, id string) (bool, 
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.calls.seenCalls++
+	if h.seenErr != nil {
+		return false, h.seenErr
+	}
 	if h.seen == nil {
 		h.seen = map[string]bool{}
 	}
@@ -104,12 +109,19 @@ func (h *recordingHandler) FirstSeen(_ context.Context, kind, id string) (bool, 
 
 func (h *recordingHandler) Ready(context.Context) error { return h.readyErr }
 
+func (h *recordingHandler) Refuse(_ context.Context, r Refusal) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.calls.refusals = append(h.calls.refusals, r)
+}
+
 // snapshot returns a copy of what h recorded.
 func (h *recordingHandler) snapshot() handlerCalls {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	c := h.calls
 	c.commands, c.actions, c.mentions = slices.Clone(c.commands), slices.Clone(c.actions), slices.Clone(c.mentions)
+	c.refusals = slices.Clone(c.refusals)
 	c.ctxErrs = slices.Clone(c.ctxErrs)
 	return c
 }
@@ -395,7 +407,8 @@ func TestHTTPEventRetryHandledOnce(t *testing.T) {
 	logger, logs := newTestLogger()
 	s, base := newSlackHTTP(t, h, HTTPOptions{Logger: logger})
 	for retry := range 2 {
-		req := slackRequest(t, base, "/slack/events", appMentionCallback("Ev42"), testSigningSecret, time.Now())
+		// A redelivery is a new request, signed anew: not a replay.
+		req := slackRequest(t, base, "/slack/events", appMentionCallback("Ev42"), testSigningSecret, time.Now().Add(time.Duration(retry)*time.Second))
 		if retry > 0 {
 			req.Header.Set("X-Slack-Retry-Num", strconv.Itoa(retry))
 			req.Header.Set("X-Slack-Retry-Reason", "http_timeout")
@@ -411,8 +424,8 @@ func TestHTTPEventRetryHandledOnce(t *testing.T) {
 	got := h.snapshot()
 	want := Mention{EventID: "Ev42", Channel: "C1", User: "U1", Text: "<@U0CVMLOGIN> ins-abc12345",
 		TS: "1700000000.000300", ThreadTS: "1700000000.000100"}
-	if got.seenCalls != 2 || len(got.mentions) != 1 || got.mentions[0] != want {
-		t.Errorf("FirstSeen calls %d, mentions %+v; want 2 and once %+v", got.seenCalls, got.mentions, want)
+	if got.seenCalls != 4 || len(got.mentions) != 1 || got.mentions[0] != want {
+		t.Errorf("FirstSeen calls %d, mentions %+v; want 4 (signature and event_id, twice) and once %+v", got.seenCalls, got.mentions, want)
 	}
 	if !strings.Contains(logs.String(), "retry=1") {
 		t.Errorf("the retry was not logged: %s", logs)
@@ -658,3 +671,115 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 }
 
 func milliseconds(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// refusalCounter records ObserveRefused calls as "kind/reason".
+type refusalCounter struct {
+	mu  sync.Mutex
+	got []string
+}
+
+func (c *refusalCounter) observe(kind, reason string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.got = append(c.got, kind+"/"+reason)
+}
+
+func (c *refusalCounter) snapshot() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.got)
+}
+
+// TestHTTPReplayCache: a verified request sent twice is handled once and the
+// replay counted; when the replay cache cannot answer, the request is refused
+// (a command in its acknowledgement, a press or mention through Refuse) and
+// the Handler never sees it.
+func TestHTTPReplayCache(t *testing.T) {
+	tests := []struct {
+		name, path, body string
+		seenErr          error
+		wantBody         string // of the second answer
+		wantRefused      []string
+		wantRefusals     int // Refuse calls
+	}{
+		{"command replayed", "/slack/commands", commandForm("ins-abc12345"), nil, "", []string{"command/replay"}, 0},
+		{"press replayed", "/slack/interactions", interactionForm(blockActionsPayload), nil, "", []string{"interaction/replay"}, 0},
+		{"mention replayed", "/slack/events", appMentionCallback("Ev1"), nil, "", []string{"event/replay"}, 0},
+		{"command, cache down", "/slack/commands", commandForm("ins-abc12345"), errors.New("redis down"),
+			`{"response_type":"ephemeral","text":"` + msgReplayUnchecked + `"}` + "\n", []string{"command/replay_unchecked", "command/replay_unchecked"}, 0},
+		{"press, cache down", "/slack/interactions", interactionForm(blockActionsPayload), errors.New("redis down"), "",
+			[]string{"interaction/replay_unchecked", "interaction/replay_unchecked"}, 2},
+		{"mention, cache down", "/slack/events", appMentionCallback("Ev1"), errors.New("redis down"), "",
+			[]string{"event/replay_unchecked", "event/replay_unchecked"}, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := &recordingHandler{reply: Reply{Text: "started"}, seenErr: tt.seenErr}
+			refused := &refusalCounter{}
+			s, base := newSlackHTTP(t, h, HTTPOptions{ObserveRefused: refused.observe})
+			req := slackRequest(t, base, tt.path, tt.body, testSigningSecret, time.Now())
+			do(t, req)
+			again := slackRequest(t, base, tt.path, tt.body, testSigningSecret, time.Now())
+			again.Header = req.Header.Clone()
+			if resp, body := do(t, again); resp.StatusCode != http.StatusOK || body != tt.wantBody {
+				t.Errorf("second answer %d %q, want 200 %q", resp.StatusCode, body, tt.wantBody)
+			}
+			if err := s.Shutdown(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			got := h.snapshot()
+			handled := len(got.commands) + len(got.actions) + len(got.mentions)
+			if wantHandled := map[bool]int{true: 0, false: 1}[tt.seenErr != nil]; handled != wantHandled {
+				t.Errorf("handled %d times, want %d", handled, wantHandled)
+			}
+			if len(got.refusals) != tt.wantRefusals || !slices.Equal(refused.snapshot(), tt.wantRefused) {
+				t.Errorf("Refuse calls %+v, counted %q; want %d and %q", got.refusals, refused.snapshot(), tt.wantRefusals, tt.wantRefused)
+			}
+		})
+	}
+}
+
+// TestHTTPPressPayloadBound: a block_actions payload with more actions than
+// one click makes never reaches the Handler, and is counted.
+func TestHTTPPressPayloadBound(t *testing.T) {
+	h := &recordingHandler{}
+	refused := &refusalCounter{}
+	s, base := newSlackHTTP(t, h, HTTPOptions{ObserveRefused: refused.observe})
+	two := strings.Replace(blockActionsPayload, `"actions":[{`, `"actions":[{"action_id":"reject","block_id":"fix","value":"ref-2","type":"button"},{`, 1)
+	for _, payload := range []string{two, strings.Replace(blockActionsPayload, `"actions":[`, `"actions":[],"x":[`, 1)} {
+		if resp, _ := do(t, slackRequest(t, base, "/slack/interactions", interactionForm(payload), testSigningSecret, time.Now())); resp.StatusCode != http.StatusOK {
+			t.Errorf("answered %d, want 200", resp.StatusCode)
+		}
+	}
+	if err := s.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.snapshot(); len(got.actions) != 0 || len(got.refusals) != 0 {
+		t.Errorf("Handler saw %d actions and %d refusals, want none", len(got.actions), len(got.refusals))
+	}
+	if want := []string{"interaction/too_many_actions", "interaction/too_many_actions"}; !slices.Equal(refused.snapshot(), want) {
+		t.Errorf("counted %q, want %q", refused.snapshot(), want)
+	}
+}
+
+// TestHTTPOverloadedPressIsAnswered: a press dropped for lack of a slot is
+// still answered, through Refuse.
+func TestHTTPOverloadedPressIsAnswered(t *testing.T) {
+	h := &recordingHandler{release: make(chan struct{})}
+	refused := &refusalCounter{}
+	s, base := newSlackHTTP(t, h, HTTPOptions{MaxInFlight: 1, ObserveRefused: refused.observe})
+	for i := range 2 {
+		do(t, slackRequest(t, base, "/slack/interactions", interactionForm(blockActionsPayload), testSigningSecret, time.Now().Add(time.Duration(i)*time.Second)))
+	}
+	close(h.release)
+	if err := s.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	got := h.snapshot()
+	if len(got.actions) != 1 || len(got.refusals) != 1 || got.refusals[0].Text != msgOverloaded || got.refusals[0].User != "U1" {
+		t.Errorf("actions %d, refusals %+v; want 1 and one overload answer to U1", len(got.actions), got.refusals)
+	}
+	if want := []string{"interaction/overloaded"}; !slices.Equal(refused.snapshot(), want) {
+		t.Errorf("counted %q, want %q", refused.snapshot(), want)
+	}
+}

@@ -1,17 +1,11 @@
 package bot_test
 
 import (
-	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/redis/go-redis/v9"
-
-	"github.com/cvmlogin/cvmlogin/internal/logging"
-	"github.com/cvmlogin/cvmlogin/internal/redistest"
 )
 
 // reportsFor counts the top-level report messages about target.
@@ -50,11 +44,7 @@ func TestReplicaStoppedMidDiagnosis(t *testing.T) {
 // TestStateStoreDownAndBack: while Redis is down the bot says so and
 // executes nothing; once Redis is back it works again without a restart.
 func TestStateStoreDownAndBack(t *testing.T) {
-	redis.SetLogger(logging.Printf{Logger: slog.New(slog.DiscardHandler)}) // dial failures are expected here
-	addr, stop, restart := redistest.StartServer(t)
-	rdb := redis.NewClient(&redis.Options{Addr: addr, DialTimeout: 200 * time.Millisecond,
-		ReadTimeout: 500 * time.Millisecond, WriteTimeout: 500 * time.Millisecond, MaxRetries: -1})
-	t.Cleanup(func() { rdb.Close() })
+	rdb, stop, restart := privateRedis(t)
 	w := newWorldOn(t, rdb)
 	r := w.replica(t, "r1")
 	_, approval := requestFix(t, w, r, "ins-cpuhigh1", "restart_instance", requester)

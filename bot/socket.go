@@ -45,6 +45,9 @@ type SocketOptions struct {
 	// OnConnection, if not nil, is called with true when a connection to
 	// Slack opens and with false when it is lost or Run returns.
 	OnConnection func(connected bool)
+	// ObserveRefused, if not nil, is called with the kind of every envelope
+	// refused after its acknowledgement, and why (RefusedReplay, ...).
+	ObserveRefused func(kind, reason string)
 }
 
 // SocketClient is the Socket Mode transport: it receives Slack's slash
@@ -74,7 +77,7 @@ func NewSocketClient(api *slack.Client, h Handler, opts SocketOptions) *SocketCl
 		api:        api,
 		h:          h,
 		log:        log,
-		work:       newAsyncWork(h, opts.MaxInFlight, log),
+		work:       newAsyncWork(h, workOptions{maxInFlight: opts.MaxInFlight, refused: opts.ObserveRefused}, log),
 		throttle:   newLogThrottle(connectionLogEvery, connectionLogBurst, time.Now),
 		observeAck: ackObserver(opts.ObserveAck),
 		connected:  opts.OnConnection,
@@ -128,7 +131,7 @@ func (c *SocketClient) handle(ctx context.Context, client *socketmode.Client, ev
 	case socketmode.EventTypeInteractive:
 		c.ack(ctx, client, evt.Request.EnvelopeID, nil)
 		c.observeAck(AckInteraction, time.Since(received))
-		c.work.action(evt.Data.(slack.InteractionCallback))
+		c.work.action(evt.Data.(slack.InteractionCallback), delivery{kind: DeliveryEnvelope, id: evt.Request.EnvelopeID})
 	case socketmode.EventTypeEventsAPI:
 		c.ack(ctx, client, evt.Request.EnvelopeID, nil)
 		c.observeAck(AckEvent, time.Since(received))
@@ -137,7 +140,7 @@ func (c *SocketClient) handle(ctx context.Context, client *socketmode.Client, ev
 			c.log.Warn("ignored a malformed event", "envelope_id", evt.Request.EnvelopeID, "err", err)
 			return
 		}
-		c.work.event(cb, evt.Request.RetryAttempt, evt.Request.RetryReason)
+		c.work.event(cb, evt.Request.RetryAttempt, evt.Request.RetryReason, delivery{}) // once per event_id
 	case socketmode.EventTypeErrorBadMessage:
 		c.badMessage(ctx, client, evt.Data.(*socketmode.ErrorBadMessage))
 	default:
@@ -155,25 +158,13 @@ func (c *SocketClient) slashCommand(ctx context.Context, client *socketmode.Clie
 	cmd, id := evt.Data.(slack.SlashCommand), evt.Request.EnvelopeID
 	attrs := []any{"envelope_id", id, "channel", cmd.ChannelID, "user", cmd.UserID}
 	submitted := c.work.submit("slash_command", attrs, func(ctx context.Context) {
-		c.ack(ctx, client, id, c.commandReply(ctx, id, cmd))
+		c.ack(ctx, client, id, c.work.commandOnce(ctx, delivery{kind: DeliveryEnvelope, id: id}, cmd))
 		c.observeAck(AckCommand, time.Since(received))
 	})
 	if !submitted {
 		c.ack(ctx, client, id, nil)
 		c.observeAck(AckCommand, time.Since(received))
 	}
-}
-
-// commandReply returns the acknowledgement of the slash command in envelope
-// id, within Slack's deadline: nil for a redelivered envelope, which is
-// dropped.
-func (c *SocketClient) commandReply(ctx context.Context, id string, cmd slack.SlashCommand) *ephemeralAck {
-	ctx, cancel := context.WithTimeout(ctx, commandTimeout)
-	defer cancel()
-	if !c.work.firstSeen(ctx, "envelope", id) {
-		return nil
-	}
-	return commandAck(ctx, c.h, cmd)
 }
 
 // ack acknowledges the envelope id, with payload unless it is nil (passed on

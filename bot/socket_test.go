@@ -3,6 +3,7 @@ package bot
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"regexp"
 	"strings"
 	"testing"
@@ -227,5 +228,27 @@ func TestSocketRunFailsOnInvalidAppToken(t *testing.T) {
 	err := NewSocketClient(api, &recordingHandler{}, SocketOptions{}).Run(ctx)
 	if err == nil || ctx.Err() != nil || !strings.Contains(err.Error(), "invalid_auth") {
 		t.Errorf("Run = %v (context %v), want invalid_auth at once", err, ctx.Err())
+	}
+}
+
+// TestSocketInteractionRedeliveredOnce: Slack redelivers an interactive
+// envelope whose acknowledgement it missed; the press is handled once. When
+// the replay cache cannot tell, the press is refused with an answer.
+func TestSocketInteractionRedeliveredOnce(t *testing.T) {
+	for _, seenErr := range []error{nil, errors.New("redis down")} {
+		h := &recordingHandler{seenErr: seenErr}
+		fake := startSocket(t, h, SocketOptions{})
+		id := fake.SendEnvelope(t, "interactive", json.RawMessage(blockActionsPayload), 0)
+		fake.SendEnvelope(t, "interactive", json.RawMessage(blockActionsPayload), 1)
+		waitForAcks(t, fake, id, 2)
+		fake.WaitFor(t, func() bool { c := h.snapshot(); return c.seenCalls == 2 }, 5*time.Second)
+		time.Sleep(50 * time.Millisecond)
+		got := h.snapshot()
+		if seenErr == nil && (len(got.actions) != 1 || len(got.refusals) != 0) {
+			t.Errorf("handled %d times, refused %d; want once, never", len(got.actions), len(got.refusals))
+		}
+		if seenErr != nil && (len(got.actions) != 0 || len(got.refusals) != 2) {
+			t.Errorf("cache down: handled %d times, refused %d; want never, twice", len(got.actions), len(got.refusals))
+		}
 	}
 }

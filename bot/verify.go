@@ -65,7 +65,7 @@ type Verifier struct {
 // ErrStaleRequest (wrapped, with the skew) if it is further than MaxSkew from
 // Now, and ErrBadSignature if the signature is malformed or does not match.
 // The comparison is constant-time. Verify does not de-duplicate: the same
-// request verifies again within the window.
+// request verifies again within the window; HTTPServer refuses the replay.
 func (v Verifier) Verify(header http.Header, body []byte) error {
 	if v.Secret == "" {
 		return ErrNoSigningSecret
@@ -112,6 +112,11 @@ func decodeSignature(signature string) ([]byte, bool) {
 	got, err := hex.DecodeString(hexMAC)
 	return got, err == nil
 }
+
+// replayKey names a verified request in the replay cache: its signature,
+// spelled one way (hex digits are case-insensitive), so that a replay cannot
+// pass as new by changing their case.
+func replayKey(h http.Header) string { return strings.ToLower(h.Get(HeaderSignature)) }
 
 func mac(secret, timestamp string, body []byte) []byte {
 	h := hmac.New(sha256.New, []byte(secret))

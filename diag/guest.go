@@ -121,7 +121,7 @@ func parsePortList(s string) []int {
 
 func parsePercent(s string) float64 {
 	v, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(s), "%"), 64)
-	if err != nil || v < 0 || v > 100 {
+	if err != nil || !(v >= 0 && v <= 100) { // NaN compares false both ways
 		return -1
 	}
 	return v

@@ -86,6 +86,7 @@ func serve(ctx context.Context, cfg *configs.Config, sim simulateOptions, logger
 	httpSrv := bot.NewHTTPServer(b, bot.HTTPOptions{
 		Verifier: bot.Verifier{Secret: cfg.Slack.SigningSecret}, SlackRoutes: cfg.Slack.Mode == "http",
 		Metrics: metricsHandler, ObserveAck: m.AckObserver("http"), Logger: logger, // the transport adds its component
+		ObserveRefused: m.RefusalObserver("http"),
 	})
 	ln, err := listen("http.listen", cfg.HTTP.Listen)
 	if err != nil {
@@ -111,7 +112,8 @@ func serve(ctx context.Context, cfg *configs.Config, sim simulateOptions, logger
 		components = append(components, component{"the metrics listener", serveHTTP(metricsServer(m), metricsLn, "metrics.listen")})
 	}
 	if cfg.Slack.Mode == "socket" {
-		socket := bot.NewSocketClient(api, b, bot.SocketOptions{Logger: logger, ObserveAck: m.AckObserver("socket"), OnConnection: m.SocketConnected})
+		socket := bot.NewSocketClient(api, b, bot.SocketOptions{Logger: logger, ObserveAck: m.AckObserver("socket"), OnConnection: m.SocketConnected,
+			ObserveRefused: m.RefusalObserver("socket")})
 		components = append(components, component{"Socket Mode", func(ctx context.Context) error {
 			return socketError(socket.Run(ctx))
 		}})

@@ -14,6 +14,7 @@
 //	cvmlogin_slack_socket_connected                           1 while a Socket Mode connection is open
 //	cvmlogin_fix_requests_total{action,outcome}               see the Fix* outcome constants
 //	cvmlogin_slack_ack_seconds{transport,kind}                histogram; transport http|socket, kind command|interaction|event
+//	cvmlogin_slack_requests_refused_total{transport,kind,reason}  reason: unverified, too_large, malformed, replay, replay_unchecked, too_many_actions, overloaded
 //	cvmlogin_job_queue_depth                                  jobs queued or being handled (the last known value while Redis fails)
 //	cvmlogin_redis_up                                         1 if Redis answered the scrape's queue-depth read
 //	cvmlogin_build_info{version,revision,go_version}          always 1
@@ -97,6 +98,7 @@ type Metrics struct {
 
 	queueDepth     atomic.Pointer[func(context.Context) (int64, error)]
 	lastQueueDepth atomic.Int64
+	slackRefused   *prometheus.CounterVec
 }
 
 // New returns a Metrics with a registry of its own holding every family
@@ -160,12 +162,16 @@ func New() *Metrics {
 			Namespace: namespace, Name: "build_info",
 			Help: "Always 1; its labels say which build is running.",
 		}, []string{"version", "revision", "go_version"}),
+		slackRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "slack_requests_refused_total",
+			Help: "Slack requests refused (bad signature, replay, too large...), by transport, kind and reason.",
+		}, []string{"transport", "kind", "reason"}),
 	}
 	m.registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.diagnoses, m.checkDuration, m.checkFindings, m.tencentCalls, m.tencentDuration,
-		m.slackCalls, m.slackRateLimited, m.fixRequests, m.slackAck,
+		m.slackCalls, m.slackRateLimited, m.fixRequests, m.slackAck, m.slackRefused,
 		m.diagDuration, m.socketConnected, m.buildInfo, newQueueCollector(m),
 	)
 	m.initLabels()
@@ -196,9 +202,16 @@ func (m *Metrics) initLabels() {
 	for _, transport := range ackTransports {
 		for _, kind := range ackKinds {
 			m.slackAck.WithLabelValues(transport, kind)
+			for _, reason := range refusalReasons {
+				m.slackRefused.WithLabelValues(transport, kind, reason)
+			}
 		}
 	}
 }
+
+// refusalReasons are the reasons a Slack transport refuses a request for
+// (bot.Refused*; the bot package cannot be imported here).
+var refusalReasons = []string{"unverified", "too_large", "malformed", "replay", "replay_unchecked", "too_many_actions", "overloaded"}
 
 // Handler returns the handler serving the registry in the Prometheus text
 // (or negotiated) format, for GET /metrics.
@@ -289,6 +302,14 @@ func (m *Metrics) TencentCall(c diag.APICall) {
 func (m *Metrics) AckObserver(transport string) func(kind string, d time.Duration) {
 	return func(kind string, d time.Duration) {
 		m.slackAck.WithLabelValues(transport, kind).Observe(d.Seconds())
+	}
+}
+
+// RefusalObserver returns the function a Slack transport ("http" or
+// "socket") calls with the kind of each request it refused and why.
+func (m *Metrics) RefusalObserver(transport string) func(kind, reason string) {
+	return func(kind, reason string) {
+		m.slackRefused.WithLabelValues(transport, kind, reason).Inc()
 	}
 }
 

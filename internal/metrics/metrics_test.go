@@ -274,3 +274,11 @@ func TestInstrumentSlackCountsRetries(t *testing.T) {
 	wantValue(t, f, 1, "cvmlogin_slack_api_calls_total", "method", "chat.postMessage", "status", "200")
 	wantValue(t, f, 1, "cvmlogin_slack_api_rate_limited_total", "method", "chat.postMessage")
 }
+
+func TestRefusalObserver(t *testing.T) {
+	m := metrics.New()
+	m.RefusalObserver("http")("interaction", "replay")
+	m.RefusalObserver("http")("interaction", "replay")
+	f := metricstest.MustScrape(t, mustServe(t, m))
+	wantValue(t, f, 2, "cvmlogin_slack_requests_refused_total", "transport", "http", "kind", "interaction", "reason", "replay")
+}

@@ -169,6 +169,7 @@ type fault struct {
 	remaining  int
 	retryAfter time.Duration // rate limited when slackError is ""
 	slackError string
+	status     int // an HTTP status to answer with instead, when not 0 (see FailStatus)
 }
 
 // RateLimit makes the next times calls of method answer HTTP 429 Too Many
@@ -222,6 +223,10 @@ func (f *fault) writeHTTP(w http.ResponseWriter) {
 
 // writeAPI answers with f as a Web API method would.
 func (f *fault) writeAPI(w http.ResponseWriter) {
+	if f.status != 0 {
+		http.Error(w, http.StatusText(f.status), f.status)
+		return
+	}
 	if f.slackError == "" {
 		f.writeHTTP(w)
 		return
