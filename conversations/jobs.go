@@ -35,6 +35,11 @@ type Job struct {
 	// ResponseURL is the slash command's response_url, to tell the user
 	// when the report cannot be posted in the channel at all.
 	ResponseURL string `json:"response_url,omitempty"`
+	// Notified is set when the user was already told, in the command's
+	// acknowledgement, that the job is queued: the worker then posts no
+	// "Diagnosing…" placeholder, only the report, and replaces that notice
+	// through ResponseURL.
+	Notified bool `json:"notified,omitempty"`
 }
 
 // jobField is the stream entry field holding a Job's JSON.
