@@ -26,6 +26,10 @@ type SlackAPI interface {
 	UploadFileContext(ctx context.Context, params slack.UploadFileParameters) (*slack.FileSummary, error)
 	GetUserGroupMembersContext(ctx context.Context, userGroup string, options ...slack.GetUserGroupMembersOption) ([]string, error)
 	AuthTestContext(ctx context.Context) (*slack.AuthTestResponse, error)
+	// The two below find a message whose post Slack answered with an error
+	// although it took effect, by its metadata.
+	GetConversationHistoryContext(ctx context.Context, params *slack.GetConversationHistoryParameters) (*slack.GetConversationHistoryResponse, error)
+	GetConversationRepliesContext(ctx context.Context, params *slack.GetConversationRepliesParameters) ([]slack.Message, bool, string, error)
 }
 
 // Store is the state the bot keeps in Redis. *conversations.Store satisfies it.
@@ -360,10 +364,7 @@ func (b *Bot) queueNotice(ctx context.Context, j conversations.Job) string {
 	if err != nil {
 		return ""
 	}
-	backlog, err := b.pacer.Backlog(ctx, b.slackScope(ctx), b.postLimits(j.Channel)[1])
-	if err != nil {
-		backlog = 0
-	}
+	backlog := time.Duration(b.out.pending(j.Channel)) * b.opts.PostInterval
 	ahead := int(depth)
 	rounds := ahead / b.opts.Workers
 	eta := time.Duration(rounds)*b.pace.typical() + backlog

@@ -22,18 +22,26 @@ import (
 type Pacer interface {
 	Reserve(ctx context.Context, scope string, limits []conversations.Limit, maxWait time.Duration) (time.Duration, bool, error)
 	HoldOff(ctx context.Context, scope string, l conversations.Limit, d time.Duration) error
-	Backlog(ctx context.Context, scope string, l conversations.Limit) (time.Duration, error)
 }
 
 // Slack's documented limits, per app and workspace: chat.update is Tier 3
 // (50 per minute); chat.postMessage allows about one message per second per
-// channel with short bursts, and several hundred per minute in all.
+// channel with short bursts, and several hundred per minute in all (the
+// bot keeps to 300, a fifth of PostInterval apart). The bursts the bot
+// allows itself are a little smaller than Slack's, because a burst booked
+// at once reaches Slack spread over some milliseconds, which Slack's bucket
+// does not refill.
 const (
-	channelPostBurst   = 3
-	workspacePostEvery = 200 * time.Millisecond
-	workspacePostBurst = 20
-	updateBurst        = 5
+	channelPostBurst   = 2
+	workspacePostShare = 5
+	workspacePostBurst = 15
+	updateBurst        = 4
 )
+
+// paceMargin is added to every paced wait: the pacer's clock (Redis's, in
+// milliseconds) and Slack's differ by a little, and a call a hair early is a
+// 429.
+const paceMargin = 5 * time.Millisecond
 
 // methodPost and methodUpdate name the paced methods in limit keys.
 const (
@@ -45,7 +53,7 @@ const (
 // strictest (the channel's) last.
 func (b *Bot) postLimits(channel string) []conversations.Limit {
 	return []conversations.Limit{
-		{Key: methodPost, Every: workspacePostEvery, Burst: workspacePostBurst},
+		{Key: methodPost, Every: b.opts.PostInterval / workspacePostShare, Burst: workspacePostBurst},
 		{Key: methodPost + ":" + channel, Every: b.opts.PostInterval, Burst: channelPostBurst},
 	}
 }
@@ -109,14 +117,6 @@ func (p *localPacer) HoldOff(_ context.Context, scope string, l conversations.Li
 		p.held[key] = until
 	}
 	return nil
-}
-
-// Backlog implements Pacer.
-func (p *localPacer) Backlog(_ context.Context, scope string, l conversations.Limit) (time.Duration, error) {
-	lim, held := p.limiter(scope, l)
-	r := lim.Reserve()
-	defer r.Cancel()
-	return max(r.Delay(), time.Until(held)), nil
 }
 
 // reserve books a slot for a call under limits, through the shared pacer or,
@@ -211,6 +211,25 @@ func channelClosed(err error) bool {
 	return slices.Contains(channelClosedErrors, slackErrorCode(err))
 }
 
+// bookAhead is how far ahead a call books its slot: one waiting longer
+// comes back closer to its turn, so that a busy channel never holds the
+// workspace's limits far ahead.
+const bookAhead = time.Second
+
+// awaitSlot waits until a call under limits may go.
+func (b *Bot) awaitSlot(ctx context.Context, limits []conversations.Limit) error {
+	for len(limits) > 0 {
+		wait, ok := b.reserve(ctx, limits, bookAhead)
+		if ok {
+			return sleep(ctx, wait+paceMargin)
+		}
+		if err := sleep(ctx, wait-bookAhead/2); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // deliver runs a Slack call until it succeeds, fails permanently, or the
 // delivery TTL passes, backing off between tries: a Slack outage must not
 // lose a finished report. The call is not paced; see deliverPaced.
@@ -225,11 +244,8 @@ func (b *Bot) deliverPaced(ctx context.Context, what string, limits []conversati
 	defer cancel()
 	backoff := 500 * time.Millisecond
 	for attempt := 1; ; attempt++ {
-		if len(limits) > 0 {
-			wait, _ := b.reserve(ctx, limits, -1)
-			if err := sleep(ctx, wait); err != nil {
-				return fmt.Errorf("%s: waiting for Slack's rate limit: %w", what, err)
-			}
+		if err := b.awaitSlot(ctx, limits); err != nil {
+			return fmt.Errorf("%s: waiting for Slack's rate limit: %w", what, err)
 		}
 		err := call(ctx)
 		if err == nil {

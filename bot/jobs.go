@@ -223,7 +223,7 @@ func (b *Bot) postPlaceholder(ctx context.Context, m *reportMessage, j conversat
 	}
 	partial := &diag.Report{Target: c.Target, Region: b.regionOf(c)}
 	blocks := RenderReport(ReportView{Report: partial, Requester: c.Requester, Pending: diag.CheckIDs})
-	ts, err := b.postMessage(ctx, "posting the report message", c, slack.MsgOptionText(ProgressFallbackText(partial), false), slack.MsgOptionBlocks(blocks...))
+	ts, err := b.postMessage(ctx, "posting the report message", kindPlaceholder, c, slack.MsgOptionText(ProgressFallbackText(partial), false), slack.MsgOptionBlocks(blocks...))
 	if err != nil {
 		b.log.ErrorContext(ctx, "posting the report message", "diag_id", c.ID, "err", err)
 		return
@@ -384,7 +384,7 @@ func (b *Bot) showReport(ctx context.Context, m *reportMessage, view ReportView)
 		m.mu.Unlock()
 		c = m.conv()
 	}
-	ts, err := b.postMessage(ctx, "posting the report", c, render()...)
+	ts, err := b.postMessage(ctx, "posting the report", kindReport, c, render()...)
 	if err != nil {
 		return c, err
 	}
@@ -393,10 +393,72 @@ func (b *Bot) showReport(ctx context.Context, m *reportMessage, view ReportView)
 	return c, nil
 }
 
-// postMessage posts a message of conversation c at the top of its channel,
-// or in its thread.
-func (b *Bot) postMessage(ctx context.Context, what string, c conversations.Conversation, opts ...slack.MsgOption) (string, error) {
-	return b.post(ctx, what, c.Channel, c.ThreadTS, opts...)
+// metadataEvent is the event_type of the metadata on the bot's report
+// messages; its payload names the diagnosis (diag_id) and the message's kind.
+const metadataEvent = "cvmlogin_report"
+
+// The kinds of report message.
+const (
+	kindPlaceholder = "placeholder"
+	kindReport      = "report"
+)
+
+// postMessage posts a message of conversation c, of the given kind, at the
+// top of its channel or in its thread, at most once: Slack may answer an
+// error (5xx, a lost connection) although the message was posted, so before
+// trying again the bot looks for it by its metadata.
+func (b *Bot) postMessage(ctx context.Context, what, kind string, c conversations.Conversation, opts ...slack.MsgOption) (string, error) {
+	opts = append(opts, slack.MsgOptionMetadata(slack.SlackMetadata{
+		EventType: metadataEvent, EventPayload: map[string]any{"diag_id": c.ID, "kind": kind},
+	}))
+	if c.ThreadTS != "" {
+		opts = append(opts, slack.MsgOptionTS(c.ThreadTS))
+	}
+	var ts string
+	unsure := false
+	err := b.deliverPaced(ctx, what, b.postLimits(c.Channel), func(ctx context.Context) error {
+		if unsure {
+			if found := b.findPosted(ctx, c, kind); found != "" {
+				ts = found
+				return nil
+			}
+		}
+		var err error
+		_, ts, err = b.slack.PostMessageContext(ctx, c.Channel, opts...)
+		unsure = unsure || ambiguous(err)
+		return err
+	})
+	if channelClosed(err) {
+		b.closeChannel(c.Channel)
+	}
+	return ts, err
+}
+
+// findPosted returns the ts of c's message of kind if Slack has it, or "".
+func (b *Bot) findPosted(ctx context.Context, c conversations.Conversation, kind string) string {
+	var messages []slack.Message
+	var err error
+	if c.ThreadTS != "" {
+		messages, _, _, err = b.slack.GetConversationRepliesContext(ctx, &slack.GetConversationRepliesParameters{
+			ChannelID: c.Channel, Timestamp: c.ThreadTS, Limit: 200, IncludeAllMetadata: true})
+	} else {
+		var resp *slack.GetConversationHistoryResponse
+		if resp, err = b.slack.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{
+			ChannelID: c.Channel, Limit: 100, IncludeAllMetadata: true}); err == nil {
+			messages = resp.Messages
+		}
+	}
+	if err != nil {
+		b.log.WarnContext(ctx, "looking for a message Slack may have posted", "diag_id", c.ID, "err", err)
+		return ""
+	}
+	for _, m := range messages {
+		p := m.Metadata.EventPayload
+		if m.Metadata.EventType == metadataEvent && p["diag_id"] == c.ID && p["kind"] == kind {
+			return m.Timestamp
+		}
+	}
+	return ""
 }
 
 // changeSummary is the thread message of a re-diagnosis: every check whose

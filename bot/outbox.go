@@ -70,3 +70,13 @@ func (o *outbox) next(channel string, q *channelQueue) func() {
 
 // wait blocks until every queued task has run.
 func (o *outbox) wait() { o.wg.Wait() }
+
+// pending returns how many tasks wait for channel's sender.
+func (o *outbox) pending(channel string) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if q, ok := o.queues[channel]; ok {
+		return len(q.urgent) + len(q.later)
+	}
+	return 0
+}

@@ -26,9 +26,7 @@ func (l Limit) tolerance() time.Duration { return time.Duration(max(l.Burst, 1)-
 // ms); ARGV[1] is the longest wait the caller accepts in ms (-1: any), then
 // each limit's interval and tolerance in ms. It returns {reserved, wait_ms}:
 // the call may go at now + wait_ms, under every limit. A wait beyond ARGV[1]
-// reserves nothing. Each limit is charged from its own schedule, not from the
-// slot the strictest one gives, so that a call waiting for a busy channel
-// does not also book the workspace's capacity that far ahead.
+// reserves nothing: callers book only slots near enough (see Reserve).
 var reserveSlot = redis.NewScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -45,7 +43,9 @@ end
 local wait = start - now
 if maxWait >= 0 and wait > maxWait then return {0, wait} end
 for i, key in ipairs(KEYS) do
-  local tat = tats[i] + tonumber(ARGV[2*i])
+  local tat = tats[i]
+  if tat < start then tat = start end
+  tat = tat + tonumber(ARGV[2*i])
   redis.call('SET', key, tat, 'PX', tat - now + 1000)
 end
 return {1, wait}`)
@@ -59,16 +59,6 @@ local tat = now + tonumber(ARGV[1]) + tonumber(ARGV[2])
 local old = tonumber(redis.call('GET', KEYS[1]) or 0)
 if old < tat then redis.call('SET', KEYS[1], tat, 'PX', tat - now + 1000) end
 return 0`)
-
-// booked returns how long from now until a call would be allowed under
-// KEYS[1], whose tolerance is ARGV[1] ms; 0 if at once.
-var booked = redis.NewScript(`
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local tat = tonumber(redis.call('GET', KEYS[1]) or 0)
-local wait = tat - tonumber(ARGV[1]) - now
-if wait < 0 then wait = 0 end
-return wait`)
 
 // Pacer spaces calls to a rate-limited API across every replica sharing
 // Redis: each call first reserves a slot under all the limits that apply to
@@ -90,8 +80,11 @@ func (p *Pacer) paceKey(scope, key string) string {
 // Reserve books the next slot that every limit of scope allows and returns
 // how long the caller must wait before making its call. When that wait
 // would exceed maxWait (maxWait < 0: no bound), nothing is booked and ok is
-// false, with the wait it would have been: callers whose calls can be
-// dropped, such as progress updates, pass a small maxWait.
+// false, with the wait it would have been. Callers pass a short maxWait
+// and come back later when the wait is longer: a slot booked far ahead
+// under a busy channel's limit would also hold the workspace's limit that
+// far ahead, stalling every other channel. Callers whose calls can be
+// dropped, such as progress updates, pass 0.
 func (p *Pacer) Reserve(ctx context.Context, scope string, limits []Limit, maxWait time.Duration) (wait time.Duration, ok bool, err error) {
 	keys := make([]string, len(limits))
 	args := []any{maxWait.Milliseconds()}
@@ -120,13 +113,4 @@ func (p *Pacer) HoldOff(ctx context.Context, scope string, l Limit, d time.Durat
 		return wrap(fmt.Sprintf("holding off %s calls", l.Key), err)
 	}
 	return nil
-}
-
-// Backlog returns how long a call under l would wait now.
-func (p *Pacer) Backlog(ctx context.Context, scope string, l Limit) (time.Duration, error) {
-	ms, err := booked.Run(ctx, p.store.rdb, []string{p.paceKey(scope, l.Key)}, l.tolerance().Milliseconds()).Int64()
-	if err != nil {
-		return 0, wrap(fmt.Sprintf("reading the %s backlog", l.Key), err)
-	}
-	return time.Duration(ms) * time.Millisecond, nil
 }

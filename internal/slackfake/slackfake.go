@@ -6,7 +6,8 @@
 // slack-go client at it with Server.Client, or with
 // slack.New(BotToken, slack.OptionAPIURL(s.URL())). The server records every
 // call (Calls), keeps the latest state of every message (Messages) and every
-// shared file (Files), and fails on demand (RateLimit, Fail, FailGroup). Its
+// shared file (Files), and fails on demand (RateLimit, Fail, FailAfterEffect,
+// FailGroup). Opt in to Slack's rate limits with EnforceLimits. Its
 // Socket Mode side lets a test push envelopes to a connected client
 // (SendEnvelope), read back the client's acknowledgements (Acks) and cut the
 // connection (DropConnection).
@@ -55,17 +56,19 @@ const MethodUpload = "upload"
 type Server struct {
 	srv *httptest.Server
 
-	mu       sync.Mutex
-	calls    []Call
-	faults   map[string][]*fault
-	lastTS   int
-	messages map[string][]*Message // by channel, in posting order
-	lastFile int
-	uploads  map[string]*upload // by file ID, until completed
-	files    []File
-	groups   map[string]group
-	scopes   []string // granted to BotToken; nil means DefaultScopes
-	sockets  socketState
+	mu        sync.Mutex
+	calls     []Call
+	faults    map[string][]*fault
+	lastTS    int
+	messages  map[string][]*Message // by channel, in posting order
+	lastFile  int
+	uploads   map[string]*upload // by file ID, until completed
+	files     []File
+	groups    map[string]group
+	scopes    []string       // granted to BotToken; nil means DefaultScopes
+	limiter   *limiter       // nil until EnforceLimits
+	throttled map[string]int // 429s answered by the limits, by method
+	sockets   socketState
 }
 
 // Call is one request the server received.
@@ -84,11 +87,12 @@ type Call struct {
 func New(tb testing.TB) *Server {
 	tb.Helper()
 	s := &Server{
-		faults:   map[string][]*fault{},
-		messages: map[string][]*Message{},
-		uploads:  map[string]*upload{},
-		groups:   map[string]group{},
-		sockets:  socketState{open: map[*socket]bool{}, envelopeIDs: map[string]string{}},
+		faults:    map[string][]*fault{},
+		messages:  map[string][]*Message{},
+		uploads:   map[string]*upload{},
+		groups:    map[string]group{},
+		throttled: map[string]int{},
+		sockets:   socketState{open: map[*socket]bool{}, envelopeIDs: map[string]string{}},
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", s.serveMethod)
@@ -167,8 +171,9 @@ func (s *Server) WaitFor(tb testing.TB, cond func() bool, timeout time.Duration)
 // A fault is a failure the server answers the next calls of a method with.
 type fault struct {
 	remaining  int
-	retryAfter time.Duration // rate limited when slackError is ""
+	retryAfter time.Duration // rate limited when slackError is "" and status is 0
 	slackError string
+	status     int // an HTTP failure after the call took effect
 }
 
 // RateLimit makes the next times calls of method answer HTTP 429 Too Many
@@ -183,6 +188,13 @@ func (s *Server) RateLimit(method string, times int, retryAfter time.Duration) {
 // of one method apply in the order they were set.
 func (s *Server) Fail(method, slackError string, times int) {
 	s.addFault(method, &fault{remaining: times, slackError: slackError})
+}
+
+// FailAfterEffect makes the next times calls of method take effect, then
+// answer HTTP status (e.g. 500) as if Slack failed on the way back: the
+// caller cannot tell that its message was posted.
+func (s *Server) FailAfterEffect(method string, status, times int) {
+	s.addFault(method, &fault{remaining: times, status: status})
 }
 
 func (s *Server) addFault(method string, f *fault) {
@@ -269,11 +281,20 @@ func (s *Server) serveMethod(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.setScopesHeader(method, w.Header())
-	if f := s.takeFault(method); f != nil {
+	if wait := s.overLimit(method, values); wait > 0 {
+		writeRateLimited(w, wait)
+		return
+	}
+	f := s.takeFault(method)
+	if f != nil && f.status == 0 {
 		f.writeAPI(w)
 		return
 	}
 	result, problem := run(s, values)
+	if f != nil {
+		http.Error(w, "internal error", f.status)
+		return
+	}
 	if problem != "" {
 		writeJSON(w, map[string]any{"ok": false, "error": problem})
 		return
