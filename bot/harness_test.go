@@ -150,7 +150,7 @@ func (r *replica) post(t *testing.T, route, contentType, body string) *http.Resp
 func (r *replica) command(t *testing.T, user, text string) (*http.Response, string) {
 	t.Helper()
 	form := url.Values{"command": {"/cvm-login"}, "text": {text}, "user_id": {user}, "channel_id": {channel},
-		"team_id": {"T0TEAM"}, "response_url": {r.w.slack.ResponseURL()}, "trigger_id": {"1.2.3"}}
+		"team_id": {"T0TEAM"}, "response_url": {r.w.slack.ResponseURLFor(channel)}, "trigger_id": {"1.2.3"}}
 	resp := r.post(t, "/slack/commands", "application/x-www-form-urlencoded", form.Encode())
 	body, _ := io.ReadAll(resp.Body)
 	return resp, string(body)

@@ -308,15 +308,48 @@ func (b *Bot) publish(ctx context.Context, m *reportMessage, j conversations.Job
 	if j.Notified {
 		b.respond(ctx, j, true, fmt.Sprintf("The report of %s is ready: %s", escapeMrkdwn(c.Target), threadLink(c)))
 	}
-	b.out.send(c.Channel, false, func() {
-		b.postThread(ctx, "posting the details", c.Channel, c.ThreadTS, details(j.Requester, previous, report)...)
-	})
+	b.out.send(c.Channel, false, func() { b.postDetails(ctx, c, j, details(j.Requester, previous, report)) })
 	_ = b.logEntry(ctx, c.ID, "diagnosis", "diagnosis finished: "+report.Verdict())
 	b.audit(ctx, conversations.Event{Actor: j.Requester, Action: "diagnose", InstanceID: instanceID(report), Region: report.Region,
 		Params: map[string]string{"target": c.Target, "diag_id": c.ID}, Result: report.Verdict()})
 	if err := b.store.SetStatus(ctx, c.ID, conversations.ConversationDone); err != nil {
 		b.log.WarnContext(ctx, "recording the diagnosis as done", "diag_id", c.ID, "err", err)
 	}
+}
+
+// maxDetailsByResponseURL is how many thread messages may go through a
+// command's response_url, which takes 5 messages: one is kept for replacing
+// the queued notice, one for a failure.
+const maxDetailsByResponseURL = 3
+
+// postDetails posts a report's thread messages: through the command's
+// response_url while it has uses left, which spends none of the Web API's
+// budget, then with chat.postMessage, paced after the channel's reports.
+func (b *Bot) postDetails(ctx context.Context, c conversations.Conversation, j conversations.Job, texts []string) {
+	if j.ResponseURL != "" && c.ThreadTS == c.MessageTS {
+		sent := 0
+		for sent < len(texts) && sent < maxDetailsByResponseURL && b.respondInThread(ctx, j, c.ThreadTS, texts[sent]) {
+			sent++
+		}
+		texts = texts[sent:]
+	}
+	b.postThread(ctx, "posting the details", c.Channel, c.ThreadTS, texts...)
+}
+
+// respondInThread posts text in thread, visible to the channel, through the
+// command's response_url, and reports whether it did.
+func (b *Bot) respondInThread(ctx context.Context, j conversations.Job, thread, text string) bool {
+	ctx, cancel := context.WithTimeout(ctx, ephemeralTTL)
+	defer cancel()
+	err := b.deliver(ctx, "posting the details through response_url", func(ctx context.Context) error {
+		_, _, err := b.slack.PostMessageContext(ctx, j.Channel, slack.MsgOptionResponseURL(j.ResponseURL, slack.ResponseTypeInChannel),
+			slack.MsgOptionTS(thread), slack.MsgOptionText(text, false))
+		return err
+	})
+	if err != nil {
+		b.log.WarnContext(ctx, "posting the details through response_url, falling back to chat.postMessage", "diag_id", j.ConversationID, "err", err)
+	}
+	return err == nil
 }
 
 // details are the thread messages of a report, as few as fit: what changed

@@ -249,7 +249,13 @@ const MethodResponseURL = "response_url"
 // Slack gives one with each command.
 func (s *Server) ResponseURL() string { return s.srv.URL + "/response/1" }
 
-// serveResponseURL records a message sent to a response_url. Like Slack's, it
+// ResponseURLFor returns the response_url of a slash command typed in
+// channel: what it is sent with response_type in_channel becomes a message
+// of channel (of the thread_ts it names, if any), as in Slack.
+func (s *Server) ResponseURLFor(channel string) string { return s.srv.URL + "/response/" + channel }
+
+// serveResponseURL records a message sent to a response_url, and posts it in
+// the channel of a ResponseURLFor when it is in_channel. Like Slack's, it
 // needs no token.
 func (s *Server) serveResponseURL(w http.ResponseWriter, r *http.Request) {
 	values, err := requestValues(r)
@@ -258,6 +264,17 @@ func (s *Server) serveResponseURL(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.record(MethodResponseURL, values)
+	if f := s.takeFault(MethodResponseURL); f != nil {
+		f.writeHTTP(w)
+		return
+	}
+	if channel := r.PathValue("id"); values.Get("response_type") == "in_channel" && strings.HasPrefix(channel, "C") {
+		values.Set("channel", channel)
+		if _, problem := s.postMessage(values); problem != "" {
+			http.Error(w, problem, http.StatusBadRequest)
+			return
+		}
+	}
 	writeJSON(w, map[string]any{"ok": true})
 }
 
