@@ -337,15 +337,13 @@ func (b *Bot) postDetails(ctx context.Context, c conversations.Conversation, j c
 }
 
 // respondInThread posts text in thread, visible to the channel, through the
-// command's response_url, and reports whether it did.
+// command's response_url, and reports whether it did. It tries once: the
+// caller falls back to chat.postMessage.
 func (b *Bot) respondInThread(ctx context.Context, j conversations.Job, thread, text string) bool {
-	ctx, cancel := context.WithTimeout(ctx, ephemeralTTL)
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	err := b.deliver(ctx, "posting the details through response_url", func(ctx context.Context) error {
-		_, _, err := b.slack.PostMessageContext(ctx, j.Channel, slack.MsgOptionResponseURL(j.ResponseURL, slack.ResponseTypeInChannel),
-			slack.MsgOptionTS(thread), slack.MsgOptionText(text, false))
-		return err
-	})
+	_, _, err := b.slack.PostMessageContext(ctx, j.Channel, slack.MsgOptionResponseURL(j.ResponseURL, slack.ResponseTypeInChannel),
+		slack.MsgOptionTS(thread), slack.MsgOptionText(text, false))
 	if err != nil {
 		b.log.WarnContext(ctx, "posting the details through response_url, falling back to chat.postMessage", "diag_id", j.ConversationID, "err", err)
 	}

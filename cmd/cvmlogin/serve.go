@@ -179,6 +179,7 @@ func botOptions(cfg *configs.Config, logger *slog.Logger, m bot.Metrics) bot.Opt
 		FourEyes:         cfg.Approvals.FourEyes,
 		ApprovalTTL:      cfg.Approvals.TTL,
 		DiagnosisTimeout: cfg.Diagnosis.Timeout,
+		Workers:          cfg.Diagnosis.Workers,
 		Replica:          fmt.Sprintf("%s-%d", host, os.Getpid()),
 		Logger:           logger,
 		Metrics:          m,
