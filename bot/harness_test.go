@@ -53,13 +53,13 @@ func (w *world) now() time.Time { return time.Now().Add(time.Duration(w.skew.Loa
 // advance moves the replicas' clock forward, e.g. past an approval window.
 func (w *world) advance(d time.Duration) { w.skew.Add(int64(d)) }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t testing.TB) *world {
 	t.Helper()
 	return newWorldOn(t, redistest.New(t))
 }
 
 // newWorldOn is newWorld with the replicas' Redis given.
-func newWorldOn(t *testing.T, rdb redis.UniversalClient) *world {
+func newWorldOn(t testing.TB, rdb redis.UniversalClient) *world {
 	t.Helper()
 	w := &world{slack: slackfake.New(t)}
 	w.sim = tencentsim.New(tencentsim.Options{RebootDuration: 50 * time.Millisecond})
@@ -91,7 +91,7 @@ type replicaOption func(*bot.Options)
 
 func fourEyes(on bool) replicaOption { return func(o *bot.Options) { o.FourEyes = on } }
 
-func (w *world) replica(t *testing.T, name string, opts ...replicaOption) *replica {
+func (w *world) replica(t testing.TB, name string, opts ...replicaOption) *replica {
 	t.Helper()
 	store := conversations.New(w.rdb, conversations.Options{Prefix: w.prefix, Now: w.now})
 	diagnoser := diag.NewDiagnoser(w.client, diag.Options{Region: "ap-guangzhou", PortProbe: true, ProbeTimeout: 200 * time.Millisecond,
@@ -128,7 +128,7 @@ func (w *world) replica(t *testing.T, name string, opts ...replicaOption) *repli
 }
 
 // post sends a signed Slack request to one of the replica's routes.
-func (r *replica) post(t *testing.T, route, contentType, body string) *http.Response {
+func (r *replica) post(t testing.TB, route, contentType, body string) *http.Response {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, r.http.URL+route, strings.NewReader(body))
 	if err != nil {

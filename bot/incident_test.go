@@ -36,7 +36,7 @@ func pacedLikeSlack(o *bot.Options) {
 
 // commandIn types /cvm-login text as user in channel ch and returns the ack
 // body.
-func (r *replica) commandIn(t *testing.T, ch, user, text string) string {
+func (r *replica) commandIn(t testing.TB, ch, user, text string) string {
 	t.Helper()
 	form := url.Values{"command": {"/cvm-login"}, "text": {text}, "user_id": {user}, "channel_id": {ch},
 		"team_id": {"T0TEAM"}, "response_url": {r.w.slack.ResponseURLFor(ch)}, "trigger_id": {"1.2.3"}}
@@ -47,7 +47,7 @@ func (r *replica) commandIn(t *testing.T, ch, user, text string) string {
 
 // addInstances adds n healthy instances ins-<prefix><n> (8 characters after
 // ins-) to the simulator.
-func addInstances(t *testing.T, w *world, prefix string, n int) []string {
+func addInstances(t testing.TB, w *world, prefix string, n int) []string {
 	t.Helper()
 	ids := make([]string, n)
 	for i := range n {
