@@ -341,10 +341,18 @@ func (b *Bot) startDiagnosis(ctx context.Context, req Request, where conversatio
 	job := where
 	job.ID, job.Kind, job.ConversationID = conversations.NewID(), conversations.JobDiagnose, c.ID
 	job.Target, job.Region, job.Port = c.Target, c.Region, req.Port
+	depth := make(chan int64, 1) // read while the instance is claimed: one round trip less to wait for
+	go func() {
+		n, err := b.store.QueueDepth(ctx)
+		if err != nil {
+			n = -1
+		}
+		depth <- n
+	}()
 	if text, busy, err := b.coalesce(ctx, c, job.ID); busy || err != nil {
 		return text, err
 	}
-	notice := b.queueNotice(ctx, job)
+	notice := b.queueNotice(job, <-depth)
 	job.Notified = notice != ""
 	if err := b.store.Enqueue(ctx, job); err != nil {
 		b.release(c, job.ID)
@@ -357,11 +365,10 @@ func (b *Bot) startDiagnosis(ctx context.Context, req Request, where conversatio
 const msgChannelClosed = ":warning: I cannot post in this channel (I am not a member, or it is archived or restricted), so I did not diagnose %s. Invite me with `/invite @cvmlogin` or use another channel."
 
 // queueNotice returns what to tell the user whose job would wait for its
-// turn (a long queue, or a channel whose Slack budget is spent), or "" when
-// it will run and post at once.
-func (b *Bot) queueNotice(ctx context.Context, j conversations.Job) string {
-	depth, err := b.store.QueueDepth(ctx)
-	if err != nil {
+// turn behind depth others (a long queue, or a channel whose Slack budget is
+// spent), or "" when it will run and post at once, or depth is unknown (-1).
+func (b *Bot) queueNotice(j conversations.Job, depth int64) string {
+	if depth < 0 {
 		return ""
 	}
 	backlog := time.Duration(b.out.pending(j.Channel)) * b.opts.PostInterval
