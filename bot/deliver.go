@@ -79,7 +79,7 @@ func newLocalPacer() *localPacer {
 func (p *localPacer) limiter(scope string, l conversations.Limit) (*rate.Limiter, time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	key := scope + "/" + l.Key
+	key := fmt.Sprintf("%s/%s/%v/%d", scope, l.Key, l.Every, l.Burst)
 	lim, ok := p.limits[key]
 	if !ok {
 		lim = rate.NewLimiter(rate.Every(l.Every), max(l.Burst, 1))
@@ -298,11 +298,18 @@ func (b *Bot) update(ctx context.Context, what, channel, ts string, opts ...slac
 	})
 }
 
-// updateIfFree replaces a message only if Slack's budget allows it at once:
-// progress is the first thing to drop under pressure. It reports whether the
+// progressHeadroom is how many chat.update calls of the burst a progress
+// update leaves to the updates that must go (reports, decisions).
+const progressHeadroom = 2
+
+// updateIfFree replaces a message only if Slack's budget allows it at once
+// with room to spare: progress is the first thing to drop under pressure,
+// and never takes the last slots from a report. It reports whether the
 // update was made.
 func (b *Bot) updateIfFree(ctx context.Context, channel, ts string, opts ...slack.MsgOption) bool {
-	if _, ok := b.reserve(ctx, b.updateLimits(), 0); !ok {
+	spare := b.updateLimits()
+	spare[0].Burst -= progressHeadroom // the same schedule, judged with less tolerance
+	if _, ok := b.reserve(ctx, spare, 0); !ok {
 		return false
 	}
 	_, _, _, err := b.slack.UpdateMessageContext(ctx, channel, ts, opts...)

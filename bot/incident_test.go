@@ -322,3 +322,27 @@ func TestRunClaimCoversTheQueue(t *testing.T) {
 		t.Fatalf("second command for a queued instance answered %q", body)
 	}
 }
+
+// TestProgressGivesWayToTheReport: slow diagnoses in two channels keep
+// their "Diagnosing…" messages current only while the workspace's
+// chat.update budget has room to spare; the reports still replace them, and
+// Slack never answers 429.
+func TestProgressGivesWayToTheReport(t *testing.T) {
+	w := newWorld(t)
+	w.sim.SetLatency(200 * time.Millisecond)
+	w.slack.EnforceLimits(slackfake.Limits{PerMinute: map[string]int{"chat.update": 60}, Burst: map[string]int{"chat.update": 4}})
+	r := w.replica(t, "r1", func(o *bot.Options) {
+		o.PlaceholderAfter, o.UpdateInterval, o.UpdateEvery = time.Millisecond, 20*time.Millisecond, time.Second
+	})
+	r.commandIn(t, "C0SLOW1", requester, "ins-linux001")
+	r.commandIn(t, "C0SLOW2", requester, "ins-cpuhigh1")
+	w.slack.WaitFor(t, func() bool { return len(w.reportsIn("C0SLOW1")) == 1 && len(w.reportsIn("C0SLOW2")) == 1 }, 15*time.Second)
+	for _, ch := range []string{"C0SLOW1", "C0SLOW2"} {
+		if msgs := w.slack.Messages(ch); msgs[0].Updates == 0 {
+			t.Errorf("%s: the placeholder was not replaced by the report", ch)
+		}
+	}
+	if n := w.slack.Throttled("chat.update"); n > 0 {
+		t.Fatalf("Slack answered chat.update with 429 %d times", n)
+	}
+}
