@@ -110,8 +110,13 @@ func (b *Bot) runDiagnosis(ctx context.Context, j conversations.Job) error {
 	}
 	log.Info("diagnosis finished", "fail", report.Summary.Fail, "unknown", report.Summary.Unknown, "likely_cause", likelyCause(report), "duration_ms", report.DurationMS)
 	// The cloud has been read: publishing goes on even if shutdown begins now.
-	pubCtx := context.WithoutCancel(ctx)
-	b.out.send(c.Channel, true, func() { b.publish(pubCtx, msg, j, report, release) })
+	// The job stays pending until the report is out, so that if this
+	// process dies first another replica runs it again.
+	pubCtx, published := context.WithoutCancel(ctx), conversations.TakeAck(ctx)
+	b.out.send(c.Channel, true, func() {
+		defer published()
+		b.publish(pubCtx, msg, j, report, release)
+	})
 	return nil
 }
 
