@@ -27,6 +27,10 @@ type SlackAPI interface {
 	UploadFileContext(ctx context.Context, params slack.UploadFileParameters) (*slack.FileSummary, error)
 	GetUserGroupMembersContext(ctx context.Context, userGroup string, options ...slack.GetUserGroupMembersOption) ([]string, error)
 	AuthTestContext(ctx context.Context) (*slack.AuthTestResponse, error)
+	// The two below find a message whose post Slack answered with an error
+	// although it took effect, by its metadata.
+	GetConversationHistoryContext(ctx context.Context, params *slack.GetConversationHistoryParameters) (*slack.GetConversationHistoryResponse, error)
+	GetConversationRepliesContext(ctx context.Context, params *slack.GetConversationRepliesParameters) ([]slack.Message, bool, string, error)
 }
 
 // Store is the state the bot keeps in Redis. *conversations.Store satisfies it.
@@ -44,6 +48,7 @@ type Store interface {
 	CreateRef(ctx context.Context, r conversations.Ref) (string, error)
 	ResolveRef(ctx context.Context, id string) (conversations.Ref, error)
 	Enqueue(ctx context.Context, j conversations.Job) error
+	QueueDepth(ctx context.Context) (int64, error)
 	AcquireRun(ctx context.Context, instanceKey, conversationID string, ttl time.Duration) (string, bool, error)
 	ReleaseRun(ctx context.Context, instanceKey, conversationID string) error
 	CreateFixRequest(ctx context.Context, fr conversations.FixRequest, ttl time.Duration) (conversations.FixRequest, error)
@@ -92,8 +97,20 @@ type Options struct {
 	// PostInterval spaces the bot's posts in one channel: Slack allows about
 	// one message per second per channel. Default 1s.
 	PostInterval time.Duration
-	// Workers is how many jobs this replica runs at once. Default 4.
+	// UpdateEvery spaces the chat.update calls of the whole workspace:
+	// Tier 3, 50 per minute. Default 1.2s.
+	UpdateEvery time.Duration
+	// PlaceholderAfter is how long a diagnosis may run before its
+	// "Diagnosing…" message is posted; a faster one posts only its report.
+	// Default 1.5s.
+	PlaceholderAfter time.Duration
+	// Workers is how many jobs this replica diagnoses at once
+	// (diagnosis.workers). Default DefaultWorkers. Publishing to Slack runs
+	// apart from them, one sender per channel.
 	Workers int
+	// Pacer spaces Slack calls across replicas. Nil: the Store's, when it
+	// has one (*conversations.Store), else this process's alone.
+	Pacer Pacer
 	// Replica names this process among the replicas sharing Redis.
 	Replica string
 	// ExpirySweep is how often undecided fix requests are checked for
@@ -126,12 +143,25 @@ type Bot struct {
 	fixer  Fixer
 	opts   Options
 	log    *slog.Logger
-	pacer  *pacer
+	pacer  Pacer
+	local  *localPacer
+	out    *outbox
 	groups *groupCache
+	pace   diagnosisPace
+
+	closedMu sync.Mutex
+	closed   map[string]time.Time // channels the bot cannot post in, until
 
 	authMu sync.Mutex
 	authAt time.Time
+	team   string // the workspace, from auth.test
 }
+
+// DefaultWorkers is the default diagnosis concurrency of one replica: a
+// diagnosis calls each Tencent Cloud action about once a second, so 16 keep
+// within a replica's default share of the per-action budgets (20 per
+// second) with room for the retries of a throttled one.
+const DefaultWorkers = 16
 
 var _ Handler = (*Bot)(nil)
 
@@ -146,8 +176,10 @@ func New(api SlackAPI, store Store, diagnoser Diagnoser, fixer Fixer, opts Optio
 	opts.ExpirySweep = defaults.Duration(opts.ExpirySweep, 30*time.Second)
 	opts.FixLease = defaults.Duration(opts.FixLease, 30*time.Second)
 	opts.FixGrace = defaults.Duration(opts.FixGrace, 20*time.Second)
+	opts.UpdateEvery = defaults.Duration(opts.UpdateEvery, 1200*time.Millisecond)
+	opts.PlaceholderAfter = defaults.Duration(opts.PlaceholderAfter, 1500*time.Millisecond)
 	if opts.Workers <= 0 {
-		opts.Workers = 4
+		opts.Workers = DefaultWorkers
 	}
 	if opts.Replica == "" {
 		opts.Replica = "cvmlogin"
@@ -161,8 +193,16 @@ func New(api SlackAPI, store Store, diagnoser Diagnoser, fixer Fixer, opts Optio
 	if opts.Metrics == nil {
 		opts.Metrics = noMetrics{}
 	}
-	b := &Bot{slack: api, store: store, diag: diagnoser, fixer: fixer, opts: opts, log: opts.Logger.With("component", "bot")}
-	b.pacer = newPacer(opts.PostInterval)
+	b := &Bot{slack: api, store: store, diag: diagnoser, fixer: fixer, opts: opts, log: opts.Logger.With("component", "bot"),
+		local: newLocalPacer(), closed: map[string]time.Time{}}
+	b.pacer = opts.Pacer
+	if b.pacer == nil {
+		b.pacer = b.local
+		if shared, ok := store.(interface{ Pacer() *conversations.Pacer }); ok {
+			b.pacer = shared.Pacer()
+		}
+	}
+	b.out = newOutbox(b.log)
 	b.groups = newGroupCache(api, opts.GroupCacheTTL, opts.Now, b.log)
 	return b
 }
@@ -200,11 +240,27 @@ func (b *Bot) Ready(ctx context.Context) error {
 	if b.opts.Now().Sub(b.authAt) < authCheckEvery {
 		return nil
 	}
-	if _, err := b.slack.AuthTestContext(ctx); err != nil {
+	auth, err := b.slack.AuthTestContext(ctx)
+	if err != nil {
 		return fmt.Errorf("checking the Slack bot token (auth.test): %w", err)
 	}
-	b.authAt = b.opts.Now()
+	b.authAt, b.team = b.opts.Now(), auth.TeamID
 	return nil
+}
+
+// slackScope names the workspace whose Slack limits a call counts against:
+// its team ID, asked of auth.test once.
+func (b *Bot) slackScope(ctx context.Context) string {
+	b.authMu.Lock()
+	defer b.authMu.Unlock()
+	if b.team == "" {
+		if auth, err := b.slack.AuthTestContext(ctx); err == nil && auth.TeamID != "" {
+			b.team = auth.TeamID
+		} else {
+			return "workspace"
+		}
+	}
+	return b.team
 }
 
 // channelAllowed applies access.allowed_channels.
@@ -283,11 +339,16 @@ func (b *Bot) runKey(target, region string) string {
 
 // startDiagnosis queues the diagnosis of a new conversation, unless one for
 // the same instance is already running; then it points there. It returns the
-// text to show the user ("" when the report message itself is the answer).
-// The user waits for this: two round trips to Redis, the run lock and the
-// job, which carries its conversation for the worker to store. where says
-// who asked and where: its Channel, ThreadTS, Requester and ResponseURL.
+// text to show the user: "" when the report message itself will be the
+// answer, or where the diagnosis stands when it must wait for its turn. The
+// user waits for this: a few round trips to Redis (the run lock, the queue's
+// depth, the channel's backlog, the job), the job carrying its conversation
+// for the worker to store. where says who asked and where: its Channel,
+// ThreadTS, Requester and ResponseURL.
 func (b *Bot) startDiagnosis(ctx context.Context, req Request, where conversations.Job) (string, error) {
+	if b.isClosed(where.Channel) {
+		return fmt.Sprintf(msgChannelClosed, escapeMrkdwn(req.Target.Raw)), nil
+	}
 	c := conversations.Conversation{ID: conversations.NewID(), Target: req.Target.Raw, Region: req.Region}
 	job := where
 	job.ID, job.Kind, job.ConversationID = conversations.NewID(), conversations.JobDiagnose, c.ID
@@ -296,17 +357,82 @@ func (b *Bot) startDiagnosis(ctx context.Context, req Request, where conversatio
 }
 
 // enqueueDiagnosis claims c's instance for job's run and queues the job,
-// unless another run holds the instance. It returns what to tell the user
-// ("" when the report message itself is the answer).
+// unless another run holds the instance. It returns what to tell the user:
+// "" when the report message itself is the answer, or where the diagnosis
+// stands when it must wait for its turn.
 func (b *Bot) enqueueDiagnosis(ctx context.Context, c conversations.Conversation, job conversations.Job) (string, error) {
+	depth := make(chan int64, 1) // read while the instance is claimed: one round trip less to wait for
+	go func() {
+		n, err := b.store.QueueDepth(ctx)
+		if err != nil {
+			n = -1
+		}
+		depth <- n
+	}()
 	if text, busy, err := b.coalesce(ctx, c, job.ID); busy || err != nil {
 		return text, err
 	}
+	notice := b.queueNotice(job, <-depth)
+	job.Notified = notice != ""
 	if err := b.store.Enqueue(ctx, job); err != nil {
 		b.release(c, job.ID)
 		return storeTrouble(err), err
 	}
-	return "", nil
+	return notice, nil
+}
+
+// msgChannelClosed answers a command in a channel the bot cannot post in.
+const msgChannelClosed = ":warning: I cannot post in this channel (I am not a member, or it is archived or restricted), so I did not diagnose %s. Invite me with `/invite @cvmlogin` or use another channel."
+
+// queueNotice returns what to tell the user whose job would wait for its
+// turn behind depth others (a long queue, or a channel whose Slack budget is
+// spent), or "" when it will run and post at once, or depth is unknown (-1).
+func (b *Bot) queueNotice(j conversations.Job, depth int64) string {
+	if depth < 0 {
+		return ""
+	}
+	backlog := time.Duration(b.out.pending(j.Channel)) * b.opts.PostInterval
+	ahead := int(depth)
+	rounds := ahead / b.opts.Workers
+	eta := time.Duration(rounds)*b.pace.typical() + backlog
+	if ahead < b.opts.Workers && backlog < time.Second {
+		return ""
+	}
+	return fmt.Sprintf(":hourglass_flowing_sand: Diagnosis of %s is queued behind %d others (many people are asking right now). "+
+		"It should run in about %s; the report will be posted in this channel.", escapeMrkdwn(j.Target), ahead, roundETA(eta))
+}
+
+// roundETA renders an estimate to the nearest 5 seconds, at least 5.
+func roundETA(d time.Duration) string {
+	return max(d.Round(5*time.Second), 5*time.Second).String()
+}
+
+// diagnosisPace keeps the typical length of a diagnosis in this process, to
+// estimate queue waits.
+type diagnosisPace struct {
+	mu  sync.Mutex
+	avg time.Duration
+}
+
+// observe folds one diagnosis's length into the average.
+func (p *diagnosisPace) observe(d time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.avg == 0 {
+		p.avg = d
+		return
+	}
+	p.avg = (p.avg*7 + d) / 8
+}
+
+// typical returns the average diagnosis length, 2s before any.
+func (p *diagnosisPace) typical() time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.avg == 0 {
+		return 2 * time.Second
+	}
+	return p.avg
 }
 
 // runOwner names one run of a conversation in the coalescing lock.
@@ -315,7 +441,9 @@ func runOwner(conversationID, jobID string) string { return conversationID + "."
 // coalesce claims the instance for the job's run. busy is true when another
 // run holds it; text then says where that run's report is.
 func (b *Bot) coalesce(ctx context.Context, c conversations.Conversation, jobID string) (text string, busy bool, err error) {
-	owner, acquired, err := b.store.AcquireRun(ctx, b.runKey(c.Target, c.Region), runOwner(c.ID, jobID), b.opts.DiagnosisTimeout+time.Minute)
+	// The claim covers the wait in the queue too; the worker shortens it to
+	// the run's length when the job starts.
+	owner, acquired, err := b.store.AcquireRun(ctx, b.runKey(c.Target, c.Region), runOwner(c.ID, jobID), b.queuedRunTTL())
 	if err != nil {
 		return storeTrouble(err), false, err
 	}
@@ -328,6 +456,12 @@ func (b *Bot) coalesce(ctx context.Context, c conversations.Conversation, jobID 
 		return fmt.Sprintf("%s is already being diagnosed; its report will appear shortly.", escapeMrkdwn(c.Target)), true, nil
 	}
 	return fmt.Sprintf("%s is already being diagnosed (asked by <@%s>): %s", escapeMrkdwn(c.Target), running.Requester, threadLink(running)), true, nil
+}
+
+// queuedRunTTL bounds a run claimed while its job waits in the queue: a job
+// not started within the delivery TTL is as good as lost.
+func (b *Bot) queuedRunTTL() time.Duration {
+	return max(b.opts.DeliveryTTL, b.opts.DiagnosisTimeout) + time.Minute
 }
 
 // release gives the instance back after a run, or after failing to start one.

@@ -57,13 +57,13 @@ func (w *world) now() time.Time { return time.Now().Add(time.Duration(w.skew.Loa
 // advance moves the replicas' clock forward, e.g. past an approval window.
 func (w *world) advance(d time.Duration) { w.skew.Add(int64(d)) }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t testing.TB) *world {
 	t.Helper()
 	return newWorldOn(t, redistest.New(t))
 }
 
 // newWorldOn is newWorld with the replicas' Redis given.
-func newWorldOn(t *testing.T, rdb redis.UniversalClient) *world {
+func newWorldOn(t testing.TB, rdb redis.UniversalClient) *world {
 	t.Helper()
 	w := &world{slack: slackfake.New(t)}
 	w.sim = tencentsim.New(tencentsim.Options{RebootDuration: 50 * time.Millisecond})
@@ -95,7 +95,7 @@ type replicaOption func(*bot.Options)
 
 func fourEyes(on bool) replicaOption { return func(o *bot.Options) { o.FourEyes = on } }
 
-func (w *world) replica(t *testing.T, name string, opts ...replicaOption) *replica {
+func (w *world) replica(t testing.TB, name string, opts ...replicaOption) *replica {
 	t.Helper()
 	rdb := w.rdb
 	if c, ok := w.replicaRedis[name]; ok {
@@ -110,7 +110,7 @@ func (w *world) replica(t *testing.T, name string, opts ...replicaOption) *repli
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("replica", name)
 	}
 	o := bot.Options{Logger: logger, DefaultRegion: "ap-guangzhou", Approvers: []string{approverA, approverB}, FourEyes: true,
-		UpdateInterval: 50 * time.Millisecond, PostInterval: 10 * time.Millisecond, ExpirySweep: 50 * time.Millisecond, DeliveryTTL: 5 * time.Second, Replica: name, Workers: 4, Now: w.now}
+		UpdateInterval: 50 * time.Millisecond, PostInterval: 10 * time.Millisecond, UpdateEvery: 10 * time.Millisecond, ExpirySweep: 50 * time.Millisecond, DeliveryTTL: 5 * time.Second, Replica: name, Workers: 4, Now: w.now}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -144,7 +144,7 @@ var requestSeq atomic.Int64
 func nextTrigger() string { return strconv.FormatInt(requestSeq.Add(1), 10) + ".2.3" }
 
 // post sends a signed Slack request to one of the replica's routes.
-func (r *replica) post(t *testing.T, route, contentType, body string) *http.Response {
+func (r *replica) post(t testing.TB, route, contentType, body string) *http.Response {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, r.http.URL+route, strings.NewReader(body))
 	if err != nil {
@@ -173,7 +173,7 @@ func (r *replica) command(t *testing.T, user, text string) (*http.Response, stri
 // commandForm is the slash command request of user typing text.
 func (w *world) commandForm(user, text string) string {
 	return url.Values{"command": {"/cvm-login"}, "text": {text}, "user_id": {user}, "channel_id": {channel},
-		"team_id": {"T0TEAM"}, "response_url": {w.slack.ResponseURL()}, "trigger_id": {nextTrigger()}}.Encode()
+		"team_id": {"T0TEAM"}, "response_url": {w.slack.ResponseURLFor(channel)}, "trigger_id": {nextTrigger()}}.Encode()
 }
 
 // press clicks the button action on the message ts as user.

@@ -23,9 +23,10 @@ type Worker interface {
 const jobGroup = "cvmlogin-workers"
 
 // Run consumes jobs with Options.Workers consumers until ctx is done, then
-// waits for the jobs in hand. A job interrupted by shutdown is not
-// acknowledged, so another replica takes it over. It also expires undecided
-// fix requests as their windows end, and reconciles fixes left running.
+// waits for the jobs in hand and for what they left to publish. A job
+// interrupted by shutdown is not acknowledged, so another replica takes it
+// over. It also expires undecided fix requests as their windows end, and
+// reconciles fixes left running.
 func (b *Bot) Run(ctx context.Context, w Worker) {
 	var wg sync.WaitGroup
 	wg.Go(func() { b.sweepFixes(ctx, b.opts.ExpirySweep) })
@@ -36,6 +37,7 @@ func (b *Bot) Run(ctx context.Context, w Worker) {
 		})
 	}
 	wg.Wait()
+	b.out.wait()
 }
 
 // handleJob runs one queued job.
@@ -49,9 +51,15 @@ func (b *Bot) handleJob(ctx context.Context, j conversations.Job) error {
 	return fmt.Errorf("unknown job kind %q", j.Kind)
 }
 
-// runDiagnosis diagnoses into a conversation: it posts (or reuses) the report
-// message, keeps it current while checks finish, then posts the details in
-// its thread.
+// errChannelClosed stands for the Slack error that closed a channel, for a
+// job that finds it closed before trying.
+var errChannelClosed = errors.New("the bot cannot post in this channel")
+
+// runDiagnosis diagnoses into a conversation and hands the report to the
+// channel's sender: the worker is free for the next diagnosis as soon as the
+// cloud has been read, whatever Slack's pace. A diagnosis that outlasts
+// PlaceholderAfter, for a user not told already that it was queued, first
+// gets a "Diagnosing…" message, kept current while Slack's budget allows.
 func (b *Bot) runDiagnosis(ctx context.Context, j conversations.Job) error {
 	c, err := b.conversationOf(ctx, j)
 	if err != nil {
@@ -59,39 +67,99 @@ func (b *Bot) runDiagnosis(ctx context.Context, j conversations.Job) error {
 	}
 	ctx = diag.WithDiagnosisID(ctx, c.ID)
 	release := sync.OnceFunc(func() { b.release(c, j.ID) })
-	defer release()
 	log := b.log.With("diag_id", c.ID, "channel", c.Channel, "target", c.Target)
+	if b.isClosed(c.Channel) {
+		release()
+		b.failUnposted(ctx, c, j, nil, errChannelClosed)
+		return nil
+	}
 	target, err := diag.ParseTarget(c.Target)
 	if err != nil {
+		release()
 		return fmt.Errorf("conversation %s has a bad target: %w", c.ID, err)
 	}
-	if c.MessageTS == "" {
-		if c, err = b.postPlaceholder(ctx, c); err != nil {
-			log.Error("posting the report message", "err", err)
-			_ = b.store.SetStatus(ctx, c.ID, conversations.ConversationFailed)
-			b.tellUnposted(ctx, j, err)
-			return err
-		}
-	}
+	b.startRun(ctx, c, j.ID)
 	_ = b.logEntry(ctx, c.ID, "diagnosis", fmt.Sprintf("diagnosis of %s started for <@%s>", c.Target, j.Requester))
 
-	progress := newProgressUpdater(b, c, j.Requester)
+	msg := &reportMessage{c: c}
+	var placeholder *time.Timer
+	if c.MessageTS == "" && !j.Notified {
+		placeholder = time.AfterFunc(b.opts.PlaceholderAfter, func() {
+			b.out.send(c.Channel, true, func() { b.postPlaceholder(context.WithoutCancel(ctx), msg, j) })
+		})
+	}
+	progress := newProgressUpdater(b, msg, j.Requester)
+	start := time.Now()
 	runCtx, cancel := context.WithTimeout(ctx, b.opts.DiagnosisTimeout)
 	report, runErr := b.diag.Diagnose(runCtx, diag.Request{Target: target, Region: c.Region, Port: c.Port, OnFinding: progress.add})
 	cancel()
+	if placeholder != nil {
+		placeholder.Stop()
+	}
+	msg.finish()
 	progress.stop()
 	if ctx.Err() != nil {
 		// Shutting down mid-diagnosis: leave the job unacknowledged so that
 		// another replica runs it again rather than publish a cut-short report.
+		release()
 		return ctx.Err()
 	}
+	b.pace.observe(time.Since(start))
 	b.opts.Metrics.Diagnosis(report, runErr)
 	if runErr != nil {
 		log.Warn("diagnosis could not run", "err", runErr)
 	}
 	log.Info("diagnosis finished", "fail", report.Summary.Fail, "unknown", report.Summary.Unknown, "likely_cause", likelyCause(report), "duration_ms", report.DurationMS)
-	// The cloud has been read: finish publishing even if shutdown begins now.
-	return b.publish(context.WithoutCancel(ctx), c, j.Requester, report, release)
+	// The cloud has been read: publishing goes on even if shutdown begins now.
+	// The job stays pending until the report is out, so that if this
+	// process dies first another replica runs it again.
+	pubCtx, published := context.WithoutCancel(ctx), conversations.TakeAck(ctx)
+	b.out.send(c.Channel, true, func() {
+		defer published()
+		b.publish(pubCtx, msg, j, report, release)
+	})
+	return nil
+}
+
+// startRun shortens the instance's claim, which covered the job's wait in
+// the queue, to the run's own length.
+func (b *Bot) startRun(ctx context.Context, c conversations.Conversation, jobID string) {
+	_, _, err := b.store.AcquireRun(ctx, b.runKey(c.Target, c.Region), runOwner(c.ID, jobID), b.opts.DiagnosisTimeout+time.Minute)
+	if err != nil {
+		b.log.WarnContext(ctx, "renewing the run claim", "diag_id", c.ID, "err", err)
+	}
+}
+
+// reportMessage is the Slack message of one diagnosis while it runs: none
+// yet, then perhaps a placeholder, then the report.
+type reportMessage struct {
+	mu   sync.Mutex
+	c    conversations.Conversation
+	done bool // the report is ready: no placeholder is needed any more
+}
+
+func (m *reportMessage) conv() conversations.Conversation {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.c
+}
+
+func (m *reportMessage) finish() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.done = true
+}
+
+// placed records the report message's ts, the thread's too for a report
+// that starts its own.
+func (m *reportMessage) placed(ts string) conversations.Conversation {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.c.MessageTS = ts
+	if m.c.ThreadTS == "" {
+		m.c.ThreadTS = ts
+	}
+	return m.c
 }
 
 // conversationOf returns the job's conversation, storing it first when the
@@ -110,41 +178,93 @@ func (b *Bot) conversationOf(ctx context.Context, j conversations.Job) (conversa
 	return c, err
 }
 
-// tellUnposted tells whoever typed the command, through its response_url,
-// that the report could not be posted: the usual first-run surprise is a bot
-// that was never invited to the channel.
-func (b *Bot) tellUnposted(ctx context.Context, j conversations.Job, err error) {
+// failUnposted records that the report of c could not be posted and tells
+// whoever typed the command, through its response_url, with the verdict when
+// there is one: the usual first-run surprise is a bot that was never invited
+// to the channel.
+func (b *Bot) failUnposted(ctx context.Context, c conversations.Conversation, j conversations.Job, report *diag.Report, err error) {
+	_ = b.store.SetStatus(ctx, c.ID, conversations.ConversationFailed)
+	what := "so nothing was diagnosed"
+	if report != nil {
+		what = "verdict: " + report.Verdict()
+	}
+	text := fmt.Sprintf(":warning: I could not post the report of %s here (%s), %s.", escapeMrkdwn(j.Target), escapeMrkdwn(err.Error()), escapeMrkdwn(what))
+	if channelClosed(err) || errors.Is(err, errChannelClosed) {
+		text = fmt.Sprintf(":wave: I cannot post in this channel (not a member, or it is archived or restricted), so I could not post the report of %s (%s). Invite me with `/invite @cvmlogin` or use another channel, then run the command again.",
+			escapeMrkdwn(j.Target), escapeMrkdwn(what))
+	}
+	b.respond(ctx, j, false, text)
+}
+
+// respond sends text to the command's response_url, only to its user, as a
+// new message or replacing the command's acknowledgement. response_url
+// calls are not paced: they are outside the Web API's limits.
+func (b *Bot) respond(ctx context.Context, j conversations.Job, replace bool, text string) {
 	if j.ResponseURL == "" {
 		return
 	}
-	text := fmt.Sprintf(":warning: I could not post the report of %s here (%s), so nothing was diagnosed.", escapeMrkdwn(j.Target), escapeMrkdwn(err.Error()))
-	var se slack.SlackErrorResponse
-	if errors.As(err, &se) && (se.Err == "not_in_channel" || se.Err == "channel_not_found") {
-		text = fmt.Sprintf(":wave: I am not in this channel yet, so I could not post the report of %s. Invite me with `/invite @cvmlogin`, then run the command again.", escapeMrkdwn(j.Target))
+	opts := []slack.MsgOption{slack.MsgOptionResponseURL(j.ResponseURL, slack.ResponseTypeEphemeral), slack.MsgOptionText(text, false)}
+	if replace {
+		opts = append(opts, slack.MsgOptionReplaceOriginal(j.ResponseURL))
 	}
-	_, _, err = b.slack.PostMessageContext(ctx, j.Channel, slack.MsgOptionResponseURL(j.ResponseURL, slack.ResponseTypeEphemeral), slack.MsgOptionText(text, false))
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), answerTimeout)
+	defer cancel()
+	err := b.deliver(ctx, "answering through response_url", func(ctx context.Context) error {
+		_, _, err := b.slack.PostMessageContext(ctx, j.Channel, opts...)
+		return err
+	})
 	if err != nil {
 		b.log.WarnContext(ctx, "answering through response_url", "err", err)
 	}
 }
 
-// postPlaceholder posts the "Diagnosing …" message and records it.
-func (b *Bot) postPlaceholder(ctx context.Context, c conversations.Conversation) (conversations.Conversation, error) {
+// postPlaceholder posts the "Diagnosing…" message and records it, unless
+// the report is ready by the time the channel's turn comes.
+func (b *Bot) postPlaceholder(ctx context.Context, m *reportMessage, j conversations.Job) {
+	m.mu.Lock()
+	c, done := m.c, m.done
+	m.mu.Unlock()
+	if done {
+		return
+	}
 	partial := &diag.Report{Target: c.Target, Region: b.regionOf(c)}
 	blocks := RenderReport(ReportView{Report: partial, Requester: c.Requester, Pending: diag.CheckIDs})
-	ts, err := b.post(ctx, "posting the report message", c.Channel, c.ThreadTS,
-		slack.MsgOptionText(ProgressFallbackText(partial), false), slack.MsgOptionBlocks(blocks...))
+	ts, err := b.postMessage(ctx, "posting the report message", kindPlaceholder, c, slack.MsgOptionText(ProgressFallbackText(partial), false), slack.MsgOptionBlocks(blocks...))
 	if err != nil {
-		return c, err
+		b.log.ErrorContext(ctx, "posting the report message", "diag_id", c.ID, "err", err)
+		return
 	}
-	c.MessageTS = ts
-	if c.ThreadTS == "" {
-		c.ThreadTS = ts // a new report starts its own thread
+	b.recordMessage(ctx, m.placed(ts))
+}
+
+// recordMessage stores where the report message is, retrying while Redis is
+// down: the buttons find their message through it.
+func (b *Bot) recordMessage(ctx context.Context, c conversations.Conversation) {
+	err := b.retryStore(ctx, "recording the report message", func(ctx context.Context) error {
+		return b.store.SetMessage(ctx, c.ID, c.Channel, c.MessageTS, c.ThreadTS)
+	})
+	if err != nil {
+		b.log.ErrorContext(ctx, "recording the report message", "diag_id", c.ID, "err", err)
 	}
-	if err := b.store.SetMessage(ctx, c.ID, c.Channel, c.MessageTS, c.ThreadTS); err != nil {
-		return c, fmt.Errorf("recording the report message: %w", err)
+}
+
+// retryStore runs a state-store call until it succeeds, fails other than by
+// Redis being unavailable, or the delivery TTL passes.
+func (b *Bot) retryStore(ctx context.Context, what string, call func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, b.opts.DeliveryTTL)
+	defer cancel()
+	wait := 100 * time.Millisecond
+	for {
+		err := call(ctx)
+		if err == nil || !errors.Is(err, conversations.ErrUnavailable) {
+			return err
+		}
+		b.log.WarnContext(ctx, "state store unavailable, retrying", "what", what, "retry_in", wait, "err", err)
+		if sleep(ctx, wait) != nil {
+			return fmt.Errorf("%s: gave up: %w", what, err)
+		}
+		wait = min(2*wait, 2*time.Second)
 	}
-	return c, nil
 }
 
 func (b *Bot) regionOf(c conversations.Conversation) string {
@@ -161,40 +281,221 @@ func likelyCause(r *diag.Report) string {
 	return string(*r.LikelyCause)
 }
 
-// publish stores the final report, renders it into the report message with
-// its buttons, releases the instance for the next run (the cloud has been
-// read), and posts the details (and, for a re-diagnosis, what changed) in
-// the thread.
-func (b *Bot) publish(ctx context.Context, c conversations.Conversation, requester string, report *diag.Report, release func()) error {
-	previous, err := b.store.SaveReport(ctx, c.ID, report)
+// msgNoButtons is the report's note when its buttons could not be stored.
+const msgNoButtons = ":warning: cvmlogin's state store (Redis) was unavailable, so this report has no buttons. Run `/cvm-login %s` again once it is back to get them."
+
+// msgReposted is the report's note when its earlier message could not be
+// updated.
+const msgReposted = "The earlier message of this diagnosis could not be updated, so the report is posted anew here."
+
+// publish stores the final report with its buttons, shows it (replacing the
+// placeholder, or as a new message), releases the instance for the next run
+// (the cloud has been read), and leaves the details for the thread (what
+// changed, findings, API calls) to the channel's sender, after its reports.
+// It runs on the channel's sender.
+func (b *Bot) publish(ctx context.Context, m *reportMessage, j conversations.Job, report *diag.Report, release func()) {
+	defer release()
+	c := m.conv()
+	previous, buttons, stored := b.storeReport(ctx, c, report)
+	view := ReportView{Report: report, Requester: j.Requester, Final: true, Buttons: buttons, Previous: previous}
+	if previous != nil {
+		view.Note = fmt.Sprintf("Re-diagnosed for <@%s>", j.Requester)
+	}
+	if !stored {
+		view.Note = joinNote(view.Note, fmt.Sprintf(msgNoButtons, escapeMrkdwn(c.Target)))
+	}
+	c, err := b.showReport(ctx, m, view)
 	if err != nil {
-		b.log.ErrorContext(ctx, "saving the report", "diag_id", c.ID, "err", err)
-	}
-	rediagnosis := previous != nil
-	buttons, err := b.buttons(ctx, c, report)
-	if err != nil {
-		b.log.ErrorContext(ctx, "creating the report's buttons", "diag_id", c.ID, "err", err)
-	}
-	view := ReportView{Report: report, Requester: requester, Final: true, Buttons: buttons, Previous: previous}
-	if rediagnosis {
-		view.Note = fmt.Sprintf("Re-diagnosed for <@%s>", requester)
-	}
-	if err := b.update(ctx, "updating the report message", c.Channel, c.MessageTS,
-		slack.MsgOptionText(ReportFallbackText(report), false), slack.MsgOptionBlocks(RenderReport(view)...)); err != nil {
 		b.log.ErrorContext(ctx, "publishing the report", "diag_id", c.ID, "err", err)
-		_ = b.store.SetStatus(ctx, c.ID, conversations.ConversationFailed)
-		return err
+		b.failUnposted(ctx, c, j, report, err)
+		return
 	}
 	release()
-	if rediagnosis {
-		b.postThread(ctx, "posting what changed", c.Channel, c.ThreadTS, changeSummary(requester, previous, report))
+	if j.Notified {
+		b.respond(ctx, j, true, fmt.Sprintf("The report of %s is ready: %s", escapeMrkdwn(c.Target), threadLink(c)))
 	}
-	b.postThread(ctx, "posting the findings", c.Channel, c.ThreadTS, FindingDetails(report)...)
-	b.postThread(ctx, "posting the API call log", c.Channel, c.ThreadTS, CallLog(report))
+	b.out.send(c.Channel, false, func() { b.postDetails(ctx, c, j, details(j.Requester, previous, report)) })
 	_ = b.logEntry(ctx, c.ID, "diagnosis", "diagnosis finished: "+report.Verdict())
-	b.audit(ctx, conversations.Event{Actor: requester, Action: "diagnose", InstanceID: instanceID(report), Region: report.Region, Channel: c.Channel,
+	b.audit(ctx, conversations.Event{Actor: j.Requester, Action: "diagnose", InstanceID: instanceID(report), Region: report.Region, Channel: c.Channel,
 		Params: map[string]string{"target": c.Target, "diag_id": c.ID}, Result: report.Verdict()})
-	return b.store.SetStatus(ctx, c.ID, conversations.ConversationDone)
+	if err := b.store.SetStatus(ctx, c.ID, conversations.ConversationDone); err != nil {
+		b.log.WarnContext(ctx, "recording the diagnosis as done", "diag_id", c.ID, "err", err)
+	}
+}
+
+// maxDetailsByResponseURL is how many thread messages may go through a
+// command's response_url, which takes 5 messages: one is kept for replacing
+// the queued notice, one for a failure.
+const maxDetailsByResponseURL = 3
+
+// postDetails posts a report's thread messages: through the command's
+// response_url while it has uses left, which spends none of the Web API's
+// budget, then with chat.postMessage, paced after the channel's reports.
+func (b *Bot) postDetails(ctx context.Context, c conversations.Conversation, j conversations.Job, texts []string) {
+	if j.ResponseURL != "" && c.ThreadTS == c.MessageTS {
+		sent := 0
+		for sent < len(texts) && sent < maxDetailsByResponseURL && b.respondInThread(ctx, j, c.ThreadTS, texts[sent]) {
+			sent++
+		}
+		texts = texts[sent:]
+	}
+	b.postThread(ctx, "posting the details", c.Channel, c.ThreadTS, texts...)
+}
+
+// respondInThread posts text in thread, visible to the channel, through the
+// command's response_url, and reports whether it did. It tries once: the
+// caller falls back to chat.postMessage.
+func (b *Bot) respondInThread(ctx context.Context, j conversations.Job, thread, text string) bool {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	_, _, err := b.slack.PostMessageContext(ctx, j.Channel, slack.MsgOptionResponseURL(j.ResponseURL, slack.ResponseTypeInChannel),
+		slack.MsgOptionTS(thread), slack.MsgOptionText(text, false))
+	if err != nil {
+		b.log.WarnContext(ctx, "posting the details through response_url, falling back to chat.postMessage", "diag_id", j.ConversationID, "err", err)
+	}
+	return err == nil
+}
+
+// details are the thread messages of a report, as few as fit: what changed
+// since the previous report, the findings, then the API call log.
+func details(requester string, previous, report *diag.Report) []string {
+	var entries []string
+	if previous != nil {
+		entries = append(entries, changeSummary(requester, previous, report))
+	}
+	entries = append(entries, FindingDetails(report)...)
+	return packMessages(append(entries, CallLog(report)), "\n\n")
+}
+
+func joinNote(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "\n" + b
+}
+
+// storeReport saves the report and creates its buttons, retrying while
+// Redis is down, for as long as the delivery TTL. stored is false when it
+// could not: the report is then shown without buttons.
+func (b *Bot) storeReport(ctx context.Context, c conversations.Conversation, report *diag.Report) (previous *diag.Report, buttons map[string]string, stored bool) {
+	err := b.retryStore(ctx, "saving the report", func(ctx context.Context) error {
+		var err error
+		previous, err = b.store.SaveReport(ctx, c.ID, report)
+		return err
+	})
+	if err == nil {
+		err = b.retryStore(ctx, "creating the report's buttons", func(ctx context.Context) error {
+			var err error
+			buttons, err = b.buttons(ctx, c, report)
+			return err
+		})
+	}
+	if err != nil {
+		b.log.ErrorContext(ctx, "storing the report and its buttons", "diag_id", c.ID, "err", err)
+		return previous, nil, false
+	}
+	return previous, buttons, true
+}
+
+// showReport puts the rendered report into its message: an update of the
+// placeholder (or of the previous report), or a new message when there is
+// none or it cannot be updated any more. It returns the conversation as
+// recorded.
+func (b *Bot) showReport(ctx context.Context, m *reportMessage, view ReportView) (conversations.Conversation, error) {
+	c := m.conv()
+	render := func() []slack.MsgOption {
+		return []slack.MsgOption{slack.MsgOptionText(ReportFallbackText(view.Report), false), slack.MsgOptionBlocks(RenderReport(view)...)}
+	}
+	if c.MessageTS != "" {
+		err := b.update(ctx, "updating the report message", c.Channel, c.MessageTS, render()...)
+		if err == nil || transient(err) || channelClosed(err) {
+			return c, err
+		}
+		b.log.WarnContext(ctx, "the report message cannot be updated, posting the report anew", "diag_id", c.ID, "err", err)
+		view.Note = joinNote(view.Note, msgReposted)
+		m.mu.Lock()
+		if m.c.ThreadTS == m.c.MessageTS {
+			m.c.ThreadTS = ""
+		}
+		m.c.MessageTS = ""
+		m.mu.Unlock()
+		c = m.conv()
+	}
+	ts, err := b.postMessage(ctx, "posting the report", kindReport, c, render()...)
+	if err != nil {
+		return c, err
+	}
+	c = m.placed(ts)
+	b.recordMessage(ctx, c)
+	return c, nil
+}
+
+// metadataEvent is the event_type of the metadata on the bot's report
+// messages; its payload names the diagnosis (diag_id) and the message's kind.
+const metadataEvent = "cvmlogin_report"
+
+// The kinds of report message.
+const (
+	kindPlaceholder = "placeholder"
+	kindReport      = "report"
+)
+
+// postMessage posts a message of conversation c, of the given kind, at the
+// top of its channel or in its thread, at most once: Slack may answer an
+// error (5xx, a lost connection) although the message was posted, so before
+// trying again the bot looks for it by its metadata.
+func (b *Bot) postMessage(ctx context.Context, what, kind string, c conversations.Conversation, opts ...slack.MsgOption) (string, error) {
+	opts = append(opts, slack.MsgOptionMetadata(slack.SlackMetadata{
+		EventType: metadataEvent, EventPayload: map[string]any{"diag_id": c.ID, "kind": kind},
+	}))
+	if c.ThreadTS != "" {
+		opts = append(opts, slack.MsgOptionTS(c.ThreadTS))
+	}
+	var ts string
+	unsure := false
+	err := b.deliverPaced(ctx, what, b.postLimits(c.Channel), func(ctx context.Context) error {
+		if unsure {
+			if found := b.findPosted(ctx, c, kind); found != "" {
+				ts = found
+				return nil
+			}
+		}
+		var err error
+		_, ts, err = b.slack.PostMessageContext(ctx, c.Channel, opts...)
+		unsure = unsure || ambiguous(err)
+		return err
+	})
+	if channelClosed(err) {
+		b.closeChannel(c.Channel)
+	}
+	return ts, err
+}
+
+// findPosted returns the ts of c's message of kind if Slack has it, or "".
+func (b *Bot) findPosted(ctx context.Context, c conversations.Conversation, kind string) string {
+	var messages []slack.Message
+	var err error
+	if c.ThreadTS != "" {
+		messages, _, _, err = b.slack.GetConversationRepliesContext(ctx, &slack.GetConversationRepliesParameters{
+			ChannelID: c.Channel, Timestamp: c.ThreadTS, Limit: 200, IncludeAllMetadata: true})
+	} else {
+		var resp *slack.GetConversationHistoryResponse
+		if resp, err = b.slack.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{
+			ChannelID: c.Channel, Limit: 100, IncludeAllMetadata: true}); err == nil {
+			messages = resp.Messages
+		}
+	}
+	if err != nil {
+		b.log.WarnContext(ctx, "looking for a message Slack may have posted", "diag_id", c.ID, "err", err)
+		return ""
+	}
+	for _, m := range messages {
+		p := m.Metadata.EventPayload
+		if m.Metadata.EventType == metadataEvent && p["diag_id"] == c.ID && p["kind"] == kind {
+			return m.Timestamp
+		}
+	}
+	return ""
 }
 
 // changeSummary is the thread message of a re-diagnosis: every check whose
@@ -253,10 +554,11 @@ func (b *Bot) audit(ctx context.Context, e conversations.Event) {
 }
 
 // progressUpdater keeps the report message current while checks finish, at
-// most once per UpdateInterval.
+// most once per UpdateInterval, and only while Slack's chat.update budget
+// has room at once: progress is the first thing to drop under pressure.
 type progressUpdater struct {
 	b         *Bot
-	c         conversations.Conversation
+	msg       *reportMessage
 	requester string
 	mu        sync.Mutex
 	findings  []diag.Finding
@@ -265,8 +567,8 @@ type progressUpdater struct {
 	stopped   sync.WaitGroup
 }
 
-func newProgressUpdater(b *Bot, c conversations.Conversation, requester string) *progressUpdater {
-	p := &progressUpdater{b: b, c: c, requester: requester, done: make(chan struct{})}
+func newProgressUpdater(b *Bot, msg *reportMessage, requester string) *progressUpdater {
+	p := &progressUpdater{b: b, msg: msg, requester: requester, done: make(chan struct{})}
 	p.stopped.Go(p.loop)
 	return p
 }
@@ -298,14 +600,16 @@ func (p *progressUpdater) loop() {
 	}
 }
 
-// flush renders the findings so far, if any arrived since the last update.
+// flush renders the findings so far, if any arrived since the last update
+// and the report message exists.
 func (p *progressUpdater) flush() {
+	c := p.msg.conv()
 	p.mu.Lock()
-	if !p.dirty {
+	if !p.dirty || c.MessageTS == "" {
 		p.mu.Unlock()
 		return
 	}
-	partial := &diag.Report{Target: p.c.Target, Region: p.b.regionOf(p.c), Findings: append([]diag.Finding(nil), p.findings...)}
+	partial := &diag.Report{Target: c.Target, Region: p.b.regionOf(c), Findings: append([]diag.Finding(nil), p.findings...)}
 	p.dirty = false
 	p.mu.Unlock()
 	partial.Finish()
@@ -318,10 +622,9 @@ func (p *progressUpdater) flush() {
 	blocks := RenderReport(ReportView{Report: partial, Requester: p.requester, Pending: pending})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	// Progress is best effort: the final update follows anyway.
-	_, _, _, err := p.b.slack.UpdateMessageContext(ctx, p.c.Channel, p.c.MessageTS,
-		slack.MsgOptionText(ProgressFallbackText(partial), false), slack.MsgOptionBlocks(blocks...))
-	if err != nil && !errors.Is(err, context.Canceled) {
-		p.b.log.DebugContext(ctx, "progress update failed", "diag_id", p.c.ID, "err", err)
+	if !p.b.updateIfFree(ctx, c.Channel, c.MessageTS, slack.MsgOptionText(ProgressFallbackText(partial), false), slack.MsgOptionBlocks(blocks...)) {
+		p.mu.Lock()
+		p.dirty = true // try again at the next tick
+		p.mu.Unlock()
 	}
 }

@@ -73,6 +73,22 @@ var slackMethods = map[string]slackMethod{
 			return err
 		},
 	},
+	"GetConversationHistoryContext": {
+		webAPI: []string{"conversations.history"},
+		scopes: []string{"channels:history", "groups:history"},
+		call: func(ctx context.Context, api bot.SlackAPI) error {
+			_, err := api.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{ChannelID: "C0CHANNEL", Limit: 50, IncludeAllMetadata: true})
+			return err
+		},
+	},
+	"GetConversationRepliesContext": {
+		webAPI: []string{"conversations.replies"},
+		scopes: []string{"channels:history", "groups:history"},
+		call: func(ctx context.Context, api bot.SlackAPI) error {
+			_, _, _, err := api.GetConversationRepliesContext(ctx, &slack.GetConversationRepliesParameters{ChannelID: "C0CHANNEL", Timestamp: "1700000000.000100", IncludeAllMetadata: true})
+			return err
+		},
+	},
 	"AuthTestContext": {
 		webAPI: []string{"auth.test"},
 		call: func(ctx context.Context, api bot.SlackAPI) error {

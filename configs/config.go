@@ -166,6 +166,9 @@ type Diagnosis struct {
 	// GuestTimeout is how long an in-guest command may run
 	// (diagnosis.guest_timeout).
 	GuestTimeout time.Duration `mapstructure:"guest_timeout" yaml:"guest_timeout"`
+	// Workers is how many diagnoses one replica runs at once
+	// (diagnosis.workers). Publishing to Slack runs apart from them.
+	Workers int `mapstructure:"workers" yaml:"workers"`
 	// Thresholds say when a metric counts as saturated.
 	Thresholds Thresholds `mapstructure:"thresholds" yaml:"thresholds"`
 }

@@ -63,7 +63,7 @@ func TestLoadDefaults(t *testing.T) {
 		Diagnosis: Diagnosis{
 			Timeout: 30 * time.Second, CheckTimeout: 10 * time.Second,
 			PortProbe: true, ProbeTimeout: 3 * time.Second,
-			GuestChecks: true, GuestTimeout: 20 * time.Second,
+			GuestChecks: true, GuestTimeout: 20 * time.Second, Workers: 16,
 			Thresholds: Thresholds{CPUPercent: 90, MemoryPercent: 90, BandwidthPercent: 90, DiskPercent: 95, Window: 10 * time.Minute},
 		},
 		Approvals: Approvals{Approvers: []string{}, ApproverGroups: []string{}, FourEyes: true, TTL: 15 * time.Minute},

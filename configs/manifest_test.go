@@ -7,7 +7,7 @@ import (
 )
 
 func TestRequiredBotScopes(t *testing.T) {
-	want := []string{"app_mentions:read", "chat:write", "commands", "files:write", "usergroups:read"}
+	want := []string{"app_mentions:read", "channels:history", "chat:write", "commands", "files:write", "groups:history", "usergroups:read"}
 	if got := RequiredBotScopes(); !slices.Equal(got, want) {
 		t.Errorf("RequiredBotScopes() = %v, want %v", got, want)
 	}

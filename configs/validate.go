@@ -187,6 +187,9 @@ func (d *Diagnosis) validate(ps *problems) {
 	ps.positive("diagnosis.check_timeout", d.CheckTimeout)
 	ps.positive("diagnosis.probe_timeout", d.ProbeTimeout)
 	ps.positive("diagnosis.guest_timeout", d.GuestTimeout)
+	if d.Workers <= 0 {
+		ps.critical("diagnosis.workers", "must be 1 or more (is %d)", d.Workers)
+	}
 	ps.percent("diagnosis.thresholds.cpu_percent", d.Thresholds.CPUPercent)
 	ps.percent("diagnosis.thresholds.memory_percent", d.Thresholds.MemoryPercent)
 	ps.percent("diagnosis.thresholds.bandwidth_percent", d.Thresholds.BandwidthPercent)

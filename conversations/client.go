@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"runtime"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -21,7 +22,15 @@ type ClientOptions struct {
 	MasterName string
 	Password   string // also used for URL when the URL carries none
 	DB         int    // single server and Sentinel only; ignored with URL
+	// Workers is how many job workers share the client. Each holds a
+	// connection while it waits for a job, so the pool gets that many on
+	// top of go-redis's default, leaving room for acknowledgements.
+	Workers int
 }
+
+// poolSize is the connection pool for workers job workers: go-redis's
+// default (10 per CPU) plus one per worker.
+func poolSize(workers int) int { return 10*runtime.GOMAXPROCS(0) + max(workers, 0) }
 
 // NewClient returns a client for the Redis that o describes: a single node,
 // a Cluster or a Sentinel-managed master. Its calls stop at their context's
@@ -40,6 +49,9 @@ func NewClient(o ClientOptions) (redis.UniversalClient, error) {
 			opts.Password = o.Password
 		}
 		opts.ContextTimeoutEnabled = true
+		if opts.PoolSize == 0 {
+			opts.PoolSize = poolSize(o.Workers)
+		}
 		return redis.NewClient(opts), nil
 	}
 	if len(o.Addrs) == 0 {
@@ -50,6 +62,7 @@ func NewClient(o ClientOptions) (redis.UniversalClient, error) {
 		MasterName: o.MasterName,
 		Password:   o.Password,
 		DB:         o.DB,
+		PoolSize:   poolSize(o.Workers),
 		// Honour callers' deadlines: a slash command must be acknowledged
 		// within 3 s even when Redis hangs rather than refuses.
 		ContextTimeoutEnabled: true,

@@ -143,4 +143,17 @@ func TestStoreOnRedisCluster(t *testing.T) {
 			t.Error("the limiter fell back to a process budget: Redis refused its script")
 		}
 	})
+
+	t.Run("Slack pacer", func(t *testing.T) {
+		limits := []Limit{{Key: "chat.postMessage:C1", Every: time.Second, Burst: 2}, {Key: "chat.postMessage", Every: 10 * time.Millisecond, Burst: 5}}
+		for i := range 3 {
+			wait, ok, err := s.Pacer().Reserve(ctx, "T1", limits, -1)
+			if err != nil || !ok {
+				t.Fatalf("reservation %d: ok %v, %v (a CROSSSLOT error means the limits do not share a hash slot)", i, ok, err)
+			}
+			if i == 2 && wait < 500*time.Millisecond {
+				t.Errorf("the third post in a channel allowing 1/s with a burst of 2 may go in %v", wait)
+			}
+		}
+	})
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -35,6 +36,11 @@ type Job struct {
 	// ResponseURL is the slash command's response_url, to tell the user
 	// when the report cannot be posted in the channel at all.
 	ResponseURL string `json:"response_url,omitempty"`
+	// Notified is set when the user was already told, in the command's
+	// acknowledgement, that the job is queued: the worker then posts no
+	// "Diagnosing…" placeholder, only the report, and replaces that notice
+	// through ResponseURL.
+	Notified bool `json:"notified,omitempty"`
 }
 
 // jobField is the stream entry field holding a Job's JSON.
@@ -143,6 +149,7 @@ func (w *Worker) Consume(ctx context.Context, group, consumer string, handle fun
 		handle: handle,
 		log:    w.opts.Logger.With("component", "conversations.worker", "group", group, "consumer", consumer),
 	}
+	defer c.deferred.Wait()
 	var b backoff
 	for ctx.Err() == nil {
 		err := c.poll(ctx)
@@ -170,6 +177,39 @@ type consumerLoop struct {
 	log         *slog.Logger
 	groupReady  bool
 	nextClaim   time.Time
+	deferred    sync.WaitGroup // jobs whose handler took over their acknowledgement
+}
+
+// ackKey is the context key of a job's deferredAck.
+type ackKey struct{}
+
+// deferredAck lets a job's handler keep the job pending after it returns.
+type deferredAck struct {
+	mu    sync.Mutex
+	taken bool
+	done  chan struct{}
+}
+
+// TakeAck lets a job's handler (the ctx Consume passed it) finish the job
+// after returning: Consume then leaves the job pending, and claimed by its
+// consumer, until the returned done is called, so that if the process dies
+// first another consumer handles the job again. Call done exactly once.
+// Outside a handler, TakeAck returns a done that does nothing.
+func TakeAck(ctx context.Context) (done func()) {
+	d, ok := ctx.Value(ackKey{}).(*deferredAck)
+	if !ok {
+		return func() {}
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.taken = true
+	return sync.OnceFunc(func() { close(d.done) })
+}
+
+func (d *deferredAck) isTaken() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.taken
 }
 
 func (c *consumerLoop) stream() string { return c.store.key("jobs") }
@@ -262,15 +302,27 @@ func (c *consumerLoop) process(ctx context.Context, m redis.XMessage) error {
 		c.log.Error("dropping a malformed job", "entry", m.ID, "err", err)
 		return c.finish(ctx, m.ID)
 	}
-	stop := c.keepClaimed(ctx, m.ID)
-	err = c.handle(ctx, job)
-	stop()
+	stop := c.keepClaimed(context.WithoutCancel(ctx), m.ID)
+	ack := &deferredAck{done: make(chan struct{})}
+	err = c.handle(context.WithValue(ctx, ackKey{}, ack), job)
 	if err != nil && ctx.Err() != nil {
+		stop()
 		return ctx.Err() // interrupted: left for another consumer to claim
 	}
 	if err != nil {
 		c.log.Error("job failed", "job_id", job.ID, "kind", job.Kind, "diag_id", job.ConversationID, "err", err)
 	}
+	if err == nil && ack.isTaken() {
+		c.deferred.Go(func() {
+			<-ack.done
+			stop()
+			ackCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.ClaimIdle)
+			defer cancel()
+			_ = c.finish(ackCtx, m.ID)
+		})
+		return nil
+	}
+	stop()
 	// The job is done even if ctx ended meanwhile: acknowledge it regardless,
 	// for as long as it would take another consumer to claim it.
 	ackCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.ClaimIdle)

@@ -238,3 +238,45 @@ func TestConsumeSurvivesARedisRestart(t *testing.T) {
 		t.Errorf("Consume returned %v, want context.Canceled", err)
 	}
 }
+
+// TestTakenAckKeepsTheJobPending: a handler that takes over its job's
+// acknowledgement returns at once, and the consumer goes on to the next
+// job, but the job stays pending until the handler says it is done.
+func TestTakenAckKeepsTheJobPending(t *testing.T) {
+	s, rdb := newStore(t, Options{})
+	w := s.Worker(WorkerOptions{Block: 50 * time.Millisecond, ClaimIdle: time.Minute, Logger: testLogger(t)})
+	dones := make(chan func(), 2)
+	stop := consume(t, w, "c1", func(ctx context.Context, j Job) error {
+		dones <- TakeAck(ctx)
+		return nil
+	})
+	for range 2 {
+		if err := s.Enqueue(t.Context(), Job{Kind: JobDiagnose, ConversationID: NewID()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first, second := <-dones, <-dones // both handled by the one consumer
+	pending := func() int64 {
+		p, err := rdb.XPending(t.Context(), s.key("jobs"), group).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.Count
+	}
+	if n := pending(); n != 2 {
+		t.Fatalf("%d jobs pending while their handlers finish, want 2", n)
+	}
+	first()
+	for deadline := time.Now().Add(5 * time.Second); pending() != 1; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d jobs pending after one handler finished, want 1", pending())
+		}
+	}
+	second()
+	if err := stop(); err != nil && !errors.Is(err, context.Canceled) {
+		t.Fatal(err)
+	}
+	if n := pending(); n != 0 {
+		t.Fatalf("%d jobs pending after their handlers finished, want 0", n)
+	}
+}

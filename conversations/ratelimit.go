@@ -73,13 +73,13 @@ func (s *Store) RateLimiter(opts RateLimiterOptions) *RateLimiter {
 	return &RateLimiter{store: s, opts: opts, local: local}
 }
 
-// reserveSlot grants a call in the first second, from now on, whose count in
+// reserveSecond grants a call in the first second, from now on, whose count in
 // the hash KEYS[1] (second → calls granted) is below the budget ARGV[1], at
 // most ARGV[2] µs ahead. Within ARGV[3] µs of the end of the current second
 // it starts from the next one. It returns {1, second, wait µs} or, when no
 // second within reach has room, {0, 0, 0}. Past seconds are dropped, and the
 // hash expires shortly after its last granted second.
-var reserveSlot = redis.NewScript(`
+var reserveSecond = redis.NewScript(`
 local t = redis.call('TIME')
 local nowSec = tonumber(t[1])
 local now = nowSec * 1000000 + tonumber(t[2])
@@ -141,9 +141,9 @@ func (l *RateLimiter) Wait(ctx context.Context, account, action string) error {
 	return sleepCtx(ctx, s.wait)
 }
 
-// reserve runs reserveSlot.
+// reserve runs reserveSecond.
 func (l *RateLimiter) reserve(ctx context.Context, key string, perSecond int, maxWait time.Duration) (slot, bool, error) {
-	res, err := reserveSlot.Run(ctx, l.store.rdb, []string{key}, perSecond, maxWait.Microseconds(), l.opts.Guard.Microseconds()).Int64Slice()
+	res, err := reserveSecond.Run(ctx, l.store.rdb, []string{key}, perSecond, maxWait.Microseconds(), l.opts.Guard.Microseconds()).Int64Slice()
 	if err != nil {
 		return slot{}, false, err
 	}

@@ -113,7 +113,7 @@ func TestConfigCheckOnline(t *testing.T) {
 	}, {
 		name: "missing scope",
 		setup: func(w *onlineWorld, _ settings) {
-			w.slack.SetScopes("commands", "app_mentions:read", "chat:write", "usergroups:read", "channels:read")
+			w.slack.SetScopes("commands", "app_mentions:read", "chat:write", "usergroups:read", "channels:history", "groups:history", "channels:read")
 		},
 		wantCode: exitFailed,
 		want: []string{

@@ -90,7 +90,7 @@ func logField(t *testing.T, format, line, key string) string {
 func postSigned(t *testing.T, base, secret, text string) *http.Response {
 	t.Helper()
 	body := url.Values{"command": {"/cvm-login"}, "text": {text}, "user_id": {"U0REQUEST1"}, "channel_id": {"C0CHANNEL1"},
-		"team_id": {slackfake.TeamID}, "response_url": {"https://hooks.slack.invalid/x"}, "trigger_id": {"1.2.3"}}.Encode()
+		"team_id": {slackfake.TeamID}, "response_url": {"http://127.0.0.1:9/response"}, "trigger_id": {"1.2.3"}}.Encode()
 	req, err := http.NewRequest(http.MethodPost, base+"/slack/commands", strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
@@ -161,12 +161,13 @@ func TestServeObservability(t *testing.T) {
 				f = metricstest.MustScrape(t, base+"/metrics")
 				diagnoses, _ := f.Value("cvmlogin_diagnoses_total")
 				findings, _ := f.Value("cvmlogin_check_findings_total")
-				return diagnoses == 1 && findings == float64(len(diag.CheckIDs))
+				posted, _ := f.Value("cvmlogin_slack_api_calls_total", "method", "chat.postMessage", "status", "200") // the report follows the diagnosis
+				return diagnoses == 1 && findings == float64(len(diag.CheckIDs)) && posted >= 1
 			}, 30*time.Second)
 			checkMetricFamilies(t, f)
 			slackfake.WaitFor(t, func() bool { // the report's call log is in its thread
 				return slices.ContainsFunc(fake.Messages("C0CHANNEL1"), func(m slackfake.Message) bool {
-					return strings.HasPrefix(m.Text, "*Cloud API calls:*")
+					return strings.Contains(m.Text, "*Cloud API calls:*")
 				})
 			}, 10*time.Second)
 

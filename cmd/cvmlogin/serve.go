@@ -264,7 +264,8 @@ func redisClient(cfg *configs.Config) (rdb redis.UniversalClient, where string, 
 	if r.URL != "" {
 		where = "redis.url"
 	}
-	rdb, err = conversations.NewClient(conversations.ClientOptions{URL: r.URL, Addrs: addrs, MasterName: r.MasterName, Password: r.Password, DB: r.DB})
+	rdb, err = conversations.NewClient(conversations.ClientOptions{URL: r.URL, Addrs: addrs, MasterName: r.MasterName, Password: r.Password, DB: r.DB,
+		Workers: cfg.Diagnosis.Workers})
 	return rdb, where, err
 }
 
@@ -300,6 +301,7 @@ func botOptions(cfg *configs.Config, logger *slog.Logger, m bot.Metrics) bot.Opt
 		FourEyes:         cfg.Approvals.FourEyes,
 		ApprovalTTL:      cfg.Approvals.TTL,
 		DiagnosisTimeout: cfg.Diagnosis.Timeout,
+		Workers:          cfg.Diagnosis.Workers,
 		Replica:          fmt.Sprintf("%s-%d", host, os.Getpid()),
 		Logger:           logger,
 		Metrics:          m,

@@ -28,11 +28,13 @@ var methods = map[string]func(*Server, url.Values) (map[string]any, string){
 	"files.completeUploadExternal": (*Server).completeUpload,
 	"usergroups.users.list":        (*Server).listGroupMembers,
 	"users.info":                   (*Server).userInfo,
+	"conversations.history":        (*Server).history,
+	"conversations.replies":        (*Server).replies,
 }
 
 // DefaultScopes are the bot scopes BotToken has until SetScopes: those
 // cvmlogin's Slack app manifest asks for.
-var DefaultScopes = []string{"commands", "app_mentions:read", "chat:write", "files:write", "usergroups:read"}
+var DefaultScopes = []string{"commands", "app_mentions:read", "chat:write", "files:write", "usergroups:read", "channels:history", "groups:history"}
 
 // headerScopes is the response header in which Slack lists the scopes of
 // the token a Web API call was made with.
@@ -77,6 +79,9 @@ type Message struct {
 	Text     string
 	Blocks   []json.RawMessage
 	Updates  int // how many chat.update calls changed it
+	// Metadata is the message's metadata argument ({"event_type",
+	// "event_payload"}), nil without one.
+	Metadata json.RawMessage
 }
 
 // Messages returns the messages posted in channel, in posting order, each as
@@ -102,10 +107,54 @@ func (s *Server) nextTS() string {
 }
 
 func (m *Message) wire() map[string]any {
-	return map[string]any{
+	w := map[string]any{
 		"type": "message", "user": BotUserID, "bot_id": BotID,
 		"ts": m.TS, "thread_ts": m.ThreadTS, "text": m.Text, "blocks": m.Blocks,
 	}
+	if m.Metadata != nil {
+		w["metadata"] = m.Metadata
+	}
+	return w
+}
+
+// history answers conversations.history: the channel's top-level messages,
+// newest first, at most limit (100).
+func (s *Server) history(v url.Values) (map[string]any, string) {
+	limit, err := strconv.Atoi(v.Get("limit"))
+	if err != nil || limit <= 0 {
+		limit = 100
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	all, ok := s.messages[v.Get("channel")]
+	if !ok {
+		return nil, "channel_not_found"
+	}
+	var out []map[string]any
+	for i := len(all) - 1; i >= 0 && len(out) < limit; i-- {
+		if all[i].ThreadTS == "" {
+			out = append(out, all[i].wire())
+		}
+	}
+	return map[string]any{"messages": out, "has_more": false}, ""
+}
+
+// replies answers conversations.replies: a thread's parent, then its
+// replies, oldest first.
+func (s *Server) replies(v url.Values) (map[string]any, string) {
+	ts := v.Get("ts")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []map[string]any
+	for _, m := range s.messages[v.Get("channel")] {
+		if m.TS == ts || m.ThreadTS == ts {
+			out = append(out, m.wire())
+		}
+	}
+	if len(out) == 0 {
+		return nil, "thread_not_found"
+	}
+	return map[string]any{"messages": out, "has_more": false}, ""
 }
 
 // messageContent returns the blocks of a message's arguments, or the Slack
@@ -133,6 +182,9 @@ func (s *Server) postMessage(v url.Values) (map[string]any, string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	m := &Message{Channel: channel, TS: s.nextTS(), ThreadTS: v.Get("thread_ts"), Text: v.Get("text"), Blocks: blocks}
+	if meta := v.Get("metadata"); meta != "" && json.Valid([]byte(meta)) {
+		m.Metadata = json.RawMessage(meta)
+	}
 	s.messages[channel] = append(s.messages[channel], m)
 	return map[string]any{"channel": channel, "ts": m.TS, "message": m.wire()}, ""
 }

@@ -6,7 +6,8 @@
 // slack-go client at it with Server.Client, or with
 // slack.New(BotToken, slack.OptionAPIURL(s.URL())). The server records every
 // call (Calls), keeps the latest state of every message (Messages) and every
-// shared file (Files), and fails on demand (RateLimit, Fail, FailGroup). Its
+// shared file (Files), and fails on demand (RateLimit, Fail, FailAfterEffect,
+// FailGroup). Opt in to Slack's rate limits with EnforceLimits. Its
 // Socket Mode side lets a test push envelopes to a connected client
 // (SendEnvelope), read back the client's acknowledgements (Acks) and cut the
 // connection (DropConnection).
@@ -55,17 +56,19 @@ const MethodUpload = "upload"
 type Server struct {
 	srv *httptest.Server
 
-	mu       sync.Mutex
-	calls    []Call
-	faults   map[string][]*fault
-	lastTS   int
-	messages map[string][]*Message // by channel, in posting order
-	lastFile int
-	uploads  map[string]*upload // by file ID, until completed
-	files    []File
-	groups   map[string]group
-	scopes   []string // granted to BotToken; nil means DefaultScopes
-	sockets  socketState
+	mu        sync.Mutex
+	calls     []Call
+	faults    map[string][]*fault
+	lastTS    int
+	messages  map[string][]*Message // by channel, in posting order
+	lastFile  int
+	uploads   map[string]*upload // by file ID, until completed
+	files     []File
+	groups    map[string]group
+	scopes    []string       // granted to BotToken; nil means DefaultScopes
+	limiter   *limiter       // nil until EnforceLimits
+	throttled map[string]int // 429s answered by the limits, by method
+	sockets   socketState
 }
 
 // Call is one request the server received.
@@ -84,11 +87,12 @@ type Call struct {
 func New(tb testing.TB) *Server {
 	tb.Helper()
 	s := &Server{
-		faults:   map[string][]*fault{},
-		messages: map[string][]*Message{},
-		uploads:  map[string]*upload{},
-		groups:   map[string]group{},
-		sockets:  socketState{open: map[*socket]bool{}, envelopeIDs: map[string]string{}},
+		faults:    map[string][]*fault{},
+		messages:  map[string][]*Message{},
+		uploads:   map[string]*upload{},
+		groups:    map[string]group{},
+		throttled: map[string]int{},
+		sockets:   socketState{open: map[*socket]bool{}, envelopeIDs: map[string]string{}},
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", s.serveMethod)
@@ -167,9 +171,12 @@ func (s *Server) WaitFor(tb testing.TB, cond func() bool, timeout time.Duration)
 // A fault is a failure the server answers the next calls of a method with.
 type fault struct {
 	remaining  int
-	retryAfter time.Duration // rate limited when slackError is ""
+	retryAfter time.Duration // rate limited when slackError is "" and status is 0
 	slackError string
-	status     int // an HTTP status to answer with instead, when not 0 (see FailStatus)
+	status     int // an HTTP status to answer with, when not 0
+	// afterEffect makes the call take effect before status is answered
+	// (FailAfterEffect); otherwise status replaces it (FailStatus).
+	afterEffect bool
 }
 
 // RateLimit makes the next times calls of method answer HTTP 429 Too Many
@@ -184,6 +191,13 @@ func (s *Server) RateLimit(method string, times int, retryAfter time.Duration) {
 // of one method apply in the order they were set.
 func (s *Server) Fail(method, slackError string, times int) {
 	s.addFault(method, &fault{remaining: times, slackError: slackError})
+}
+
+// FailAfterEffect makes the next times calls of method take effect, then
+// answer HTTP status (e.g. 500) as if Slack failed on the way back: the
+// caller cannot tell that its message was posted.
+func (s *Server) FailAfterEffect(method string, status, times int) {
+	s.addFault(method, &fault{remaining: times, status: status, afterEffect: true})
 }
 
 func (s *Server) addFault(method string, f *fault) {
@@ -242,7 +256,13 @@ const MethodResponseURL = "response_url"
 // Slack gives one with each command.
 func (s *Server) ResponseURL() string { return s.srv.URL + "/response/1" }
 
-// serveResponseURL records a message sent to a response_url. Like Slack's, it
+// ResponseURLFor returns the response_url of a slash command typed in
+// channel: what it is sent with response_type in_channel becomes a message
+// of channel (of the thread_ts it names, if any), as in Slack.
+func (s *Server) ResponseURLFor(channel string) string { return s.srv.URL + "/response/" + channel }
+
+// serveResponseURL records a message sent to a response_url, and posts it in
+// the channel of a ResponseURLFor when it is in_channel. Like Slack's, it
 // needs no token.
 func (s *Server) serveResponseURL(w http.ResponseWriter, r *http.Request) {
 	values, err := requestValues(r)
@@ -251,6 +271,17 @@ func (s *Server) serveResponseURL(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.record(MethodResponseURL, values)
+	if f := s.takeFault(MethodResponseURL); f != nil {
+		f.writeHTTP(w)
+		return
+	}
+	if channel := r.PathValue("id"); values.Get("response_type") == "in_channel" && strings.HasPrefix(channel, "C") {
+		values.Set("channel", channel)
+		if _, problem := s.postMessage(values); problem != "" {
+			http.Error(w, problem, http.StatusBadRequest)
+			return
+		}
+	}
 	writeJSON(w, map[string]any{"ok": true})
 }
 
@@ -274,11 +305,20 @@ func (s *Server) serveMethod(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.setScopesHeader(method, w.Header())
-	if f := s.takeFault(method); f != nil {
+	if wait := s.overLimit(method, values); wait > 0 {
+		writeRateLimited(w, wait)
+		return
+	}
+	f := s.takeFault(method)
+	if f != nil && !f.afterEffect {
 		f.writeAPI(w)
 		return
 	}
 	result, problem := run(s, values)
+	if f != nil {
+		http.Error(w, "internal error", f.status)
+		return
+	}
 	if problem != "" {
 		writeJSON(w, map[string]any{"ok": false, "error": problem})
 		return
