@@ -117,7 +117,7 @@ func (b *Bot) rediagnose(ctx context.Context, p press) {
 // conversation; it returns what to tell the user, if anything.
 func (b *Bot) queueRediagnosis(ctx context.Context, c conversations.Conversation, user string) (string, error) {
 	job := conversations.Job{ID: conversations.NewID(), Kind: conversations.JobDiagnose, ConversationID: c.ID,
-		Target: c.Target, Region: c.Region, Port: c.Port, Requester: user}
+		Target: c.Target, Region: c.Region, Port: c.Port, Symptom: c.Symptom, Requester: user}
 	return b.enqueueDiagnosis(ctx, c, job)
 }
 

@@ -352,7 +352,7 @@ func (b *Bot) startDiagnosis(ctx context.Context, req Request, where conversatio
 	c := conversations.Conversation{ID: conversations.NewID(), Target: req.Target.Raw, Region: req.Region}
 	job := where
 	job.ID, job.Kind, job.ConversationID = conversations.NewID(), conversations.JobDiagnose, c.ID
-	job.Target, job.Region, job.Port = c.Target, c.Region, req.Port
+	job.Target, job.Region, job.Port, job.Symptom = c.Target, c.Region, req.Port, req.Symptom
 	return b.enqueueDiagnosis(ctx, c, job)
 }
 

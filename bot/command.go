@@ -29,6 +29,9 @@ type Request struct {
 	// Port is the login port the user named with --port, or 0 for the OS
 	// default (22 Linux, 3389 Windows).
 	Port int
+	// Symptom is the error message the user saw, typed after the target
+	// (and region): "Permission denied (publickey)". "" when none.
+	Symptom string
 	// Help is true when the user asked for help; the other fields are then
 	// empty.
 	Help bool
@@ -46,6 +49,9 @@ func (r Request) String() string {
 	}
 	if r.Port != 0 {
 		words = append(words, "--port", strconv.Itoa(r.Port))
+	}
+	if r.Symptom != "" {
+		words = append(words, r.Symptom)
 	}
 	return strings.Join(words, " ")
 }
@@ -106,6 +112,10 @@ func parseCommand(text string, knownRegion func(string) bool) (Request, error) {
 	}
 	p := commandParser{knownRegion: knownRegion}
 	for rest := words; len(rest) > 0; {
+		if p.symptomStarts(rest) {
+			p.req.Symptom = strings.Join(rest, " ")
+			break
+		}
 		consumed, err := p.word(rest[0], rest[1:])
 		if err != nil {
 			if p.chatting(err, len(words)) {
@@ -222,6 +232,31 @@ func (p *commandParser) chatting(err error, n int) bool {
 	}
 	first := strings.ToLower(p.positionals[0])
 	return !strings.ContainsAny(first, "0123456789") && !strings.HasPrefix(first, "ins-") && !strings.HasPrefix(first, "i-")
+}
+
+// symptomStarts reports whether words, which follow the target (and
+// region), are the error message the user saw rather than a mistyped
+// argument: not an option, a region or a second target (REGION TARGET
+// typed the wrong way round). A lone unknown word is more likely a mistyped
+// region, and after an instance name only text the classifier recognises
+// counts, so that a sentence to the bot still gets help.
+func (p *commandParser) symptomStarts(words []string) bool {
+	w := words[0]
+	switch {
+	case p.req.Target.Raw == "" || strings.HasPrefix(w, "-"):
+		return false
+	case len(p.positionals) == 1 && regionShape.MatchString(w):
+		return false
+	}
+	if t, err := diag.ParseTarget(w); err == nil && t.Kind != diag.TargetName {
+		return false
+	}
+	s := diag.ClassifySymptom(strings.Join(words, " "), "")
+	known := s != nil && s.Family != diag.SymptomUnknown
+	if p.req.Target.Kind == diag.TargetName || len(words) == 1 {
+		return known
+	}
+	return true
 }
 
 // word consumes w, and possibly words from rest; it returns how many of rest

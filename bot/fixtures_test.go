@@ -247,3 +247,9 @@ func buttonValues(ids []string) map[string]string {
 	}
 	return values
 }
+
+// withSymptom returns r with the user's error message text classified.
+func withSymptom(r *diag.Report, text string) *diag.Report {
+	r.Symptom = diag.ClassifySymptom(text, r.Instance.OS)
+	return r
+}

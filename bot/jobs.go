@@ -91,7 +91,7 @@ func (b *Bot) runDiagnosis(ctx context.Context, j conversations.Job) error {
 	progress := newProgressUpdater(b, msg, j.Requester)
 	start := time.Now()
 	runCtx, cancel := context.WithTimeout(ctx, b.opts.DiagnosisTimeout)
-	report, runErr := b.diag.Diagnose(runCtx, diag.Request{Target: target, Region: c.Region, Port: c.Port, OnFinding: progress.add})
+	report, runErr := b.diag.Diagnose(runCtx, diag.Request{Target: target, Region: c.Region, Port: c.Port, Symptom: c.Symptom, OnFinding: progress.add})
 	cancel()
 	if placeholder != nil {
 		placeholder.Stop()
@@ -170,7 +170,7 @@ func (b *Bot) conversationOf(ctx context.Context, j conversations.Job) (conversa
 		return c, err
 	}
 	c = conversations.Conversation{ID: j.ConversationID, Channel: j.Channel, ThreadTS: j.ThreadTS, Requester: j.Requester,
-		Target: j.Target, Region: j.Region, Port: j.Port, Status: conversations.ConversationRunning}
+		Target: j.Target, Region: j.Region, Port: j.Port, Symptom: j.Symptom, Trigger: j.Trigger, Status: conversations.ConversationRunning}
 	err = b.store.CreateConversation(ctx, c)
 	if errors.Is(err, conversations.ErrConflict) { // a replica that died after storing it
 		return b.store.Conversation(ctx, j.ConversationID)

@@ -40,6 +40,7 @@ const (
 	blockNote     = "report.note"
 	blockProgress = "report.progress"
 	blockVerdict  = "report.verdict"
+	blockSymptom  = "report.symptom"
 	blockMore     = "report.more"
 	blockPassed   = "report.passed"
 	blockMetrics  = "report.metrics"
@@ -120,6 +121,9 @@ func renderFinal(v ReportView) []slack.Block {
 	}
 	blocks = appendNote(blocks, v.Note)
 	blocks = append(blocks, sectionBlock(blockVerdict, verdict(r)+stillFailing(v.Previous, r)))
+	if r.Symptom != nil {
+		blocks = append(blocks, sectionBlock(blockSymptom, symptomText(r.Symptom)))
+	}
 	blocks = append(blocks, findingBlocks(r)...)
 	if passed := passedLine(r); passed != "" {
 		blocks = append(blocks, contextBlock(blockPassed, passed))
@@ -230,8 +234,26 @@ func attentionFindings(r *diag.Report) []diag.Finding {
 	return slices.DeleteFunc(r.ByAttention(), func(f diag.Finding) bool { return !f.Status.NeedsAttention() })
 }
 
+// symptomText says what the error the user saw means, what to try on their
+// side, and where Tencent documents it.
+func symptomText(s *diag.Symptom) string {
+	text := fmt.Sprintf(":speech_balloon: *You saw* `%s`: %s.", clip(strings.ReplaceAll(s.Text, "`", "'"), maxSymptomLen), escapeMrkdwn(s.Title))
+	if s.Advice != "" {
+		text += " " + escapeMrkdwn(s.Advice)
+	}
+	if link := docLink(s.DocURL); link != "" {
+		text += " " + link
+	}
+	return text
+}
+
+// maxSymptomLen bounds the quoted error message in the report.
+const maxSymptomLen = 300
+
+// findingBlocks are the sections of the findings that need attention, the
+// checks that matter most for the user's symptom first.
 func findingBlocks(r *diag.Report) []slack.Block {
-	findings := attentionFindings(r)
+	findings := r.Symptom.FocusFirst(attentionFindings(r))
 	var blocks []slack.Block
 	for i, f := range findings {
 		if i == maxFindingSections {

@@ -29,6 +29,7 @@ func TestRenderReport(t *testing.T) {
 		{"healthy linux", finalView(healthyLinux())},
 		{"security group blocks port 22", finalView(securityGroupBlocks22())},
 		{"stopped instance", finalView(stoppedInstance())},
+		{"symptom publickey with mrkdwn", finalView(withSymptom(securityGroupBlocks22(), "<!channel> `ubuntu@203.0.113.7: Permission denied (publickey)."))},
 		{"high CPU with sparkline", finalView(highCPU())},
 		{"unknown billing due to permission", finalView(unknownBillingPermission())},
 		{"re-diagnosis with undo", ReportView{

@@ -25,7 +25,9 @@ type Conversation struct {
 	Requester string // the Slack user who asked
 	Target    string // what the user typed: instance ID, public IP or name
 	Region    string
-	Port      int // the login port asked for, 0 for the instance's default
+	Port      int    // the login port asked for, 0 for the instance's default
+	Symptom   string // the error message the user saw, "" when none
+	Trigger   string // what asked when no person did (an alarm), "" otherwise
 	CreatedAt time.Time
 	Status    string // ConversationRunning, ConversationDone or ConversationFailed
 	// OpenPortsFix is the fix request whose security-group rules are open
@@ -43,6 +45,8 @@ func (c Conversation) fields() []any {
 		"target", c.Target,
 		"region", c.Region,
 		"port", c.Port,
+		"symptom", c.Symptom,
+		"trigger", c.Trigger,
 		"created_at", c.CreatedAt.UTC().Format(time.RFC3339Nano),
 		"status", c.Status,
 		"open_ports_fix", c.OpenPortsFix,
@@ -58,6 +62,8 @@ func conversationFromFields(f map[string]string) (Conversation, error) {
 		Requester: f["requester"],
 		Target:    f["target"],
 		Region:    f["region"],
+		Symptom:   f["symptom"],
+		Trigger:   f["trigger"],
 		Status:    f["status"],
 
 		OpenPortsFix: f["open_ports_fix"],

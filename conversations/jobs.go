@@ -26,8 +26,13 @@ type Job struct {
 	Target         string `json:"target"`
 	Region         string `json:"region"`
 	Port           int    `json:"port,omitempty"`
-	Requester      string `json:"requester"`
-	FixRequestID   string `json:"fix_request_id,omitempty"` // for JobFix
+	// Symptom is the error message the user saw, as they typed it.
+	Symptom string `json:"symptom,omitempty"`
+	// Trigger says what asked for the diagnosis when no person did: an
+	// alarm's one-line summary. Requester is then empty.
+	Trigger      string `json:"trigger,omitempty"`
+	Requester    string `json:"requester"`
+	FixRequestID string `json:"fix_request_id,omitempty"` // for JobFix
 	// Channel and ThreadTS say where a new conversation lives: a diagnosis
 	// job may carry its conversation instead of the caller storing it
 	// first, and the worker creates it. Empty for existing conversations.

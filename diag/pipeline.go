@@ -59,6 +59,9 @@ type Request struct {
 	Target Target
 	Region string // overrides Options.Region when set
 	Port   int    // login port; 0: 22 on Linux, 3389 on Windows (or the instance's DefaultLoginPort)
+	// Symptom is the error message the user saw, if they gave one: the
+	// report classifies it (Report.Symptom).
+	Symptom string
 	// OnFinding, when set, is called with each finding as soon as it is known,
 	// one call at a time.
 	OnFinding func(Finding)
@@ -133,6 +136,7 @@ func (d *Diagnoser) Diagnose(ctx context.Context, req Request) (*Report, error) 
 		report.Instance = run.summary()
 	}
 	report.Findings = run.runChecks(found)
+	report.Symptom = ClassifySymptom(req.Symptom, run.os)
 	report.APICalls = calls.Calls()
 	report.DurationMS = d.opts.Now().Sub(started).Milliseconds()
 	report.Finish()

@@ -172,7 +172,14 @@ func (r *Report) Verdict() string {
 func (r *Report) WriteText(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "cvmlogin diagnosis of %s\n\n", r.Heading())
-	for _, f := range r.ByAttention() {
+	if s := r.Symptom; s != nil {
+		fmt.Fprintf(&b, "You saw %q: %s.\n", s.Text, s.Title)
+		if s.Advice != "" {
+			fmt.Fprintf(&b, "    → %s\n", s.Advice)
+		}
+		fmt.Fprintf(&b, "    → %s\n\n", s.DocURL)
+	}
+	for _, f := range r.symptomOrder() {
 		if f.Status == StatusSkipped {
 			continue
 		}
@@ -199,6 +206,17 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// symptomOrder is ByAttention with the findings that need attention and
+// matter most for the user's symptom first.
+func (r *Report) symptomOrder() []Finding {
+	all := r.ByAttention()
+	n := 0
+	for n < len(all) && all[n].Status.NeedsAttention() {
+		n++
+	}
+	return append(r.Symptom.FocusFirst(all[:n:n]), all[n:]...)
 }
 
 // skippedGroup is the skipped checks that share one root reason.
@@ -267,6 +285,9 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		fmt.Fprintf(&b, "| %s | %s |\n", row[0], mdEscape(row[1]))
 	}
 	fmt.Fprintf(&b, "\n**Verdict:** %s\n", mdEscape(r.Verdict()))
+	if s := r.Symptom; s != nil {
+		fmt.Fprintf(&b, "\n**The user saw:** `%s` (%s: %s). %s Docs: %s\n", strings.ReplaceAll(s.Text, "`", "'"), s.Family, mdEscape(s.Title), mdEscape(s.Advice), s.DocURL)
+	}
 	if r.CauseNotFound() {
 		fmt.Fprintf(&b, "\n**Cause not found.** %s If that does not help, submit a ticket (%s) and attach this report.\n", RestartReason, TicketURL)
 	}

@@ -14,8 +14,10 @@ type Report struct {
 	Findings    []Finding        `json:"findings"`
 	Summary     Summary          `json:"summary"`
 	LikelyCause *CheckID         `json:"likely_cause"`
-	StartedAt   time.Time        `json:"started_at"`
-	DurationMS  int64            `json:"duration_ms"`
+	// Symptom is the error message the user saw, classified; nil without one.
+	Symptom    *Symptom  `json:"symptom,omitempty"`
+	StartedAt  time.Time `json:"started_at"`
+	DurationMS int64     `json:"duration_ms"`
 	// APICalls is every cloud API call the diagnosis made, in completion order.
 	APICalls []APICall `json:"api_calls"`
 }

@@ -24,6 +24,7 @@ var outputFormats = []string{"text", "json", "markdown", "blocks"}
 func newDiagnoseCmd(g *globals) *cobra.Command {
 	var (
 		port     int
+		symptom  string
 		output   string
 		progress string
 		sim      simulateOptions
@@ -74,7 +75,7 @@ func newDiagnoseCmd(g *globals) *cobra.Command {
 			}
 			defer b.Close()
 			d := diag.NewDiagnoser(b.client, diagnoserOptions(cfg, b.dialer, logger))
-			req := diag.Request{Target: target, Port: port}
+			req := diag.Request{Target: target, Port: port, Symptom: symptom}
 			if progress == "always" || progress == "auto" && isTerminal(g.stdout) {
 				req.OnFinding = startProgress(g.stderr, target, cfg.TencentCloud.Region)
 			}
@@ -88,6 +89,7 @@ func newDiagnoseCmd(g *globals) *cobra.Command {
 	f := cmd.Flags()
 	f.String("region", "", "region of the instance (default tencentcloud.region)")
 	f.IntVar(&port, "port", 0, "login port (default 22 on Linux, 3389 on Windows)")
+	f.StringVar(&symptom, "symptom", "", `the error message you saw, e.g. "Permission denied (publickey)": the report explains it and shows the checks that matter for it first`)
 	f.StringVarP(&output, "output", "o", "text", "output format: "+strings.Join(outputFormats, ", "))
 	f.StringVar(&progress, "progress", "auto", "show each check on stderr as it finishes: auto (when stdout is a terminal), always, never")
 	f.BoolVar(&sim.enabled, "simulate", false, "diagnose against the built-in Tencent Cloud simulator instead of the real API")

@@ -221,3 +221,24 @@ func TestREADMEShowsCurrentOutput(t *testing.T) {
 		t.Errorf("README sample is stale; today's output:\n%s", out)
 	}
 }
+
+// TestDiagnoseSymptom: --symptom classifies the error the user saw into the
+// JSON report's "symptom" (design.md B7), and leaves it out without one.
+func TestDiagnoseSymptom(t *testing.T) {
+	cfg := fastConfig(t)
+	_, out, errOut := runCLI(t, "--config", cfg, "diagnose", "ins-sgdrop01", "--simulate", "--output", "json",
+		"--symptom", "ubuntu@203.0.113.7: Permission denied (publickey).")
+	var r struct {
+		Symptom *struct{ Text, Family, DocURL string } `json:"symptom"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("not JSON (%v); stderr %s", err, errOut)
+	}
+	if r.Symptom == nil || r.Symptom.Family != "ssh.publickey_denied" || r.Symptom.Text != "ubuntu@203.0.113.7: Permission denied (publickey)." {
+		t.Errorf("symptom %+v, want the publickey family with the text", r.Symptom)
+	}
+	_, out, _ = runCLI(t, "--config", cfg, "diagnose", "ins-sgdrop01", "--simulate", "--output", "json")
+	if strings.Contains(out, `"symptom"`) {
+		t.Error("a report without --symptom has a symptom field")
+	}
+}

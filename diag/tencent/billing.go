@@ -30,6 +30,14 @@ func (c *Client) AccountBalance(ctx context.Context) (diag.AccountBalance, error
 		OweAmount:         deref(r.OweAmount),
 		CreditAmount:      deref(r.CreditAmount),
 		RealCreditBalance: deref(r.RealCreditBalance),
-		AllowArrears:      deref(r.IsAllowArrears), //nolint:staticcheck // deprecated, still sent
+		AllowArrears:      allowArrears(r),
 	}, nil
+}
+
+// allowArrears reads IsAllowArrears, which the SDK marks deprecated but the
+// API still documents and sends; absent, it is false and the credit fields
+// decide.
+func allowArrears(r *billing.DescribeAccountBalanceResponseParams) bool {
+	//lint:ignore SA1019 deprecated in the SDK, still in the API's answer
+	return deref(r.IsAllowArrears)
 }
