@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/cvmlogin/cvmlogin/conversations"
 	"github.com/cvmlogin/cvmlogin/diag"
 )
 
@@ -66,6 +67,42 @@ const (
 // AlarmStarter starts the diagnosis an alarm asks for. *Bot satisfies it.
 type AlarmStarter interface {
 	StartAlarm(ctx context.Context, a Alarm) (AlarmResult, error)
+}
+
+// ErrAlarmRefused wraps the reasons an alarm is not acted on that retrying
+// cannot change: no channel to post in, or a channel the bot may not use.
+var ErrAlarmRefused = errors.New("alarm refused")
+
+// StartAlarm implements AlarmStarter: it queues a diagnosis of the alarm's
+// instance, posted in the alarm's channel (or alarms.channel) with the
+// alarm's summary as its note, unless the instance is already being
+// diagnosed. It never starts a fix.
+func (b *Bot) StartAlarm(ctx context.Context, a Alarm) (AlarmResult, error) {
+	channel := a.Channel
+	if channel == "" {
+		channel = b.opts.AlarmChannel
+	}
+	switch {
+	case channel == "":
+		return AlarmResult{}, fmt.Errorf("%w: no channel to post in: set alarms.channel or send \"channel\"", ErrAlarmRefused)
+	case !b.channelAllowed(channel):
+		return AlarmResult{}, fmt.Errorf("%w: channel %s is not in access.allowed_channels", ErrAlarmRefused, channel)
+	}
+	c := conversations.Conversation{ID: conversations.NewID(), Target: a.InstanceID, Region: a.Region}
+	job := conversations.Job{ID: conversations.NewID(), Kind: conversations.JobDiagnose, ConversationID: c.ID,
+		Target: c.Target, Region: c.Region, Channel: channel, Trigger: a.Summary}
+	_, busy, err := b.coalesce(ctx, c, job.ID)
+	switch {
+	case err != nil:
+		return AlarmResult{}, err
+	case busy:
+		return AlarmResult{Status: AlarmCoalesced, Message: a.InstanceID + " is already being diagnosed"}, nil
+	}
+	if err := b.store.Enqueue(ctx, job); err != nil {
+		b.release(c, job.ID)
+		return AlarmResult{}, err
+	}
+	return AlarmResult{Status: AlarmQueued, Message: "the report will be posted in " + channel}, nil
 }
 
 // AlarmOptions configure the alarm endpoints (config keys alarms.*).
@@ -159,6 +196,10 @@ func (h *AlarmHandler) start(w http.ResponseWriter, r *http.Request, a Alarm) {
 	ctx, cancel := context.WithTimeout(r.Context(), h.opts.Timeout)
 	defer cancel()
 	res, err := h.starter.StartAlarm(ctx, a)
+	if errors.Is(err, ErrAlarmRefused) {
+		writeAlarmResult(w, http.StatusUnprocessableEntity, AlarmResult{Status: "refused", Message: err.Error()})
+		return
+	}
 	if err != nil {
 		h.log.ErrorContext(ctx, "starting a diagnosis for an alarm", "instance", a.InstanceID, "policy", a.PolicyID, "err", err)
 		writeAlarmResult(w, http.StatusServiceUnavailable, AlarmResult{Status: "failed", Message: "the diagnosis could not be queued; the alarm may be sent again"})

@@ -130,6 +130,9 @@ type Options struct {
 	Now           func() time.Time
 	// Metrics counts diagnoses and fix request events; nil counts nothing.
 	Metrics Metrics
+	// AlarmChannel is where a diagnosis an alarm asks for is posted when
+	// the alarm names no channel (alarms.channel).
+	AlarmChannel string
 }
 
 // Bot is cvmlogin's Slack side: it turns commands, mentions and button

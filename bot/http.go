@@ -62,6 +62,9 @@ type HTTPOptions struct {
 	// to a Slack route that was refused, and why (RefusedUnverified,
 	// RefusedReplay, ...).
 	ObserveRefused func(kind, reason string)
+	// Alarms, if not nil, serves the alarm endpoints (POST /alarms/tencent
+	// and /alarms/webhook) in either mode: they are not Slack routes.
+	Alarms *AlarmHandler
 	// AsyncTimeout bounds each Handler call made after an acknowledgement;
 	// default 10s. Answers to the user have deadlines of their own.
 	AsyncTimeout time.Duration
@@ -146,6 +149,9 @@ func (s *HTTPServer) routes() *http.ServeMux {
 		metrics = http.NotFoundHandler()
 	}
 	mux.Handle("GET /metrics", metrics)
+	if s.opts.Alarms != nil {
+		s.opts.Alarms.Register(mux)
+	}
 	if s.opts.SlackRoutes {
 		mux.Handle("POST /slack/commands", s.timedAck(AckCommand, s.verified(AckCommand, s.serveCommand)))
 		mux.Handle("POST /slack/interactions", s.timedAck(AckInteraction, s.verified(AckInteraction, s.serveInteraction)))

@@ -301,6 +301,9 @@ func (b *Bot) publish(ctx context.Context, m *reportMessage, j conversations.Job
 	if previous != nil {
 		view.Note = fmt.Sprintf("Re-diagnosed for <@%s>", j.Requester)
 	}
+	if c.Trigger != "" {
+		view.Note = joinNote(":rotating_light: "+escapeMrkdwn(c.Trigger), view.Note)
+	}
 	if !stored {
 		view.Note = joinNote(view.Note, fmt.Sprintf(msgNoButtons, escapeMrkdwn(c.Target)))
 	}

@@ -69,6 +69,8 @@ type Config struct {
 	Log Log `mapstructure:"log" yaml:"log"`
 	// Metrics is where Prometheus metrics are served.
 	Metrics Metrics `mapstructure:"metrics" yaml:"metrics"`
+	// Alarms is how monitoring alarms start diagnoses.
+	Alarms Alarms `mapstructure:"alarms" yaml:"alarms"`
 
 	// unknownKeys lists the keys of the config file that no field matches,
 	// reported by Validate as warnings.
@@ -239,6 +241,20 @@ type Metrics struct {
 	Listen string `mapstructure:"listen" yaml:"listen"`
 }
 
+// Alarms is the alarms.* section: the endpoints POST /alarms/tencent (Cloud
+// Monitor's callback) and POST /alarms/webhook on http.listen.
+type Alarms struct {
+	// Token authenticates alarm requests (header X-Cvmlogin-Token or
+	// ?token=); empty switches the endpoints off (alarms.token).
+	Token string `mapstructure:"token" yaml:"token"`
+	// Channel is where alarm diagnoses are posted when the alarm names none
+	// (alarms.channel).
+	Channel string `mapstructure:"channel" yaml:"channel"`
+	// PolicyChannels routes a Cloud Monitor alarm policy ID to its own
+	// channel, like {policy-n4exeh88: C0123ABCD} (alarms.policy_channels).
+	PolicyChannels map[string]string `mapstructure:"policy_channels" yaml:"policy_channels"`
+}
+
 // LoadOptions says where Load finds the layers above the embedded defaults.
 type LoadOptions struct {
 	// File is the YAML file named by --config; "" means none.
@@ -325,7 +341,7 @@ func newKeySet(keys []string) keySet {
 
 // mapSettings are the settings whose value is a map with keys of the user's
 // choosing: any key below them is known.
-var mapSettings = []string{"tencentcloud.rate_limits"}
+var mapSettings = []string{"tencentcloud.rate_limits", "alarms.policy_channels"}
 
 // knows reports whether key is a setting or a section of settings.
 func (ks keySet) knows(key string) bool {

@@ -44,3 +44,14 @@ func TestRateLimitsFromTheEnvironment(t *testing.T) {
 		t.Error("an item without a value was accepted")
 	}
 }
+
+func TestAlarmPolicyChannelsFromTheEnvironment(t *testing.T) {
+	cfg, err := Load(LoadOptions{Environ: []string{"CVMLOGIN_ALARMS_POLICY_CHANNELS=policy-n4exeh88=C0123ABCD, policy-b=C2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"policy-n4exeh88": "C0123ABCD", "policy-b": "C2"}
+	if got := cfg.Alarms.PolicyChannels; !maps.Equal(got, want) {
+		t.Errorf("policy_channels %v, want %v", got, want)
+	}
+}

@@ -3,6 +3,7 @@ package configs
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"net/url"
 	"slices"
 	"strings"
@@ -19,7 +20,8 @@ const secretIDShown = 4
 
 // Redacted returns a deep copy of c in which every secret is replaced by
 // RedactionMark: tencentcloud.secret_key, slack.bot_token, slack.app_token,
-// slack.signing_secret, redis.password and the password inside redis.url.
+// slack.signing_secret, alarms.token, redis.password and the password inside
+// redis.url.
 // tencentcloud.secret_id keeps its first four characters followed by "…",
 // unless it is too short to hide anything that way. Empty secrets stay empty,
 // so the copy still shows what is unset.
@@ -30,6 +32,7 @@ func (c *Config) Redacted() *Config {
 	r.Slack.BotToken = redact(c.Slack.BotToken)
 	r.Slack.AppToken = redact(c.Slack.AppToken)
 	r.Slack.SigningSecret = redact(c.Slack.SigningSecret)
+	r.Alarms.Token = redact(c.Alarms.Token)
 	r.Redis.Password = redact(c.Redis.Password)
 	r.Redis.URL = redactURLPassword(c.Redis.URL)
 	return r
@@ -59,6 +62,7 @@ func (c *Config) clone() *Config {
 	r.Approvals.Approvers = slices.Clone(c.Approvals.Approvers)
 	r.Approvals.ApproverGroups = slices.Clone(c.Approvals.ApproverGroups)
 	r.Access.AllowedChannels = slices.Clone(c.Access.AllowedChannels)
+	r.Alarms.PolicyChannels = maps.Clone(c.Alarms.PolicyChannels)
 	r.unknownKeys = slices.Clone(c.unknownKeys)
 	return &r
 }

@@ -16,6 +16,7 @@ var secretValues = map[string]string{
 	"CVMLOGIN_SLACK_SIGNING_SECRET":    "secret-signing-secret",
 	"CVMLOGIN_REDIS_PASSWORD":          "secret-redis-password",
 	"CVMLOGIN_REDIS_URL":               "redis://bot:secret-url-password@127.0.0.1:6379/1",
+	"CVMLOGIN_ALARMS_TOKEN":            "secret-alarms-token",
 }
 
 // secretParts are the strings that must never be shown: every secret, with
@@ -23,6 +24,7 @@ var secretValues = map[string]string{
 var secretParts = []string{
 	"AKIDsecretid0123456789", "secretid", "secretkey-0123456789", "xoxb-secret-bot-token",
 	"xapp-secret-app-token", "secret-signing-secret", "secret-redis-password", "secret-url-password",
+	"secret-alarms-token",
 }
 
 func environOf(vars map[string]string) []string {
@@ -39,9 +41,9 @@ func TestRedaction(t *testing.T) {
 	redacted := cfg.Redacted()
 
 	got := []string{redacted.TencentCloud.SecretID, redacted.TencentCloud.SecretKey, redacted.Slack.BotToken,
-		redacted.Slack.AppToken, redacted.Slack.SigningSecret, redacted.Redis.Password, redacted.Redis.URL}
+		redacted.Slack.AppToken, redacted.Slack.SigningSecret, redacted.Redis.Password, redacted.Redis.URL, redacted.Alarms.Token}
 	want := []string{"AKID…", RedactionMark, RedactionMark, RedactionMark, RedactionMark, RedactionMark,
-		"redis://bot:" + RedactionMark + "@127.0.0.1:6379/1"}
+		"redis://bot:" + RedactionMark + "@127.0.0.1:6379/1", RedactionMark}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("redacted secrets = %q, want %q", got, want)
 	}

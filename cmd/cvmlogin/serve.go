@@ -87,6 +87,7 @@ func serve(ctx context.Context, cfg *configs.Config, sim simulateOptions, logger
 		Verifier: bot.Verifier{Secret: cfg.Slack.SigningSecret}, SlackRoutes: cfg.Slack.Mode == "http",
 		Metrics: metricsHandler, ObserveAck: m.AckObserver("http"), Logger: logger, // the transport adds its component
 		ObserveRefused: m.RefusalObserver("http"),
+		Alarms:         alarmHandler(cfg, b, logger),
 	})
 	ln, err := listen("http.listen", cfg.HTTP.Listen)
 	if err != nil {
@@ -122,6 +123,15 @@ func serve(ctx context.Context, cfg *configs.Config, sim simulateOptions, logger
 		return &exitError{code: exitCouldNot, err: err}
 	}
 	return nil
+}
+
+// alarmHandler serves the alarm endpoints when alarms.token is set, on
+// http.listen in both Slack modes; nil otherwise.
+func alarmHandler(cfg *configs.Config, b *bot.Bot, logger *slog.Logger) *bot.AlarmHandler {
+	if cfg.Alarms.Token == "" {
+		return nil
+	}
+	return bot.NewAlarmHandler(b, bot.AlarmOptions{Token: cfg.Alarms.Token, PolicyChannels: cfg.Alarms.PolicyChannels, Logger: logger})
 }
 
 // newMetrics returns the process's metrics, every family declared.
@@ -302,6 +312,7 @@ func botOptions(cfg *configs.Config, logger *slog.Logger, m bot.Metrics) bot.Opt
 		ApprovalTTL:      cfg.Approvals.TTL,
 		DiagnosisTimeout: cfg.Diagnosis.Timeout,
 		Workers:          cfg.Diagnosis.Workers,
+		AlarmChannel:     cfg.Alarms.Channel,
 		Replica:          fmt.Sprintf("%s-%d", host, os.Getpid()),
 		Logger:           logger,
 		Metrics:          m,
