@@ -149,7 +149,9 @@ func (d *LoginDetails) set(key, v string) bool {
 	return true
 }
 
-func words(s string) []string { return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' }) }
+func words(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' })
+}
 
 func splitNonEmpty(s, sep string) []string {
 	var out []string

@@ -13,9 +13,9 @@ import (
 // loginShims stand in for the read-only commands the login-details script
 // asks; they print what the named distribution prints.
 var loginShims = map[string]string{
-	"sshd": `[ "$1" = -T ] && printf 'port 22\nport 2222\npasswordauthentication no\npubkeyauthentication yes\npermitrootlogin without-password\nmaxstartups 10:30:100\n'`,
-	"passwd": `echo "$2 L 2026-01-01 0 99999 7 -1"`,
-	"chage": `printf 'Last password change\t\t\t\t\t: Jan 01, 2026\nPassword expires\t\t\t\t\t: never\nAccount expires\t\t\t\t\t\t: Jan 02, 2026\n'`,
+	"sshd":     `[ "$1" = -T ] && printf 'port 22\nport 2222\npasswordauthentication no\npubkeyauthentication yes\npermitrootlogin without-password\nmaxstartups 10:30:100\n'`,
+	"passwd":   `echo "$2 L 2026-01-01 0 99999 7 -1"`,
+	"chage":    `printf 'Last password change\t\t\t\t\t: Jan 01, 2026\nPassword expires\t\t\t\t\t: never\nAccount expires\t\t\t\t\t\t: Jan 02, 2026\n'`,
 	"iptables": `[ "$1" = -S ] && printf -- '-P INPUT ACCEPT\n-A INPUT -p tcp -m tcp --dport 22 -j DROP\n'`,
 }
 

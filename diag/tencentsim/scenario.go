@@ -401,7 +401,7 @@ var CheckIDs = []string{
 	"instance.found", "account.arrears", "instance.isolation", "instance.expired", "instance.state",
 	"network.public_ip", "network.bandwidth_zero", "network.ip_blocked", "security_group.login_port",
 	"port.reachable", "network.bandwidth_usage", "load.cpu", "load.memory", "guest.agent",
-	"guest.login_service", "guest.disk", "security_group.icmp",
+	"guest.login_service", "guest.login_config", "guest.disk", "security_group.icmp",
 }
 
 // The enumerations a scenario is checked against.

@@ -1,3 +1,4 @@
+# cvmlogin-script: enable_rdp
 # Allows Remote Desktop connections (fDenyTSConnections=0) and enables the
 # Remote Desktop firewall rules. The previous value is printed for the undo.
 $key = 'HKLM:\System\CurrentControlSet\Control\Terminal Server'
