@@ -139,7 +139,10 @@ func checkLoginConfig(ctx context.Context, r *run) Finding {
 	if len(blocking) > 1 {
 		f.Title = fmt.Sprintf("%s (and %s)", worst.Title, plural(len(blocking)-1, "more problem"))
 	}
-	f.Detail = problemList(problems)
+	f.Detail = sentence(worst.Detail)
+	if len(problems) > 1 {
+		f.Detail += " Also: " + problemList(problems[1:])
+	}
 	var remedies []string
 	for _, p := range blocking {
 		remedies = append(remedies, p.Remediation)
@@ -151,14 +154,17 @@ func checkLoginConfig(ctx context.Context, r *run) Finding {
 	return f
 }
 
-// problemList renders problems as "Title: detail" sentences.
+// problemList renders problems as "Title: detail." sentences.
 func problemList(problems []GuestProblem) string {
 	items := make([]string, len(problems))
 	for i, p := range problems {
-		items[i] = p.Title + ": " + strings.TrimSuffix(p.Detail, ".") + "."
+		items[i] = p.Title + ": " + sentence(p.Detail)
 	}
 	return strings.Join(items, " ")
 }
+
+// sentence ends s with exactly one full stop.
+func sentence(s string) string { return strings.TrimSuffix(s, ".") + "." }
 
 // loginSettingsSummary says what was checked when nothing is wrong.
 func loginSettingsSummary(d LoginDetails, os string) string {

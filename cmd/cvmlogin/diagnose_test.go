@@ -33,7 +33,7 @@ func runCLI(t *testing.T, args ...string) (int, string, string) {
 }
 
 // TestDiagnoseEveryScenario is the contract of `diagnose --output json`:
-// every built-in scenario yields all 17 checks once, valid statuses, exactly
+// every built-in scenario yields every check (diag.CheckIDs, 18) once, valid statuses, exactly
 // the expected failing checks, pinned statuses and likely cause, and the
 // exit code of B1.
 func TestDiagnoseEveryScenario(t *testing.T) {
