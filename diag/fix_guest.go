@@ -49,9 +49,12 @@ const windowsMechanism = "windows"
 // undone fix and a mechanism of the plan's OS.
 func (p FixPlan) validateRepair() error {
 	undo := p.Action == FixUndoGuestFirewall
+	_, applies := repairFiles[p.Action][p.OS]
 	switch {
 	case p.OS != OSLinux && p.OS != OSWindows:
 		return fmt.Errorf("OS %q is not linux or windows", p.OS)
+	case !applies:
+		return fmt.Errorf("%s does not apply to %s instances", p.Action, p.OS)
 	case p.Port < 1 || p.Port > 65535:
 		return fmt.Errorf("login port %d is not a port number (1-65535)", p.Port)
 	case p.GroupID != "" || p.Rules != nil:

@@ -178,7 +178,7 @@ const sg = "sg-12345678"
 
 // summaryOf is the diagnosed instance of healthyFake.
 func summaryOf(c *fixCloud) InstanceSummary {
-	return InstanceSummary{ID: c.inst.ID, State: c.inst.State, OS: OSLinux, LoginPort: 22, SecurityGroups: slices.Clone(c.inst.SecurityGroupIDs)}
+	return InstanceSummary{ID: c.inst.ID, State: c.inst.State, OS: OSLinux, LoginPort: 22, LoginUser: "root", SecurityGroups: slices.Clone(c.inst.SecurityGroupIDs)}
 }
 
 func mustPlan(t *testing.T, c *fixCloud, id string, action FixAction, undoOf string) FixPlan {
