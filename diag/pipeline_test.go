@@ -25,7 +25,7 @@ type fakeCloud struct {
 	outputs    map[string]string
 	taskStatus string
 	runs       []string
-	ddos    string
+	ddos       string
 	// templates are address and service templates by ID; groups template
 	// groups, by ID, listing their members.
 	templates      map[string][]string

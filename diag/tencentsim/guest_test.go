@@ -11,7 +11,7 @@ import (
 func TestParseScript(t *testing.T) {
 	tests := []struct {
 		name, text, want string
-		params         map[string]string
+		params           map[string]string
 	}{
 		{"shell repair", "#!/bin/sh\nCVMLOGIN_PORT='22'\nCVMLOGIN_USER='root'\nCVMLOGIN_FIX_ID='abc'\nCVMLOGIN_MECHANISM=''\n# helpers\n# cvmlogin-script: open_guest_firewall\n",
 			scriptOpenFirewall, map[string]string{"PORT": "22", "USER": "root", "FIX_ID": "abc", "MECHANISM": ""}},
