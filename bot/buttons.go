@@ -23,6 +23,10 @@ const (
 var buttonOrder = []string{
 	string(diag.FixOpenLoginPort),
 	string(diag.FixOpenAllPorts),
+	string(diag.FixEnableRDP),
+	string(diag.FixOpenGuestFirewall),
+	string(diag.FixFixAuthorizedKeys),
+	string(diag.FixRestartLoginService),
 	string(diag.FixStartInstance),
 	string(diag.FixRestartInstance),
 	string(diag.FixUndoOpenPorts),
@@ -145,6 +149,9 @@ func describeButton(id string, r *diag.Report) buttonLook {
 		return buttonLook{label: "Diagnose again"}
 	case ActionExportReport:
 		return buttonLook{label: "Export report"}
+	}
+	if look, ok := repairButtonLook(id, target); ok {
+		return look
 	}
 	return buttonLook{label: id}
 }

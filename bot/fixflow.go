@@ -21,6 +21,12 @@ var fixTitles = map[diag.FixAction]string{
 	diag.FixUndoOpenPorts:   "Close opened ports",
 	diag.FixRestartInstance: "Restart instance",
 	diag.FixStartInstance:   "Start instance",
+	// The guest repairs (repairbuttons.go).
+	diag.FixRestartLoginService: "Restart login service",
+	diag.FixOpenGuestFirewall:   "Open port in guest firewall",
+	diag.FixUndoGuestFirewall:   "Close port in guest firewall",
+	diag.FixFixAuthorizedKeys:   "Fix key permissions",
+	diag.FixEnableRDP:           "Enable Remote Desktop",
 }
 
 // requestFix turns a fix button press into a fix request: executed at once
