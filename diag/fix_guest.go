@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // planRepair plans a guest repair on the diagnosed instance: its OS picks
@@ -185,13 +186,22 @@ func (x *execution) settleRepair(invocation string, task InvocationTask) error {
 	x.out.Undo, x.out.Before = o.Undo, o.Before
 	switch o.Result {
 	case RepairChanged:
-		x.finish(FixSucceeded, "In the guest of %s: %s.", x.plan.InstanceID, o.Detail)
+		x.finish(FixSucceeded, "In the guest of %s: %s%s.", x.plan.InstanceID, o.Detail, beforeNote(o.Before))
 	case RepairFailed:
 		x.finish(FixFailed, "The repair failed in the guest of %s: %s.", x.plan.InstanceID, o.Detail)
 	default:
 		x.finish(FixNotApplicable, "Not applied (%s) in the guest of %s: %s.", o.Result, x.plan.InstanceID, o.Detail)
 	}
 	return nil
+}
+
+// beforeNote tells the state a repair changed, for the thread and the
+// audit trail, which record the summary.
+func beforeNote(before string) string {
+	if before == "" {
+		return ""
+	}
+	return " (before: " + strings.TrimSuffix(before, ";") + ")"
 }
 
 // reconcileRepair reads the repair's invocation, waits for it if it still

@@ -3,6 +3,7 @@ package diag_test
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -63,8 +64,8 @@ func TestSimFixAuthorizedKeys(t *testing.T) {
 	if p.LoginUser != "root" {
 		t.Fatalf("planned for login user %q, want the instance's DefaultLoginUser root", p.LoginUser)
 	}
-	if out := s.execute(t, p, diag.FixSucceeded); out.Before == "" {
-		t.Errorf("outcome %+v does not record the modes before", out)
+	if out := s.execute(t, p, diag.FixSucceeded); out.Before == "" || !strings.Contains(out.Summary, "(before: 755 root:root;777 root:root;666 root:root)") {
+		t.Errorf("outcome %+v does not record the modes before, for the audit", out)
 	}
 	wantStatus(t, s.diagnoseGuest(t, "ins-keymode1"), map[diag.CheckID]diag.Status{diag.CheckGuestLoginConfig: diag.StatusOK})
 	s.execute(t, p, diag.FixNotApplicable)

@@ -158,58 +158,75 @@ func keyFileModes(unsafe bool, user string) string {
 	return fmt.Sprintf(format, user)
 }
 
+// renderRepair renders a repair's output: the extra lines (repair_undo,
+// repair_before), then its result and detail.
+func renderRepair(result, detail string, extra ...[2]string) string {
+	return facts(append(extra, [2]string{"repair_result", result}, [2]string{"repair_detail", detail})...)
+}
+
 // repair changes the guest as the repair script would and returns its
 // output: repair_result, repair_detail and, where the script prints them,
 // repair_undo and repair_before.
 func (in *instance) repair(sc script) string {
-	g := &in.sc.Guest
-	windows := in.sc.OS == osWindows
-	result := func(res, detail string, extra ...[2]string) string {
-		return facts(append(extra, [2]string{"repair_result", res}, [2]string{"repair_detail", detail})...)
-	}
 	switch sc.name {
 	case scriptRestart:
-		if g.SSHDConfigInvalid && !windows {
-			return result("refused", "sshd -t rejects the configuration, so a restart would leave SSH down: "+sshdConfigError)
-		}
-		g.LoginServiceUp = true
-		return result("changed", "restarted "+g.loginService(in.sc.OS)+" (state: "+serviceState(windows, true)+")")
+		return in.restartLoginService()
 	case scriptOpenFirewall:
-		return in.openFirewall(sc.params["FIX_ID"], result)
+		return in.openFirewall(sc.params["FIX_ID"])
 	case scriptUndoFirewall:
-		return in.undoFirewall(sc.params["FIX_ID"], result)
+		return in.undoFirewall(sc.params["FIX_ID"])
 	case scriptFixKeys:
-		before := keyFileModes(g.KeyFilesUnsafe, sc.params["USER"])
-		if sc.params["USER"] == "" {
-			return result("refused", "no user on the instance")
-		}
-		if !g.KeyFilesUnsafe {
-			return result("unchanged", "ownership and modes were already right: "+before, [2]string{"repair_before", before})
-		}
-		g.KeyFilesUnsafe = false
-		return result("changed", "home, .ssh, authorized_keys now "+keyFileModes(false, sc.params["USER"]), [2]string{"repair_before", before})
+		return in.fixKeyFiles(sc.params["USER"])
 	}
-	before := "fDenyTSConnections=0"
-	if g.RDPDenied {
-		before = "fDenyTSConnections=1"
+	return in.enableRDP()
+}
+
+// restartLoginService starts the login service, unless sshd's
+// configuration is invalid.
+func (in *instance) restartLoginService() string {
+	g, windows := &in.sc.Guest, in.sc.OS == osWindows
+	if g.SSHDConfigInvalid && !windows {
+		return renderRepair("refused", "sshd -t rejects the configuration, so a restart would leave SSH down: "+sshdConfigError)
 	}
+	g.LoginServiceUp = true
+	return renderRepair("changed", "restarted "+g.loginService(in.sc.OS)+" (state: "+serviceState(windows, true)+")")
+}
+
+// fixKeyFiles makes the login user's key files safe.
+func (in *instance) fixKeyFiles(user string) string {
+	g := &in.sc.Guest
+	if user == "" {
+		return renderRepair("refused", "no user on the instance")
+	}
+	// The repair script prints stat's "%a %U:%G;" of each file.
+	before := [2]string{"repair_before", strings.ReplaceAll(keyFileModes(g.KeyFilesUnsafe, user), " "+user, " "+user+":"+user) + ";"}
+	if !g.KeyFilesUnsafe {
+		return renderRepair("unchanged", "ownership and modes were already right: "+before[1], before)
+	}
+	g.KeyFilesUnsafe = false
+	return renderRepair("changed", "home, .ssh, authorized_keys now "+keyFileModes(false, user), before)
+}
+
+// enableRDP allows Remote Desktop connections.
+func (in *instance) enableRDP() string {
+	g := &in.sc.Guest
 	if !g.RDPDenied {
-		return result("unchanged", "Remote Desktop was already allowed; its firewall rules are enabled", [2]string{"repair_before", before})
+		return renderRepair("unchanged", "Remote Desktop was already allowed; its firewall rules are enabled", [2]string{"repair_before", "fDenyTSConnections=0"})
 	}
 	g.RDPDenied = false
-	return result("changed", "Remote Desktop is allowed and its firewall rules are enabled", [2]string{"repair_before", before})
+	return renderRepair("changed", "Remote Desktop is allowed and its firewall rules are enabled", [2]string{"repair_before", "fDenyTSConnections=1"})
 }
 
 // openFirewall opens the login port in the guest firewall, remembering
 // what the rule tagged with fixID changed.
-func (in *instance) openFirewall(fixID string, result func(string, string, ...[2]string) string) string {
+func (in *instance) openFirewall(fixID string) string {
 	g := &in.sc.Guest
 	port := strconv.Itoa(in.sc.LoginPort) + "/tcp"
 	switch {
 	case g.GuestFirewall == "" && in.sc.OS != osWindows:
-		return result("refused", "no firewalld, ufw or iptables found: nothing to open")
+		return renderRepair("refused", "no firewalld, ufw or iptables found: nothing to open")
 	case !g.FirewallBlocksLoginPort && g.GuestFirewall == firewallFirewalld:
-		return result("unchanged", "firewalld already allows "+port)
+		return renderRepair("unchanged", "firewalld already allows "+port)
 	}
 	mechanism := g.GuestFirewall
 	if in.sc.OS == osWindows {
@@ -220,17 +237,17 @@ func (in *instance) openFirewall(fixID string, result func(string, string, ...[2
 	}
 	in.guestRules[fixID] = g.FirewallBlocksLoginPort
 	g.FirewallBlocksLoginPort = false
-	return result("changed", mechanism+" now allows "+port, [2]string{"repair_undo", mechanism})
+	return renderRepair("changed", mechanism+" now allows "+port, [2]string{"repair_undo", mechanism})
 }
 
 // undoFirewall removes the rule tagged with fixID, and with it the opening
 // it made.
-func (in *instance) undoFirewall(fixID string, result func(string, string, ...[2]string) string) string {
+func (in *instance) undoFirewall(fixID string) string {
 	blocked, ok := in.guestRules[fixID]
 	if !ok {
-		return result("unchanged", "the cvmlogin:"+fixID+" rule is already gone")
+		return renderRepair("unchanged", "the cvmlogin:"+fixID+" rule is already gone")
 	}
 	delete(in.guestRules, fixID)
 	in.sc.Guest.FirewallBlocksLoginPort = blocked
-	return result("changed", "removed the cvmlogin:"+fixID+" rule")
+	return renderRepair("changed", "removed the cvmlogin:"+fixID+" rule")
 }
