@@ -92,3 +92,15 @@ func TestReportNamesTheLoginUser(t *testing.T) {
 		}
 	}
 }
+
+// TestRefusalsLookInsideTheGuestFirst: a refused key, password or RDP
+// account is about the login settings inside the guest: that check comes
+// first.
+func TestRefusalsLookInsideTheGuestFirst(t *testing.T) {
+	for _, text := range []string{"root@203.0.113.7: Permission denied (publickey,gssapi-keyex,gssapi-with-mic).",
+		"Permission denied, please try again.", "The connection was denied because the user account is not authorized for remote login."} {
+		if s := ClassifySymptom(text, ""); s == nil || len(s.Focus) == 0 || s.Focus[0] != CheckGuestLoginConfig {
+			t.Errorf("%q focuses %v first, want %s", text, s, CheckGuestLoginConfig)
+		}
+	}
+}
