@@ -30,10 +30,13 @@ func TestLoginConfigVerdict(t *testing.T) {
 			healthy + "cvmlogin.guest_firewall_allows_port=no\ncvmlogin.authorized_keys_modes=755 root;777 root;600 root\ncvmlogin.hosts_deny=ALL: ALL\n",
 			StatusFail, SeverityCritical, []FixAction{FixOpenGuestFirewall, FixFixAuthorizedKeys}, []string{"and 2 more problems", "777 root", "ALL: ALL"}},
 		{"windows without extra rdp users is ok with a note", true,
-			"cvmlogin.rdp_denied=false\ncvmlogin.rdp_port=3389\ncvmlogin.remote_desktop_users=\ncvmlogin.guest_firewall=windows\n",
+			"cvmlogin.rdp_denied=false\ncvmlogin.rdp_port=3389\ncvmlogin.remote_desktop_users=\ncvmlogin.rdp_firewall_rules_enabled=true\ncvmlogin.guest_firewall=windows\n",
 			StatusOK, SeverityInfo, nil, []string{"Only Administrators"}},
 		{"windows with rdp denied", true, "cvmlogin.rdp_denied=true\ncvmlogin.rdp_port=3389\ncvmlogin.remote_desktop_users=ops\n",
 			StatusFail, SeverityCritical, []FixAction{FixEnableRDP}, []string{"fDenyTSConnections"}},
+		{"windows firewall with the rdp rules disabled", true,
+			"cvmlogin.rdp_denied=false\ncvmlogin.rdp_port=3389\ncvmlogin.remote_desktop_users=ops\ncvmlogin.rdp_firewall_rules_enabled=false\ncvmlogin.guest_firewall=windows\n",
+			StatusFail, SeverityHigh, []FixAction{FixEnableRDP}, []string{"Remote Desktop rules are disabled"}},
 		{"script printing nothing is unknown", false, "login banner\n", StatusUnknown, SeverityLow, nil, []string{"printed nothing"}},
 	}
 	for _, tc := range tests {

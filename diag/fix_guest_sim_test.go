@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cvmlogin/cvmlogin/diag"
+	"github.com/cvmlogin/cvmlogin/diag/tencentsim"
 )
 
 // diagnoseGuest diagnoses id with the port probe and the guest checks on.
@@ -84,4 +85,22 @@ func TestSimRestartLoginService(t *testing.T) {
 	p := s.planOffered(t, "fixsvc01", diag.FixRestartLoginService, "ins-portdown", diag.CheckGuestLoginService)
 	s.execute(t, p, diag.FixSucceeded)
 	wantStatus(t, s.diagnoseGuest(t, "ins-portdown"), map[diag.CheckID]diag.Status{diag.CheckPortReachable: diag.StatusOK, diag.CheckGuestLoginService: diag.StatusOK})
+}
+
+// TestSimEnableRDPFirewallRules: Windows Firewall with its Remote Desktop
+// rules disabled drops 3389; enable_rdp enables them.
+func TestSimEnableRDPFirewallRules(t *testing.T) {
+	s := mustStartSim(t, 0)
+	sc := tencentsim.DefaultScenario()
+	sc.ID, sc.OS, sc.PublicIPs = "ins-winfw001", "windows", []string{"127.0.0.64"}
+	sc.Guest.GuestFirewall, sc.Guest.FirewallBlocksLoginPort = "windows", true
+	if err := s.sim.AddScenario(sc); err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, s.diagnoseGuest(t, "ins-winfw001"), map[diag.CheckID]diag.Status{diag.CheckPortReachable: diag.StatusFail, diag.CheckGuestLoginConfig: diag.StatusFail})
+	out := s.execute(t, s.planOffered(t, "fixrdp02", diag.FixEnableRDP, "ins-winfw001", diag.CheckGuestLoginConfig), diag.FixSucceeded)
+	if !strings.Contains(out.Summary, "disabled Remote Desktop firewall rules: 3") {
+		t.Errorf("summary %q does not tell the rules were disabled before", out.Summary)
+	}
+	wantStatus(t, s.diagnoseGuest(t, "ins-winfw001"), map[diag.CheckID]diag.Status{diag.CheckPortReachable: diag.StatusOK, diag.CheckGuestLoginConfig: diag.StatusOK})
 }

@@ -117,7 +117,7 @@ func (in *instance) loginDetails(sc script) string {
 			[2]string{"rdp_nla", "true"},
 			[2]string{"credssp_allow_encryption_oracle", ""},
 			[2]string{"remote_desktop_users", ""},
-			[2]string{"rdp_firewall_rules_enabled", strconv.FormatBool(!g.RDPDenied)},
+			[2]string{"rdp_firewall_rules_enabled", strconv.FormatBool(!g.RDPDenied && !g.FirewallBlocksLoginPort)},
 			[2]string{"guest_firewall", orNone(g.GuestFirewall)},
 		)
 	}
@@ -207,14 +207,23 @@ func (in *instance) fixKeyFiles(user string) string {
 	return renderRepair("changed", "home, .ssh, authorized_keys now "+keyFileModes(false, user), before)
 }
 
-// enableRDP allows Remote Desktop connections.
+// enableRDP allows Remote Desktop connections and enables the Remote
+// Desktop firewall rules.
 func (in *instance) enableRDP() string {
 	g := &in.sc.Guest
-	if !g.RDPDenied {
-		return renderRepair("unchanged", "Remote Desktop was already allowed; its firewall rules are enabled", [2]string{"repair_before", "fDenyTSConnections=0"})
+	deny, rulesOff := 0, 0
+	if g.RDPDenied {
+		deny = 1
 	}
-	g.RDPDenied = false
-	return renderRepair("changed", "Remote Desktop is allowed and its firewall rules are enabled", [2]string{"repair_before", "fDenyTSConnections=1"})
+	if g.RDPDenied || g.FirewallBlocksLoginPort {
+		rulesOff = 3 // TCP, UDP and shadow
+	}
+	before := [2]string{"repair_before", fmt.Sprintf("fDenyTSConnections=%d; disabled Remote Desktop firewall rules: %d", deny, rulesOff)}
+	if deny == 0 && rulesOff == 0 {
+		return renderRepair("unchanged", "Remote Desktop was already allowed and its firewall rules enabled", before)
+	}
+	g.RDPDenied, g.FirewallBlocksLoginPort = false, false
+	return renderRepair("changed", "Remote Desktop is allowed and its firewall rules are enabled", before)
 }
 
 // openFirewall opens the login port in the guest firewall, remembering
