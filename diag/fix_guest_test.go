@@ -145,3 +145,22 @@ func TestReconcileRepair(t *testing.T) {
 		})
 	}
 }
+
+// TestScriptsNameThemselves: every script cvmlogin runs in a guest carries
+// the "# cvmlogin-script: <name>" line the simulator answers by.
+func TestScriptsNameThemselves(t *testing.T) {
+	for action, files := range repairFiles {
+		for os := range files {
+			cmd, err := RepairCommand(action, os, "ins-abc12345", RepairParams{Port: 22, FixID: "fix1", Mechanism: "iptables"})
+			if err != nil || strings.Count(cmd.Script, "\n# cvmlogin-script: ") != 1 || !strings.Contains(cmd.Script, "\n# cvmlogin-script: "+string(action)+"\n") {
+				t.Errorf("%s on %s (%v) does not name itself once", action, os, err)
+			}
+		}
+	}
+	for _, os := range []string{OSLinux, OSWindows} {
+		cmd, err := LoginDetailsCommand(os, "ins-abc12345", 22, "")
+		if err != nil || !strings.Contains(cmd.Script, "\n# cvmlogin-script: login-details\n") {
+			t.Errorf("the login-details script for %s (%v) does not name itself", os, err)
+		}
+	}
+}
