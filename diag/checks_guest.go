@@ -131,6 +131,13 @@ func checkLoginConfig(ctx context.Context, r *run) Finding {
 		}
 		return f
 	}
+	return blockedLogin(f, blocking, problems)
+}
+
+// blockedLogin is the finding of login settings with blocking problems
+// (worst first): the worst decides status, severity and title; the detail
+// tells every problem; the remediation and fixes are the blocking ones'.
+func blockedLogin(f Finding, blocking, problems []GuestProblem) Finding {
 	worst := blocking[0]
 	f.Status, f.Severity, f.Title = StatusFail, worst.Severity, worst.Title
 	if worst.Severity == SeverityMedium {
