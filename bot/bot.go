@@ -61,6 +61,7 @@ type Store interface {
 	SetFixParam(ctx context.Context, id, key, value string) error
 	Audit(ctx context.Context, e conversations.Event) error
 	SetOpenPortsFix(ctx context.Context, id, fixID string) error
+	SetGuestFirewallFix(ctx context.Context, id, fixID string) error
 	ExpireDue(ctx context.Context) ([]conversations.FixRequest, error)
 }
 

@@ -23,9 +23,14 @@ const (
 var buttonOrder = []string{
 	string(diag.FixOpenLoginPort),
 	string(diag.FixOpenAllPorts),
+	string(diag.FixEnableRDP),
+	string(diag.FixOpenGuestFirewall),
+	string(diag.FixFixAuthorizedKeys),
+	string(diag.FixRestartLoginService),
 	string(diag.FixStartInstance),
 	string(diag.FixRestartInstance),
 	string(diag.FixUndoOpenPorts),
+	string(diag.FixUndoGuestFirewall),
 	ActionRediagnose,
 	ActionExportReport,
 }
@@ -34,8 +39,8 @@ var buttonOrder = []string{
 // the fixes proposed by its findings that need attention (fail, unknown,
 // warn) or, when no check failed, the fallback of Tencent's login guide
 // (restart the instance), then ActionRediagnose and ActionExportReport.
-// undo_open_ports is never among them: the caller adds it when the bot
-// opened ports. Fix actions the report message cannot draw are left out.
+// The undos are never among them: the caller adds them when the bot opened
+// ports. Fix actions the report message cannot draw are left out.
 func ButtonsFor(r *diag.Report) []string {
 	wanted := map[string]bool{ActionRediagnose: true, ActionExportReport: true}
 	if r != nil {
@@ -51,7 +56,7 @@ func ButtonsFor(r *diag.Report) []string {
 
 func addFixes(wanted map[string]bool, fixes []diag.FixAction) {
 	for _, fix := range fixes {
-		if fix != diag.FixUndoOpenPorts {
+		if fix != diag.FixUndoOpenPorts && fix != diag.FixUndoGuestFirewall {
 			wanted[string(fix)] = true
 		}
 	}
@@ -161,7 +166,7 @@ func confirmFor(action diag.FixAction, target fixTarget) (confirmDialog, bool) {
 		return confirmDialog{"Close the ports cvmlogin opened?",
 			"Deletes the inbound rules cvmlogin added to " + target.group + " (described cvmlogin:…). Whatever they let in is blocked again.", "Close ports"}, true
 	}
-	return confirmDialog{}, false
+	return repairConfirm(action, target)
 }
 
 // joinPorts lists ports as "20, 21, 22".

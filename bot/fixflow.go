@@ -39,9 +39,15 @@ func (b *Bot) requestFix(ctx context.Context, p press) {
 		return
 	}
 	var undoOf string
-	if action == diag.FixUndoOpenPorts {
+	switch action {
+	case diag.FixUndoOpenPorts:
 		if undoOf = p.conv.OpenPortsFix; undoOf == "" {
 			b.reply(ctx, p, "Nothing to undo: cvmlogin has not opened ports for this report.")
+			return
+		}
+	case diag.FixUndoGuestFirewall:
+		if undoOf = p.conv.GuestFirewallFix; undoOf == "" {
+			b.reply(ctx, p, "Nothing to undo: cvmlogin has not opened the guest firewall for this report.")
 			return
 		}
 	}
@@ -102,6 +108,9 @@ func (b *Bot) recordRequest(ctx context.Context, p press, fr conversations.FixRe
 // open's record is lost, the instance's first group, where an open adds its
 // rules: the undo finds them by their cvmlogin:<fix id> description.
 func (b *Bot) planFix(ctx context.Context, id string, action diag.FixAction, report *diag.Report, undoOf string) (diag.FixPlan, error) {
+	if action == diag.FixUndoGuestFirewall {
+		return b.planGuestFirewallUndo(ctx, id, undoOf)
+	}
 	plan, err := diag.PlanReportFix(id, action, report, undoOf)
 	if err != nil || action != diag.FixUndoOpenPorts {
 		return plan, err
@@ -119,6 +128,23 @@ func (b *Bot) planFix(ctx context.Context, id string, action diag.FixAction, rep
 	}
 	return plan, nil
 }
+
+// planGuestFirewallUndo plans removing exactly the rule the fix undoOf added
+// to the guest's firewall, with the firewall its script reported using.
+func (b *Bot) planGuestFirewallUndo(ctx context.Context, id, undoOf string) (diag.FixPlan, error) {
+	opened, err := b.store.FixRequest(ctx, undoOf)
+	switch {
+	case err != nil:
+		return diag.FixPlan{}, fmt.Errorf("reading the fix that opened the guest firewall: %w", err)
+	case opened.Plan == nil || opened.Params[paramRepairUndo] == "":
+		return diag.FixPlan{}, fmt.Errorf("fix %s did not record which firewall it changed", undoOf)
+	}
+	return diag.PlanUndoGuestFirewall(id, *opened.Plan, opened.Params[paramRepairUndo])
+}
+
+// paramRepairUndo is the fix request parameter holding what a guest
+// repair's undo needs (FixOutcome.Undo: the firewall it changed).
+const paramRepairUndo = "repair_undo"
 
 // postApprovalRequest asks approvers, in the thread, to approve or reject
 // fr, and returns the message's ts.
@@ -522,7 +548,12 @@ func (b *Bot) finishFix(ctx context.Context, fr conversations.FixRequest, outcom
 	if execErr != nil {
 		summary = strings.TrimSpace(summary + " " + execErr.Error())
 	}
-	if _, err := b.store.Transition(ctx, fr.ID, diag.FixRunning, to, func(f *conversations.FixRequest) { f.Outcome = summary }); err != nil {
+	if _, err := b.store.Transition(ctx, fr.ID, diag.FixRunning, to, func(f *conversations.FixRequest) {
+		f.Outcome = summary
+		if outcome.Undo != "" {
+			f.Params[paramRepairUndo] = outcome.Undo
+		}
+	}); err != nil {
 		b.log.ErrorContext(ctx, "recording a fix outcome: left for reconciliation", "fix_id", fr.ID, "outcome", to, "err", err)
 		return errors.Join(execErr, err)
 	}
@@ -563,7 +594,8 @@ func outcomeMark(status diag.FixStatus, outcome diag.FixOutcome) string {
 	return ":white_check_mark:"
 }
 
-// recordOpenPorts remembers which fix opened ports, so that undo knows.
+// recordOpenPorts remembers which fix opened ports (in the security group or
+// the guest's firewall), so that their undo knows.
 func (b *Bot) recordOpenPorts(ctx context.Context, c conversations.Conversation, fr conversations.FixRequest, outcome diag.FixOutcome, status diag.FixStatus) {
 	if !changed(status, outcome) {
 		return
@@ -574,6 +606,10 @@ func (b *Bot) recordOpenPorts(ctx context.Context, c conversations.Conversation,
 		err = b.store.SetOpenPortsFix(ctx, c.ID, fr.ID)
 	case diag.FixUndoOpenPorts:
 		err = b.store.SetOpenPortsFix(ctx, c.ID, "")
+	case diag.FixOpenGuestFirewall:
+		err = b.store.SetGuestFirewallFix(ctx, c.ID, fr.ID)
+	case diag.FixUndoGuestFirewall:
+		err = b.store.SetGuestFirewallFix(ctx, c.ID, "")
 	}
 	if err != nil {
 		b.log.ErrorContext(ctx, "recording opened ports", "fix_id", fr.ID, "err", err)

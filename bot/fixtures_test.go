@@ -71,6 +71,7 @@ var okTitles = map[diag.CheckID]string{
 	diag.CheckLoadMemory:        "Memory is not saturated",
 	diag.CheckGuestAgent:        "TAT agent is online",
 	diag.CheckGuestLoginService: "sshd is running and listening on 22",
+	diag.CheckGuestLoginConfig:  "Login settings inside the guest allow the login",
 	diag.CheckGuestDisk:         "Root filesystem has space and inodes",
 	diag.CheckSGICMP:            "Ping is allowed",
 }
@@ -182,7 +183,7 @@ func stoppedInstance() *diag.Report {
 	})
 	return skip(r, "the instance is not running",
 		diag.CheckPortReachable, diag.CheckBandwidthUsage, diag.CheckLoadCPU, diag.CheckLoadMemory,
-		diag.CheckGuestAgent, diag.CheckGuestLoginService, diag.CheckGuestDisk)
+		diag.CheckGuestAgent, diag.CheckGuestLoginService, diag.CheckGuestLoginConfig, diag.CheckGuestDisk)
 }
 
 func highCPU() *diag.Report {
@@ -226,7 +227,7 @@ func inProgress() (*diag.Report, []diag.CheckID) {
 	r := securityGroupBlocks22()
 	pending := []diag.CheckID{
 		diag.CheckPortReachable, diag.CheckBandwidthUsage, diag.CheckLoadCPU, diag.CheckLoadMemory,
-		diag.CheckGuestAgent, diag.CheckGuestLoginService, diag.CheckGuestDisk,
+		diag.CheckGuestAgent, diag.CheckGuestLoginService, diag.CheckGuestLoginConfig, diag.CheckGuestDisk,
 	}
 	var done []diag.Finding
 	for _, f := range r.Findings {

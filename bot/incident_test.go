@@ -202,7 +202,9 @@ func TestQuietChannelNotStuckBehindBusyOne(t *testing.T) {
 	wg.Wait()
 	start := time.Now()
 	r.commandIn(t, "C0QUIET", requester, "ins-linux001")
-	w.slack.WaitFor(t, func() bool { return len(w.reportsIn("C0QUIET")) == 1 }, 10*time.Second)
+	// The bound is generous for a loaded CI machine; BenchmarkIncident
+	// measures the latency (about 4 s here).
+	w.slack.WaitFor(t, func() bool { return len(w.reportsIn("C0QUIET")) == 1 }, 30*time.Second)
 	quiet := time.Since(start)
 	w.slack.WaitFor(t, func() bool { return len(w.reportsIn("C0BUSY")) == len(busy) }, 30*time.Second)
 	t.Logf("quiet channel report after %v", quiet)
@@ -222,7 +224,10 @@ func TestSlackLimitsKeptAcrossReplicas(t *testing.T) {
 	w := newWorld(t)
 	w.slack.EnforceLimits(scaledLimits)
 	ids := addInstances(t, w, "load", 30)
-	r1, r2 := w.replica(t, "r1", pacedLikeSlack), w.replica(t, "r2", pacedLikeSlack)
+	// No placeholder, however slow a loaded machine makes the diagnoses: the
+	// count of calls below is then the same on every run.
+	noPlaceholder := func(o *bot.Options) { o.PlaceholderAfter = time.Minute }
+	r1, r2 := w.replica(t, "r1", pacedLikeSlack, noPlaceholder), w.replica(t, "r2", pacedLikeSlack, noPlaceholder)
 	channels := []string{"C0LOAD1", "C0LOAD2", "C0LOAD3"}
 	var wg sync.WaitGroup
 	for i, id := range ids {

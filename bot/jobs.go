@@ -528,6 +528,9 @@ func (b *Bot) buttons(ctx context.Context, c conversations.Conversation, r *diag
 	if c.OpenPortsFix != "" {
 		actions = append(actions, string(diag.FixUndoOpenPorts))
 	}
+	if c.GuestFirewallFix != "" {
+		actions = append(actions, string(diag.FixUndoGuestFirewall))
+	}
 	out := make(map[string]string, len(actions))
 	for _, action := range actions {
 		id, err := b.store.CreateRef(ctx, conversations.Ref{Action: action, ConversationID: c.ID, Channel: c.Channel})

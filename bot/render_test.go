@@ -149,7 +149,7 @@ func TestRenderReportFinal(t *testing.T) {
 		"report.verdict":                    "*Likely cause:* Security group blocks TCP 22",
 		"finding.security_group.login_port": ":x: *Security group blocks TCP 22* · `security_group.login_port` · critical\nsg-12345678 rule #0 DROP ALL 0.0.0.0/0 matches first\n*Fix:* Open port 22 in sg-12345678, or press Open all ports · <https://intl.cloud.tencent.com/document/product/213/12452|Tencent docs>",
 		"finding.security_group.icmp":       ":warning: *Ping is blocked*",
-		"report.passed":                     ":white_check_mark: 14 ok: instance.found, account.arrears,",
+		"report.passed":                     ":white_check_mark: 15 ok: instance.found, account.arrears,",
 		"report.metrics":                    "CPU ▁▁▁▁▁▁▁▁▁▁▁▁ max 6%",
 		"report.footer":                     "Diagnosed in 412 ms · requested by <@U024BE7LH> · details in thread",
 	} {
@@ -205,9 +205,9 @@ func TestRenderReportVerdict(t *testing.T) {
 		report *diag.Report
 		want   string
 	}{
-		{"healthy", healthyLinux(), ":white_check_mark: *No problem found:* 17 ok. If you still cannot log in"},
-		{"unknown only", unknownBillingPermission(), "*No problem found:* 1 unknown, 16 ok. Some checks could not tell; see below."},
-		{"warning only", warned, ":warning: *Summary:* 1 warning, 16 ok."},
+		{"healthy", healthyLinux(), ":white_check_mark: *No problem found:* 18 ok. If you still cannot log in"},
+		{"unknown only", unknownBillingPermission(), "*No problem found:* 1 unknown, 17 ok. Some checks could not tell; see below."},
+		{"warning only", warned, ":warning: *Summary:* 1 warning, 17 ok."},
 		{"likely cause", stoppedInstance(), ":rotating_light: *Likely cause:* Instance is stopped"},
 		{"likely cause without its finding", func() *diag.Report {
 			r := healthyLinux()
@@ -237,7 +237,7 @@ func TestRenderReportProgress(t *testing.T) {
 		"report.header":   "Diagnosing web-1 (ins-abc12345)",
 		"report.context":  "in *ap-guangzhou* for <@U024BE7LH>",
 		"report.note":     "second run",
-		"report.progress": ":hourglass_flowing_sand: *10 of 17 checks done*\n:x: *Security group blocks TCP 22*\n:warning: *Ping is blocked*\nWaiting for: port.reachable, network.bandwidth_usage",
+		"report.progress": ":hourglass_flowing_sand: *10 of 18 checks done*\n:x: *Security group blocks TCP 22*\n:warning: *Ping is blocked*\nWaiting for: port.reachable, network.bandwidth_usage",
 	} {
 		if !strings.HasPrefix(texts[id], want) {
 			t.Errorf("%s = %q, want it to start with %q", id, texts[id], want)
@@ -328,9 +328,14 @@ func TestRenderReportButtons(t *testing.T) {
 	want := []look{
 		{"open_login_port", "Open port 22", slack.StylePrimary, "Adds an inbound rule at the top of sg-12345678: TCP 22 from 0.0.0.0/0. Everyone can reach port 22."},
 		{"open_all_ports", "Open all ports", slack.StyleDanger, "Adds inbound rules at the top of sg-12345678: TCP 20, 21, 22, 80, 443, 3389 and ICMP from 0.0.0.0/0. Everyone can reach these ports."},
+		{"enable_rdp", "Enable Remote Desktop", slack.StyleDefault, "Runs a script inside ins-abc12345 through TAT that allows Remote Desktop connections (fDenyTSConnections=0) and enables its firewall rules."},
+		{"open_guest_firewall", "Open port in guest firewall", slack.StyleDefault, "Runs a script inside ins-abc12345 through TAT that allows TCP 22 in the guest's own firewall, with a rule cvmlogin can remove again."},
+		{"fix_authorized_keys", "Fix key permissions", slack.StyleDefault, "Runs a script inside ins-abc12345 through TAT that sets ~/.ssh to 700 and authorized_keys to 600, owned by the login user. No key is read or changed."},
+		{"restart_login_service", "Restart login service", slack.StyleDefault, "Runs a script inside ins-abc12345 through TAT that restarts the login service (sshd, or Remote Desktop Services on Windows); sshd is not restarted if its configuration is invalid."},
 		{"start_instance", "Start instance", slack.StyleDefault, "Starts ins-abc12345. A pay-as-you-go instance is billed again while it runs."},
 		{"restart_instance", "Restart instance", slack.StyleDanger, "Reboots ins-abc12345 (soft first, then hard). Unsaved work is lost."},
 		{"undo_open_ports", "Close opened ports", slack.StyleDanger, "Deletes the inbound rules cvmlogin added to sg-12345678 (described cvmlogin:…). Whatever they let in is blocked again."},
+		{"undo_guest_firewall", "Close port in guest firewall", slack.StyleDanger, "Runs a script inside ins-abc12345 through TAT that removes the rule cvmlogin added to the guest's own firewall."},
 		{"rediagnose", "Diagnose again", slack.StyleDefault, ""},
 		{"export_report", "Export report", slack.StyleDefault, ""},
 	}
@@ -404,9 +409,9 @@ func TestReportFallbackText(t *testing.T) {
 		want   string
 	}{
 		{"nil", nil, ""},
-		{"healthy", healthyLinux(), "web-1 (ins-abc12345): no problem found (17 ok)"},
+		{"healthy", healthyLinux(), "web-1 (ins-abc12345): no problem found (18 ok)"},
 		{"likely cause", securityGroupBlocks22(), "web-1 (ins-abc12345): likely cause: Security group blocks TCP 22"},
-		{"warning", withFinding(healthyLinux(), diag.Finding{Check: diag.CheckSGICMP, Status: diag.StatusWarn}), "web-1 (ins-abc12345): 1 warning, 16 ok"},
+		{"warning", withFinding(healthyLinux(), diag.Finding{Check: diag.CheckSGICMP, Status: diag.StatusWarn}), "web-1 (ins-abc12345): 1 warning, 17 ok"},
 		{"long name", long, strings.Repeat("n", 299) + "…"},
 	}
 	for _, tc := range tests {

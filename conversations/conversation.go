@@ -33,6 +33,9 @@ type Conversation struct {
 	// OpenPortsFix is the fix request whose security-group rules are open
 	// now, so that undo_open_ports knows what to delete; "" when none.
 	OpenPortsFix string
+	// GuestFirewallFix is the open_guest_firewall fix whose rule is in the
+	// guest's firewall now, so that undo_guest_firewall knows; "" when none.
+	GuestFirewallFix string
 }
 
 func (c Conversation) fields() []any {
@@ -50,6 +53,7 @@ func (c Conversation) fields() []any {
 		"created_at", c.CreatedAt.UTC().Format(time.RFC3339Nano),
 		"status", c.Status,
 		"open_ports_fix", c.OpenPortsFix,
+		"guest_firewall_fix", c.GuestFirewallFix,
 	}
 }
 
@@ -66,7 +70,8 @@ func conversationFromFields(f map[string]string) (Conversation, error) {
 		Trigger:   f["trigger"],
 		Status:    f["status"],
 
-		OpenPortsFix: f["open_ports_fix"],
+		OpenPortsFix:     f["open_ports_fix"],
+		GuestFirewallFix: f["guest_firewall_fix"],
 	}
 	var err error
 	if c.Port, err = strconv.Atoi(f["port"]); err != nil {
@@ -168,6 +173,13 @@ func (s *Store) SetStatus(ctx context.Context, id, status string) error {
 // an undo). It returns ErrNotFound if the conversation does not exist.
 func (s *Store) SetOpenPortsFix(ctx context.Context, id, fixID string) error {
 	return s.update(ctx, "recording the open ports of conversation "+id, id, "open_ports_fix", fixID)
+}
+
+// SetGuestFirewallFix records the open_guest_firewall fix whose rule is in
+// the guest's firewall now ("" after its undo). It returns ErrNotFound if the
+// conversation does not exist.
+func (s *Store) SetGuestFirewallFix(ctx context.Context, id, fixID string) error {
+	return s.update(ctx, "recording the guest firewall rule of conversation "+id, id, "guest_firewall_fix", fixID)
 }
 
 // update sets fields of an existing conversation and renews its TTL.

@@ -36,6 +36,7 @@ var catalogue = []check{
 	{id: CheckLoadMemory, title: "Memory load", dependsOn: []CheckID{CheckInstanceState}, run: checkMemory},
 	{id: CheckGuestAgent, title: "TAT agent", dependsOn: []CheckID{CheckInstanceState}, disabled: guestDisabled, run: checkAgent},
 	{id: CheckGuestLoginService, title: "Login service", dependsOn: []CheckID{CheckGuestAgent}, run: checkLoginService, onLoginPort: true},
+	{id: CheckGuestLoginConfig, title: "Login settings inside the guest", dependsOn: []CheckID{CheckGuestAgent}, run: checkLoginConfig, onLoginPort: true},
 	{id: CheckGuestDisk, title: "Disk space", dependsOn: []CheckID{CheckGuestAgent}, run: checkDisk},
 }
 

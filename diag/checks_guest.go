@@ -37,29 +37,55 @@ func guestTerminal(status string) bool {
 
 // runGuestScript runs the read-only script through TAT and parses its facts.
 func (r *run) runGuestScript() (GuestFacts, error) {
-	ctx, cancel := context.WithTimeout(r.ctx, r.d.opts.GuestTimeout)
-	defer cancel()
-	cmd := Command{InstanceID: r.inst.ID, Type: "SHELL", Script: LinuxGuestScript, Timeout: r.d.opts.GuestTimeout, Name: "cvmlogin-diagnosis"}
+	cmd := Command{InstanceID: r.inst.ID, Type: "SHELL", Script: LinuxGuestScript, Name: "cvmlogin-diagnosis"}
 	if r.os == OSWindows {
 		cmd.Type, cmd.Script = "POWERSHELL", WindowsGuestScript
 	}
-	inv, err := r.d.cloud.RunCommand(ctx, r.region, cmd)
-	if err != nil {
-		return GuestFacts{}, fmt.Errorf("starting the in-guest script: %w", err)
-	}
-	task, err := r.awaitTask(ctx, inv)
+	out, err := r.runScript(cmd)
 	if err != nil {
 		return GuestFacts{}, err
 	}
-	if task.Status != "SUCCESS" && task.Status != "FAILED" {
-		return GuestFacts{}, fmt.Errorf("in-guest script %s ended %s: %s", inv, task.Status, orDash(task.ErrorInfo))
-	}
-	return ParseGuestFacts(task.Output)
+	return ParseGuestFacts(out)
 }
 
-// awaitTask polls the invocation until its task is final, backing off.
-func (r *run) awaitTask(ctx context.Context, invocationID string) (InvocationTask, error) {
-	wait := r.d.opts.GuestPoll
+// runLoginDetails runs the read-only login-details script through TAT and
+// parses what it reports.
+func (r *run) runLoginDetails() (LoginDetails, error) {
+	cmd, err := LoginDetailsCommand(r.os, r.inst.ID, r.port, r.loginUser)
+	if err != nil {
+		return LoginDetails{}, err
+	}
+	out, err := r.runScript(cmd)
+	if err != nil {
+		return LoginDetails{}, err
+	}
+	return ParseLoginDetails(out)
+}
+
+// runScript runs a read-only script through TAT, within GuestTimeout, and
+// returns its output.
+func (r *run) runScript(cmd Command) (string, error) {
+	ctx, cancel := context.WithTimeout(r.ctx, r.d.opts.GuestTimeout)
+	defer cancel()
+	cmd.Timeout = r.d.opts.GuestTimeout
+	inv, err := r.d.cloud.RunCommand(ctx, r.region, cmd)
+	if err != nil {
+		return "", fmt.Errorf("starting the in-guest script: %w", err)
+	}
+	task, err := awaitTask(ctx, r.d.cloud, r.region, r.inst.ID, inv, r.d.opts.GuestPoll)
+	if err != nil {
+		return "", err
+	}
+	if task.Status != "SUCCESS" && task.Status != "FAILED" {
+		return "", fmt.Errorf("in-guest script %s ended %s: %s", inv, task.Status, orDash(task.ErrorInfo))
+	}
+	return task.Output, nil
+}
+
+// awaitTask polls invocationID until its task on instanceID is final,
+// backing off from poll to 2s.
+func awaitTask(ctx context.Context, guest GuestAPI, region, instanceID, invocationID string, poll time.Duration) (InvocationTask, error) {
+	wait := poll
 	for {
 		timer := time.NewTimer(wait)
 		select {
@@ -68,17 +94,102 @@ func (r *run) awaitTask(ctx context.Context, invocationID string) (InvocationTas
 			return InvocationTask{}, fmt.Errorf("waiting for in-guest script %s: %w", invocationID, ctx.Err())
 		case <-timer.C:
 		}
-		tasks, err := r.d.cloud.InvocationTasks(ctx, r.region, invocationID)
+		tasks, err := guest.InvocationTasks(ctx, region, invocationID)
 		if err != nil {
 			return InvocationTask{}, fmt.Errorf("reading in-guest script %s: %w", invocationID, err)
 		}
 		for _, t := range tasks {
-			if t.InstanceID == r.inst.ID && guestTerminal(t.Status) {
+			if t.InstanceID == instanceID && guestTerminal(t.Status) {
 				return t, nil
 			}
 		}
 		wait = min(2*wait, 2*time.Second)
 	}
+}
+
+// checkLoginConfig judges the settings inside the guest that decide whether
+// a login reaching the service is accepted: the worst problem the
+// login-details script shows decides (critical or high: fail; medium:
+// warn), every problem is listed, and their repairs are offered.
+func checkLoginConfig(ctx context.Context, r *run) Finding {
+	d, err := r.details.get(ctx)
+	if err != nil {
+		return unknownFinding("Login settings", err)
+	}
+	problems := d.Problems(r.port, r.d.opts.Now())
+	f := Finding{Evidence: loginDetailsEvidence(d, problems), DocURL: r.serviceDoc()}
+	var blocking []GuestProblem
+	for _, p := range problems {
+		if p.Severity == SeverityCritical || p.Severity == SeverityHigh || p.Severity == SeverityMedium {
+			blocking = append(blocking, p)
+		}
+	}
+	if len(blocking) == 0 {
+		f.Status, f.Title, f.Detail = StatusOK, "Login settings inside the guest allow the login", loginSettingsSummary(d, r.os)
+		if len(problems) > 0 {
+			f.Detail += " Note: " + problemList(problems)
+		}
+		return f
+	}
+	return blockedLogin(f, blocking, problems)
+}
+
+// blockedLogin is the finding of login settings with blocking problems
+// (worst first): the worst decides status, severity and title; the detail
+// tells every problem; the remediation and fixes are the blocking ones'.
+func blockedLogin(f Finding, blocking, problems []GuestProblem) Finding {
+	worst := blocking[0]
+	f.Status, f.Severity, f.Title = StatusFail, worst.Severity, worst.Title
+	if worst.Severity == SeverityMedium {
+		f.Status = StatusWarn
+	}
+	if len(blocking) > 1 {
+		f.Title = fmt.Sprintf("%s (and %s)", worst.Title, plural(len(blocking)-1, "more problem"))
+	}
+	f.Detail = sentence(worst.Detail)
+	if len(problems) > 1 {
+		f.Detail += " Also: " + problemList(problems[1:])
+	}
+	var remedies []string
+	for _, p := range blocking {
+		remedies = append(remedies, p.Remediation)
+		if p.Fix != "" && !slices.Contains(f.Fixes, p.Fix) {
+			f.Fixes = append(f.Fixes, p.Fix)
+		}
+	}
+	f.Remediation = strings.Join(remedies, " ")
+	return f
+}
+
+// problemList renders problems as "Title: detail." sentences.
+func problemList(problems []GuestProblem) string {
+	items := make([]string, len(problems))
+	for i, p := range problems {
+		items[i] = p.Title + ": " + sentence(p.Detail)
+	}
+	return strings.Join(items, " ")
+}
+
+// sentence ends s with exactly one full stop.
+func sentence(s string) string { return strings.TrimSuffix(s, ".") + "." }
+
+// loginSettingsSummary says what was checked when nothing is wrong.
+func loginSettingsSummary(d LoginDetails, os string) string {
+	if os == OSWindows {
+		return fmt.Sprintf("Remote Desktop is allowed on port %d; guest firewall %s.", d.RDPPort, orDash(d.GuestFirewall))
+	}
+	return fmt.Sprintf("sshd ports %s, pubkey %s, password %s; login user %s; guest firewall %s.",
+		orDash(joinPorts(d.SSHDPorts)), orDash(d.PubkeyAuth), orDash(d.PasswordAuth), orDash(d.LoginUser), orDash(d.GuestFirewall))
+}
+
+// loginDetailsEvidence is what the finding shows of the details.
+func loginDetailsEvidence(d LoginDetails, problems []GuestProblem) map[string]any {
+	titles := make([]string, len(problems))
+	for i, p := range problems {
+		titles[i] = p.Title
+	}
+	return map[string]any{"login_user": d.LoginUser, "guest_firewall": d.GuestFirewall, "firewall_allows_port": d.FirewallAllowsPort,
+		"sshd_ports": d.SSHDPorts, "key_files": d.KeyFiles, "rdp_denied": d.RDPDenied, "problems": titles}
 }
 
 // checkLoginService judges the login service by what matters for logging in:
@@ -94,14 +205,15 @@ func checkLoginService(ctx context.Context, r *run) Finding {
 	svc := orDash(g.LoginService)
 	f := Finding{Evidence: map[string]any{"service": svc, "state": g.LoginServiceState, "login_socket": g.LoginSocket,
 		"listening_ports": g.ListeningPorts}, DocURL: r.serviceDoc()}
-	fail := func(title, detail, remedy string) Finding {
+	fail := func(title, detail, remedy string, fixes ...FixAction) Finding {
 		f.Status, f.Severity, f.Title, f.Detail, f.Remediation = StatusFail, SeverityCritical, title, detail, remedy
-		f.Fixes = []FixAction{FixRestartInstance}
+		f.Fixes = fixes
 		return f
 	}
 	switch {
 	case g.RDPDenied:
-		return fail("Remote Desktop connections are disabled", "fDenyTSConnections is 1.", "Allow remote connections in System Properties → Remote through VNC.")
+		return fail("Remote Desktop connections are disabled", "fDenyTSConnections is 1.",
+			"Press Enable Remote Desktop, or allow remote connections in System Properties → Remote through VNC.", FixEnableRDP)
 	case g.Listening(r.port):
 		f.Status, f.Title = StatusOK, fmt.Sprintf("TCP %d is listening", r.port)
 		f.Detail = listeningDetail(g, svc, r.port)
@@ -109,13 +221,14 @@ func checkLoginService(ctx context.Context, r *run) Finding {
 	case g.LoginSocket != "":
 		return fail(fmt.Sprintf("Nothing listens on %d", r.port),
 			fmt.Sprintf("%s is socket-activated by %s, which does not listen on %d (listening: %v).", svc, g.LoginSocket, r.port, g.ListeningPorts),
-			fmt.Sprintf("Check the ListenStream of %s (systemctl cat %s), or connect to the port it listens on.", g.LoginSocket, g.LoginSocket))
+			fmt.Sprintf("Check the ListenStream of %s (systemctl cat %s), or connect to the port it listens on.", g.LoginSocket, g.LoginSocket), FixRestartInstance)
 	case !g.ServiceUp():
 		return fail(fmt.Sprintf("%s is not running", svc), fmt.Sprintf("Nothing listens on %d and %s is %q inside the guest.", r.port, svc, g.LoginServiceState),
-			fmt.Sprintf("Start it through VNC (%s), or %s.", startCommand(r.os, svc), press(FixRestartInstance, 0)))
+			fmt.Sprintf("Start it through VNC (%s), or %s.", startCommand(r.os, svc), press(FixRestartLoginService, 0)), FixRestartLoginService, FixRestartInstance)
 	}
 	return fail(fmt.Sprintf("%s does not listen on %d", svc, r.port), fmt.Sprintf("%s is running but TCP %d is not in LISTEN state (listening: %v).", svc, r.port, g.ListeningPorts),
-		fmt.Sprintf("Check the port %s is configured to use, or connect to the port it listens on.", svc))
+		fmt.Sprintf("Check the port %s is configured to use, or connect to the port it listens on; restarting %s applies a changed configuration.", svc, svc),
+		FixRestartLoginService, FixRestartInstance)
 }
 
 // listeningDetail explains who answers on a listening login port.

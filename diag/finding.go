@@ -55,6 +55,7 @@ const (
 	CheckPortReachable     CheckID = "port.reachable"
 	CheckGuestAgent        CheckID = "guest.agent"
 	CheckGuestLoginService CheckID = "guest.login_service"
+	CheckGuestLoginConfig  CheckID = "guest.login_config"
 	CheckGuestDisk         CheckID = "guest.disk"
 )
 
@@ -77,6 +78,7 @@ var CheckIDs = []CheckID{
 	CheckLoadMemory,
 	CheckGuestAgent,
 	CheckGuestLoginService,
+	CheckGuestLoginConfig,
 	CheckGuestDisk,
 	CheckSGICMP,
 }
@@ -93,8 +95,10 @@ const (
 	FixStartInstance   FixAction = "start_instance"
 )
 
-// FixActions lists every fix action.
-var FixActions = []FixAction{FixOpenAllPorts, FixOpenLoginPort, FixUndoOpenPorts, FixRestartInstance, FixStartInstance}
+// FixActions lists every fix action: the cloud changes, then the guest
+// repairs (repair.go).
+var FixActions = []FixAction{FixOpenAllPorts, FixOpenLoginPort, FixUndoOpenPorts, FixRestartInstance, FixStartInstance,
+	FixRestartLoginService, FixOpenGuestFirewall, FixUndoGuestFirewall, FixFixAuthorizedKeys, FixEnableRDP}
 
 // Finding is the result of one check: its status plus everything a person
 // needs to act on it.

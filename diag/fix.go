@@ -92,6 +92,16 @@ type FixPlan struct {
 	// Rules are, for the open actions, the inbound rules to add at the top
 	// of GroupID, in order.
 	Rules []SecurityGroupPolicy `json:"rules,omitempty"`
+	// OS is, for guest repairs, the instance's OS (linux or windows): it
+	// picks the repair script.
+	OS string `json:"os,omitempty"`
+	// LoginUser is, for guest repairs on Linux, the user whose key files
+	// fix_authorized_keys repairs.
+	LoginUser string `json:"login_user,omitempty"`
+	// Mechanism is, for undo_guest_firewall, the guest firewall the undone
+	// open_guest_firewall changed (FixOutcome.Undo): firewalld, ufw,
+	// iptables or windows.
+	Mechanism string `json:"mechanism,omitempty"`
 }
 
 // PlanFix plans action on the diagnosed instance inst in region. id is the
@@ -100,6 +110,9 @@ type FixPlan struct {
 // has no security group (open and undo actions) or no valid login port
 // (open_login_port).
 func PlanFix(id string, action FixAction, inst InstanceSummary, region string, undoOf string) (FixPlan, error) {
+	if IsGuestRepair(action) {
+		return planRepair(id, action, inst, region)
+	}
 	p := FixPlan{ID: id, Action: action, InstanceID: inst.ID, InstanceName: inst.Name, Region: region}
 	if p.changesGroup() {
 		if len(inst.SecurityGroups) == 0 {
@@ -215,6 +228,10 @@ func (p FixPlan) validate() error {
 		return fmt.Errorf("the fix to undo, %q, is not a fix ID", p.UndoOf)
 	case !slices.Equal(p.Rules, p.wantRules()):
 		return fmt.Errorf("the plan's rules are not what %s adds", p.Action)
+	case IsGuestRepair(p.Action):
+		return p.validateRepair()
+	case p.OS != "" || p.LoginUser != "" || p.Mechanism != "":
+		return fmt.Errorf("%s takes no OS, login user or firewall mechanism", p.Action)
 	}
 	return nil
 }
@@ -233,6 +250,9 @@ func (p FixPlan) Describe() string {
 		return fmt.Sprintf("Reboot %s (soft shutdown first, hard if that fails); unsaved work in memory is lost.", inst)
 	case FixStartInstance:
 		return fmt.Sprintf("Start %s.", inst)
+	}
+	if what := p.repairDescription(); what != "" {
+		return fmt.Sprintf("Run in the guest of %s: %s.", inst, what)
 	}
 	return fmt.Sprintf("Unknown fix action %q on %s: nothing will be done.", p.Action, inst)
 }
@@ -260,7 +280,8 @@ type FixOutcome struct {
 	// set even when Execute returns an error.
 	Summary string `json:"summary"`
 	// RequestIDs are the Tencent Cloud RequestIds of the mutating calls
-	// made, in order, including calls the cloud refused.
+	// made, in order, including calls the cloud refused; for a guest
+	// repair, the TAT invocation ID of its RunCommand.
 	RequestIDs []string `json:"request_ids"`
 	// Added are the rules added, with the PolicyIndex each was inserted at.
 	Added []SecurityGroupPolicy `json:"added,omitempty"`
@@ -269,6 +290,12 @@ type FixOutcome struct {
 	// FinalState is the instance's InstanceState as last read, e.g.
 	// RUNNING; empty when it was not read (undo_open_ports).
 	FinalState string `json:"final_state,omitempty"`
+	// Undo is, for a guest repair, what its undo needs: the firewall
+	// mechanism an open_guest_firewall used (see PlanUndoGuestFirewall).
+	Undo string `json:"undo,omitempty"`
+	// Before is, for a guest repair, the state it changed, as the script
+	// reported it, for the audit trail.
+	Before string `json:"before,omitempty"`
 }
 
 // FixerOptions configure a Fixer. Zero fields take the defaults noted.
@@ -351,12 +378,16 @@ func (f *Fixer) Execute(ctx context.Context, plan FixPlan) (FixOutcome, error) {
 //   - undo succeeded if no rule described "cvmlogin:"+UndoOf is left;
 //   - reboot and start: if the instance's latest operation is that
 //     operation, it is watched to its end as Execute does; otherwise the
-//     call never took effect and the fix failed with nothing changed.
+//     call never took effect and the fix failed with nothing changed;
+//   - guest repairs: the repair's TAT invocation is read (and waited for)
+//     and its result recorded as Execute does; when it cannot be found the
+//     fix failed, its effect unknown (never a success).
 //
-// requestID is the request ID of the reboot or start call, when the
-// interrupted execution noted it (WithChangeNote): then only the operation
-// it started counts. When it is empty, an operation of the same kind started
-// by someone else just before is taken for the fix's.
+// requestID is the request ID of the reboot or start call (for a guest
+// repair, the invocation ID), when the interrupted execution noted it
+// (WithChangeNote): then only the operation it started counts. When it is
+// empty, an operation of the same kind started by someone else just before
+// is taken for the fix's.
 func (f *Fixer) Reconcile(ctx context.Context, plan FixPlan, requestID string) (FixOutcome, error) {
 	x := f.newExecution(plan)
 	err := plan.validate()
@@ -379,6 +410,9 @@ func (x *execution) reconcile(ctx context.Context, requestID string) error {
 		return x.reconcileState(ctx, rebootOp, requestID)
 	case FixStartInstance:
 		return x.reconcileState(ctx, startOp, requestID)
+	}
+	if IsGuestRepair(x.plan.Action) {
+		return x.reconcileRepair(ctx, requestID)
 	}
 	return fmt.Errorf("unknown fix action %q", x.plan.Action)
 }
@@ -470,6 +504,9 @@ func (x *execution) run(ctx context.Context) error {
 		return x.changeState(ctx, rebootOp)
 	case FixStartInstance:
 		return x.changeState(ctx, startOp)
+	}
+	if IsGuestRepair(x.plan.Action) {
+		return x.repair(ctx)
 	}
 	return fmt.Errorf("unknown fix action %q", x.plan.Action)
 }

@@ -180,7 +180,7 @@ const sg = "sg-12345678"
 
 // summaryOf is the diagnosed instance of healthyFake.
 func summaryOf(c *fixCloud) InstanceSummary {
-	return InstanceSummary{ID: c.inst.ID, State: c.inst.State, OS: OSLinux, LoginPort: 22, SecurityGroups: slices.Clone(c.inst.SecurityGroupIDs)}
+	return InstanceSummary{ID: c.inst.ID, State: c.inst.State, OS: OSLinux, LoginPort: 22, LoginUser: "root", SecurityGroups: slices.Clone(c.inst.SecurityGroupIDs)}
 }
 
 func mustPlan(t *testing.T, c *fixCloud, id string, action FixAction, undoOf string) FixPlan {
@@ -224,6 +224,12 @@ func TestPlanFix(t *testing.T) {
 	noGroup.SecurityGroups = nil
 	noPort := inst
 	noPort.LoginPort = 0
+	linux := InstanceSummary{ID: "ins-abc12345", Name: "web-1", OS: OSLinux, LoginPort: 22, LoginUser: "ubuntu", SecurityGroups: []string{"sg-12345678"}}
+	winRDP := InstanceSummary{ID: "ins-abc12345", Name: "win-1", OS: OSWindows, LoginPort: 3389, SecurityGroups: []string{"sg-12345678"}}
+	noUser := linux
+	noUser.LoginUser = ""
+	badUser := linux
+	badUser.LoginUser = "root;reboot"
 	tests := []struct {
 		name     string
 		id       string
@@ -247,6 +253,24 @@ func TestPlanFix(t *testing.T) {
 		{"unknown action", "fix10", "open_everything", inst, "", "", 0, "unknown fix action"},
 		{"id that would break the description", "fix 11", FixOpenAllPorts, inst, "", "", 0, "fix ID"},
 		{"no login port", "fix12", FixOpenLoginPort, noPort, "", "", 0, "not a port number"},
+		// The guest repairs.
+		{"restart sshd", "fixg1", FixRestartLoginService, linux, "",
+			"Run in the guest of ins-abc12345 (web-1) in ap-guangzhou: restart sshd (ssh.socket where SSH is socket-activated); refused if `sshd -t` rejects the configuration, since sshd would not come back.", 0, ""},
+		{"restart TermService", "fixg1", FixRestartLoginService, winRDP, "",
+			"Run in the guest of ins-abc12345 (win-1) in ap-guangzhou: restart Remote Desktop Services (TermService) and the services that depend on it; open Remote Desktop sessions are disconnected.", 0, ""},
+		{"open the guest firewall", "fixg1", FixOpenGuestFirewall, linux, "",
+			"Run in the guest of ins-abc12345 (web-1) in ap-guangzhou: allow inbound TCP 22 in the guest firewall: firewalld (runtime and permanent), else ufw (rule commented cvmlogin:fixg1), else an iptables rule commented cvmlogin:fixg1 at the top of INPUT (until the next reboot).", 0, ""},
+		{"open Windows Firewall", "fixg1", FixOpenGuestFirewall, winRDP, "",
+			"Run in the guest of ins-abc12345 (win-1) in ap-guangzhou: add the Windows Firewall rule cvmlogin:fixg1 allowing inbound TCP 3389 from anywhere.", 0, ""},
+		{"fix key modes", "fixg1", FixFixAuthorizedKeys, linux, "",
+			"Run in the guest of ins-abc12345 (web-1) in ap-guangzhou: make ~ubuntu/.ssh mode 700 and ~ubuntu/.ssh/authorized_keys mode 600, both owned by ubuntu, and remove group and other write permission from ubuntu's home; no key is read or changed.", 0, ""},
+		{"enable rdp", "fixg1", FixEnableRDP, winRDP, "",
+			"Run in the guest of ins-abc12345 (win-1) in ap-guangzhou: set fDenyTSConnections to 0 (allow Remote Desktop connections) and enable the Remote Desktop firewall rules.", 0, ""},
+		{"key modes on Windows", "fixg1", FixFixAuthorizedKeys, winRDP, "", "", 0, "does not apply to windows"},
+		{"rdp on Linux", "fixg1", FixEnableRDP, linux, "", "", 0, "does not apply to linux"},
+		{"key modes without a login user", "fixg1", FixFixAuthorizedKeys, noUser, "", "", 0, "login user is unknown"},
+		{"a login user that is not a name", "fixg1", FixRestartLoginService, badUser, "", "", 0, "not a login user name"},
+		{"undo planned from the report", "fixg1", FixUndoGuestFirewall, linux, "", "", 0, "PlanUndoGuestFirewall"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -18,6 +18,12 @@ var fixLabels = map[FixAction]string{
 	FixUndoOpenPorts:   "Close opened ports",
 	FixRestartInstance: "Restart instance",
 	FixStartInstance:   "Start instance",
+	// The guest repairs.
+	FixRestartLoginService: "Restart login service",
+	FixOpenGuestFirewall:   "Open port in guest firewall",
+	FixUndoGuestFirewall:   "Close port in guest firewall",
+	FixFixAuthorizedKeys:   "Fix key permissions",
+	FixEnableRDP:           "Enable Remote Desktop",
 }
 
 // Label returns the button label of fix action a: "Open port 22" for
@@ -41,7 +47,7 @@ func (a FixAction) Label(port int) string {
 // fix of the likely cause: it opens more than the login port, interrupts the
 // instance, or takes access away.
 func (a FixAction) Harsh() bool {
-	return a == FixOpenAllPorts || a == FixRestartInstance || a == FixUndoOpenPorts
+	return a == FixOpenAllPorts || a == FixRestartInstance || a == FixUndoOpenPorts || a == FixUndoGuestFirewall
 }
 
 // FixLabels returns the labels of every fix action, the login port's

@@ -195,7 +195,7 @@ func severityRank(s Severity) int {
 // guestRules are the checks of LoginDetails, each reporting one problem.
 var guestRules = []func(d LoginDetails, port int, now time.Time) (GuestProblem, bool){
 	ruleSSHDConfig, ruleSSHDPort, rulePubkey, ruleRootLogin, ruleAllowDenyUsers, ruleKeyFiles,
-	ruleAccount, ruleHostsDeny, ruleGuestFirewall, ruleRDPDenied, ruleRDPPort, ruleRDPUsers,
+	ruleAccount, ruleHostsDeny, ruleGuestFirewall, ruleRDPDenied, ruleRDPFirewall, ruleRDPPort, ruleRDPUsers,
 }
 
 func ruleSSHDConfig(d LoginDetails, _ int, _ time.Time) (GuestProblem, bool) {
@@ -295,6 +295,16 @@ func ruleRDPDenied(d LoginDetails, _ int, _ time.Time) (GuestProblem, bool) {
 	return GuestProblem{Severity: SeverityCritical, Title: "Remote Desktop is turned off",
 		Detail:      "fDenyTSConnections is 1: Windows refuses every Remote Desktop connection.",
 		Remediation: "Press Enable Remote Desktop.", Fix: FixEnableRDP}, d.RDPDenied
+}
+
+// ruleRDPFirewall: Windows Firewall is on and its Remote Desktop rules are
+// disabled. (Turning Remote Desktop off disables them too: ruleRDPDenied
+// tells that.)
+func ruleRDPFirewall(d LoginDetails, port int, _ time.Time) (GuestProblem, bool) {
+	blocked := d.GuestFirewall == "windows" && d.RDPPort != 0 && !d.RDPFirewallEnabled && !d.RDPDenied
+	return GuestProblem{Severity: SeverityHigh, Title: "Windows Firewall's Remote Desktop rules are disabled",
+		Detail:      fmt.Sprintf("No enabled rule of the Remote Desktop group lets TCP %d in, unless another rule allows it.", port),
+		Remediation: "Press Enable Remote Desktop (it enables the Remote Desktop firewall rules).", Fix: FixEnableRDP}, blocked
 }
 
 func ruleRDPPort(d LoginDetails, port int, _ time.Time) (GuestProblem, bool) {

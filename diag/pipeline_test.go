@@ -1,6 +1,7 @@
 package diag
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"net"
@@ -18,7 +19,13 @@ type fakeCloud struct {
 	metrics map[string][]float64
 	agent   Agent
 	facts   GuestFacts
-	ddos    string
+	// outputs are the outputs of scripts other than the guest facts, by
+	// command name (cvmlogin-login-details, cvmlogin-<repair>); taskStatus,
+	// when set, is every task's status; runs are the commands run.
+	outputs    map[string]string
+	taskStatus string
+	runs       []string
+	ddos       string
 	// templates are address and service templates by ID; groups template
 	// groups, by ID, listing their members.
 	templates      map[string][]string
@@ -110,11 +117,23 @@ func (c *fakeCloud) MetricData(_ context.Context, _ string, q MetricQuery) (Metr
 func (c *fakeCloud) AgentStatus(context.Context, string, string) (Agent, error) {
 	return c.agent, c.errs["AgentStatus"]
 }
-func (c *fakeCloud) RunCommand(context.Context, string, Command) (string, error) {
-	return "inv-1", c.errs["RunCommand"]
+func (c *fakeCloud) RunCommand(_ context.Context, _ string, cmd Command) (string, error) {
+	c.runs = append(c.runs, cmd.Name)
+	return "inv-" + cmd.Name, c.errs["RunCommand"]
 }
-func (c *fakeCloud) InvocationTasks(context.Context, string, string) ([]InvocationTask, error) {
-	return []InvocationTask{{InstanceID: c.inst.ID, Status: "SUCCESS", Output: c.facts.Format()}}, c.errs["InvocationTasks"]
+
+// InvocationTasks answers invocations of commands named cvmlogin-*, with
+// their output in outputs, else the guest facts.
+func (c *fakeCloud) InvocationTasks(_ context.Context, _, invocationID string) ([]InvocationTask, error) {
+	name, ok := strings.CutPrefix(invocationID, "inv-")
+	if !ok || !strings.HasPrefix(name, "cvmlogin-") {
+		return []InvocationTask{}, c.errs["InvocationTasks"]
+	}
+	out, ok := c.outputs[name]
+	if !ok {
+		out = c.facts.Format()
+	}
+	return []InvocationTask{{InstanceID: c.inst.ID, Status: cmp.Or(c.taskStatus, "SUCCESS"), Output: out}}, c.errs["InvocationTasks"]
 }
 
 // openDialer answers every probe with a connection.

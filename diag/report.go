@@ -34,6 +34,9 @@ type InstanceSummary struct {
 	LoginPort        int      `json:"login_port"`
 	SecurityGroups   []string `json:"security_groups"`
 	BandwidthOutMbps int64    `json:"bandwidth_out_mbps"`
+	// LoginUser is the Linux user a login uses (DefaultLoginUser, else the
+	// image's usual one); absent on Windows. Guest repairs act for it.
+	LoginUser string `json:"login_user,omitempty"`
 }
 
 // Summary counts findings by status.

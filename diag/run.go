@@ -31,6 +31,8 @@ type run struct {
 	templates *lazy[Templates]
 	agent     *lazy[Agent]
 	guest     *lazy[GuestFacts]
+	details   *lazy[LoginDetails]
+	loginUser string // the image's login user, "" when unknown or Windows
 	metricMu  sync.Mutex
 	metrics   map[string]*lazy[MetricSeries]
 }
@@ -193,6 +195,8 @@ func (r *run) setInstance(in Instance) {
 	})
 	r.agent = fetch(r, func(ctx context.Context) (Agent, error) { return cloud.AgentStatus(ctx, r.region, in.ID) })
 	r.guest = newLazy(r.runGuestScript)
+	r.loginUser = loginUser(r.os, in)
+	r.details = newLazy(r.runLoginDetails)
 	r.metrics = map[string]*lazy[MetricSeries]{}
 }
 
@@ -257,7 +261,30 @@ func (r *run) summary() *InstanceSummary {
 		ID: in.ID, Name: in.Name, OS: r.os, OSName: in.OSName, State: in.State,
 		PublicIPs: nonNil(in.PublicIPs), PrivateIPs: nonNil(in.PrivateIPs), LoginPort: r.port,
 		SecurityGroups: nonNil(in.SecurityGroupIDs), BandwidthOutMbps: in.BandwidthOutMbps,
+		LoginUser: r.loginUser,
 	}
+}
+
+// loginUser is the user a login to a Linux instance uses: the instance's
+// DefaultLoginUser, else the image's usual one (ubuntu on Ubuntu, root
+// elsewhere). It is "" on Windows and when the name is not a plain Linux
+// user name: the guest checks then skip the login user's key files.
+func loginUser(os string, in Instance) string {
+	if os == OSWindows {
+		return ""
+	}
+	user := in.DefaultLoginUser
+	switch {
+	case user != "":
+	case strings.Contains(strings.ToLower(in.OSName), "ubuntu"):
+		user = "ubuntu"
+	default:
+		user = "root"
+	}
+	if !loginUserShape.MatchString(user) {
+		return ""
+	}
+	return user
 }
 
 func nonNil(s []string) []string {

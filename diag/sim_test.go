@@ -49,7 +49,7 @@ func TestServiceFaultDegradesOnlyItsChecks(t *testing.T) {
 		{"monitor", "GetMonitorData", "InternalError", []diag.CheckID{diag.CheckLoadCPU, diag.CheckLoadMemory, diag.CheckBandwidthUsage}},
 		{"billing", "DescribeAccountBalance", "UnauthorizedOperation.CamNoAuth", []diag.CheckID{diag.CheckAccountArrears}},
 		{"vpc", "DescribeSecurityGroupPolicies", "RequestLimitExceeded", []diag.CheckID{diag.CheckSGLoginPort, diag.CheckSGICMP}},
-		{"tat", "RunCommand", "UnauthorizedOperation.CamAuthFailed", []diag.CheckID{diag.CheckGuestLoginService, diag.CheckGuestDisk}},
+		{"tat", "RunCommand", "UnauthorizedOperation.CamAuthFailed", []diag.CheckID{diag.CheckGuestLoginService, diag.CheckGuestLoginConfig, diag.CheckGuestDisk}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.service, func(t *testing.T) {

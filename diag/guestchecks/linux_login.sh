@@ -1,4 +1,5 @@
 #!/bin/sh
+# cvmlogin-script: login-details
 # cvmlogin read-only login details: sshd's effective settings, the login
 # user's key files and account, hosts.deny and the guest firewall. Changes
 # nothing. The Go side prepends CVMLOGIN_PORT and CVMLOGIN_USER (validated).

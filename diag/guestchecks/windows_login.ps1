@@ -1,3 +1,4 @@
+# cvmlogin-script: login-details
 # cvmlogin read-only login details on Windows: RDP settings, Remote Desktop
 # Users, CredSSP policy and the firewall. Changes nothing. The Go side
 # prepends $CvmloginPort.

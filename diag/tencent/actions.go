@@ -16,8 +16,10 @@ type Action struct {
 func (a Action) String() string { return a.Service + ":" + a.Name }
 
 // readOnlyMutating names the actions that are mutating as far as retries are
-// concerned but change no cloud resource. RunCommand only runs cvmlogin's
-// read-only in-guest check script.
+// concerned but change no cloud resource. RunCommand runs only cvmlogin's
+// embedded scripts: the read-only in-guest checks and, once approved, the
+// guest repairs, which change the guest but no cloud resource. The diagnosis
+// policy grants it, since the checks need it.
 var readOnlyMutating = map[string]bool{runCommand.name: true}
 
 // Actions returns every action the adapter can call, in a fixed order. A

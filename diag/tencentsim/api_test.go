@@ -48,7 +48,7 @@ func TestActions(t *testing.T) {
 		{"DescribeInstances unknown ID is empty", "cvm", "DescribeInstances", `{"InstanceIds":["ins-zzzzzzzz"]}`, "",
 			map[string]string{"TotalCount": "0", "InstanceSet": "[]"}},
 		{"DescribeInstances paging", "cvm", "DescribeInstances", `{"Limit":2,"Offset":1}`, "",
-			map[string]string{"TotalCount": "29", "InstanceSet.0.InstanceId": "ins-win00001", "InstanceSet.2": "<missing>"}},
+			map[string]string{"TotalCount": "32", "InstanceSet.0.InstanceId": "ins-win00001", "InstanceSet.2": "<missing>"}},
 		{"DescribeInstances malformed ID", "cvm", "DescribeInstances", `{"InstanceIds":["i-123"]}`, "InvalidInstanceId.Malformed", nil},
 		{"DescribeInstances IDs with filters", "cvm", "DescribeInstances",
 			`{"InstanceIds":["ins-linux001"],"Filters":[{"Name":"instance-name","Values":["web-1"]}]}`, "InvalidParameterCombination", nil},

@@ -20,6 +20,7 @@ const (
 	checkCPU           = "load.cpu"
 	checkMemory        = "load.memory"
 	checkLoginService  = "guest.login_service"
+	checkLoginConfig   = "guest.login_config"
 	checkDisk          = "guest.disk"
 )
 
@@ -87,7 +88,22 @@ func Builtin() []Scenario {
 			expect(checkDisk), func(sc *Scenario) { sc.Guest.DiskUsedPercent = 99 }),
 		builtin("ins-rdpdown1", "rdpdown-1", "127.0.0.28", "Windows with TermService stopped: nothing listens on 3389.",
 			expect(checkPortReachable, checkLoginService), onWindows, func(sc *Scenario) { sc.Guest.LoginServiceUp = false }),
-	}, securityGroupScenarios()...), accountAndGuestScenarios()...)
+	}, securityGroupScenarios()...), slices.Concat(accountAndGuestScenarios(), guestRepairScenarios())...)
+}
+
+// guestRepairScenarios are logins broken inside the guest, past the network,
+// that a guest repair fixes.
+func guestRepairScenarios() []Scenario {
+	return []Scenario{
+		builtin("ins-guestfw1", "guest-firewall-blocks", "127.0.0.61", "ufw inside the guest drops TCP 22; the security group allows it.",
+			expect(checkPortReachable, checkLoginConfig), func(sc *Scenario) {
+				sc.Guest.GuestFirewall, sc.Guest.FirewallBlocksLoginPort = firewallUFW, true
+			}),
+		builtin("ins-keymode1", "unsafe-key-modes", "127.0.0.62", "~/.ssh and authorized_keys are writable by others: sshd's StrictModes refuses every key.",
+			expect(checkLoginConfig), func(sc *Scenario) { sc.Guest.KeyFilesUnsafe = true }),
+		builtin("ins-rdpoff01", "rdp-disabled", "127.0.0.63", "Windows with fDenyTSConnections=1: Remote Desktop is off and nothing listens on 3389.",
+			expect(checkPortReachable, checkLoginService, checkLoginConfig), onWindows, func(sc *Scenario) { sc.Guest.RDPDenied = true }),
+	}
 }
 
 // securityGroupScenarios are the ways security-group semantics decide a

@@ -128,11 +128,12 @@ func (s *Sim) fate(target netip.AddrPort) fate {
 }
 
 // reachableLocked reports whether TCP from the internet to port crosses the
-// public network and the security groups to the instance, by the
-// simulator's own reading of the rules (see Admits).
+// public network, the security groups (by the simulator's own reading of
+// the rules, see Admits) and the guest firewall to the instance.
 func (s *Sim) reachableLocked(in *instance, port int, v6 bool) bool {
 	sc := in.sc
-	if !in.running() || in.isolated() || sc.BandwidthOutMbps <= 0 || sc.Address.Blocked || sc.DDoSStatus == ddosBlocked {
+	if !in.running() || in.isolated() || sc.BandwidthOutMbps <= 0 || sc.Address.Blocked || sc.DDoSStatus == ddosBlocked ||
+		(sc.Guest.FirewallBlocksLoginPort && port == sc.LoginPort) {
 		return false
 	}
 	groups := make([]SecurityGroup, len(in.groupIDs))

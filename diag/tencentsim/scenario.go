@@ -213,6 +213,20 @@ type GuestState struct {
 	DiskUsedPercent float64 `json:"disk_used_percent"`
 	// InodeUsedPercent is the root filesystem inode use (Linux only). Default: 10.
 	InodeUsedPercent float64 `json:"inode_used_percent"`
+	// GuestFirewall is the firewall inside the guest: "ufw", "firewalld",
+	// "iptables", "windows", or "" for none.
+	GuestFirewall string `json:"guest_firewall"`
+	// FirewallBlocksLoginPort says the guest firewall drops the login port:
+	// the port probe times out. Needs a GuestFirewall. open_guest_firewall
+	// clears it; its undo sets it again.
+	FirewallBlocksLoginPort bool `json:"firewall_blocks_login_port"`
+	// KeyFilesUnsafe says the login user's home, ~/.ssh and authorized_keys
+	// are writable by others, so sshd's StrictModes refuses every key
+	// (Linux). fix_authorized_keys clears it.
+	KeyFilesUnsafe bool `json:"key_files_unsafe"`
+	// SSHDConfigInvalid says sshd -t rejects sshd_config (Linux):
+	// restart_login_service refuses to restart.
+	SSHDConfigInvalid bool `json:"sshd_config_invalid"`
 }
 
 // The defaults, also what a reboot brings the load back to.
@@ -401,7 +415,7 @@ var CheckIDs = []string{
 	"instance.found", "account.arrears", "instance.isolation", "instance.expired", "instance.state",
 	"network.public_ip", "network.bandwidth_zero", "network.ip_blocked", "security_group.login_port",
 	"port.reachable", "network.bandwidth_usage", "load.cpu", "load.memory", "guest.agent",
-	"guest.login_service", "guest.disk", "security_group.icmp",
+	"guest.login_service", "guest.login_config", "guest.disk", "security_group.icmp",
 }
 
 // The enumerations a scenario is checked against.
@@ -453,6 +467,7 @@ func (sc Scenario) validateInstance() error {
 		allowed      []string
 	}{
 		{"os", sc.OS, []string{osLinux, osWindows}},
+		{"guest.guest_firewall", sc.Guest.GuestFirewall, guestFirewalls},
 		{"state", sc.State, instanceStates},
 		{"restrict_state", sc.RestrictState, restrictStates},
 		{"isolated_source", sc.IsolatedSource, isolatedSources},
@@ -576,6 +591,9 @@ func (sc Scenario) validateLevels() error {
 		if p < 1 || p > maxPort {
 			return fmt.Errorf("guest.listening_ports: %d is not a TCP port", p)
 		}
+	}
+	if sc.Guest.FirewallBlocksLoginPort && sc.Guest.GuestFirewall == "" {
+		return errors.New("guest.firewall_blocks_login_port needs a guest.guest_firewall")
 	}
 	return nil
 }

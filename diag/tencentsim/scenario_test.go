@@ -45,6 +45,9 @@ func TestBuiltinScenarios(t *testing.T) {
 		"ins-credit01": {},
 		"ins-sshsock1": {},
 		"ins-autorenw": {},
+		"ins-guestfw1": {[]string{"port.reachable", "guest.login_config"}, "port.reachable"},
+		"ins-keymode1": {[]string{"guest.login_config"}, "guest.login_config"},
+		"ins-rdpoff01": {[]string{"port.reachable", "guest.login_service", "guest.login_config"}, "port.reachable"},
 	}
 	if len(scenarios) != len(want) {
 		t.Errorf("%d built-in scenarios, want %d", len(scenarios), len(want))

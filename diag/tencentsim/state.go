@@ -20,6 +20,9 @@ type instance struct {
 	groupIDs []string
 	created  time.Time
 	op       operation
+	// guestRules are the guest firewall rules open_guest_firewall added,
+	// by fix ID: whether the login port was blocked before.
+	guestRules map[string]bool
 }
 
 // operation is an instance's latest state-changing operation.
@@ -78,11 +81,11 @@ func (in *instance) agentOnline() bool {
 
 // listeningPorts are the TCP ports in LISTEN state now. The login port
 // listens while the login service is up, or while a systemd socket holds it
-// for the service.
+// for the service; on Windows, not while Remote Desktop is denied.
 func (in *instance) listeningPorts() []int {
 	g := in.sc.Guest
 	ports := slices.Clone(g.ListeningPorts)
-	if !g.LoginServiceUp && g.LoginSocket == "" {
+	if (!g.LoginServiceUp && g.LoginSocket == "") || (in.sc.OS == osWindows && g.RDPDenied) {
 		ports = slices.DeleteFunc(ports, func(p int) bool { return p == in.sc.LoginPort })
 	}
 	slices.Sort(ports)

@@ -130,7 +130,7 @@ func (s *Sim) runCommand(req *request) (any, error) {
 			return nil, err
 		}
 		inv.tasks = append(inv.tasks, &invocationTask{id: newID("invt-"), instanceID: id, runningPolls: in.sc.InvocationPolls,
-			output: base64.StdEncoding.EncodeToString([]byte(in.guestOutput()))})
+			output: base64.StdEncoding.EncodeToString([]byte(in.runScript(inv.content)))})
 	}
 	s.invocations = append(s.invocations, inv)
 	return struct {

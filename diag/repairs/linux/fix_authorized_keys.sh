@@ -1,3 +1,4 @@
+# cvmlogin-script: fix_authorized_keys
 # Gives the login user's ~/.ssh and authorized_keys the ownership and modes
 # sshd's StrictModes requires (700 and 600, owned by the user; home not
 # group- or world-writable). Key contents are never read or changed.

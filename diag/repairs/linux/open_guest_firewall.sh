@@ -1,3 +1,4 @@
+# cvmlogin-script: open_guest_firewall
 # Opens TCP $CVMLOGIN_PORT in the guest firewall: firewalld, else ufw, else
 # iptables. The rule is tagged cvmlogin:$CVMLOGIN_FIX_ID so the undo removes
 # exactly it.

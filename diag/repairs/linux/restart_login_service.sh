@@ -1,3 +1,4 @@
+# cvmlogin-script: restart_login_service
 # Restarts the SSH service (or ssh.socket where sshd is socket-activated).
 # Refuses when sshd -t rejects the configuration: sshd would not come back.
 svc=sshd

@@ -1,3 +1,4 @@
+# cvmlogin-script: undo_guest_firewall
 # Removes exactly what open_guest_firewall added, by the mechanism it used.
 tag="cvmlogin:$CVMLOGIN_FIX_ID"
 port="$CVMLOGIN_PORT/tcp"

@@ -1,3 +1,4 @@
+# cvmlogin-script: open_guest_firewall
 # Allows inbound TCP $CvmloginPort in Windows Firewall with a rule named
 # cvmlogin:$CvmloginFixId, which the undo removes.
 $name = "cvmlogin:$CvmloginFixId"

@@ -1,3 +1,4 @@
+# cvmlogin-script: restart_login_service
 # Restarts Remote Desktop Services (TermService) and its dependents.
 try {
   Restart-Service -Name TermService -Force -ErrorAction Stop

@@ -1,3 +1,4 @@
+# cvmlogin-script: undo_guest_firewall
 # Removes exactly the rule open_guest_firewall added.
 $name = "cvmlogin:$CvmloginFixId"
 if (-not (Get-NetFirewallRule -Name $name -ErrorAction SilentlyContinue)) { Finish 'unchanged' "the rule $name is already gone" }
