@@ -92,6 +92,8 @@ func (b *Bot) dispatch(ctx context.Context, p press) {
 		b.rediagnose(ctx, p)
 	case ActionExportReport:
 		b.export(ctx, p)
+	case ActionOpenVNC:
+		b.openVNC(ctx, p)
 	case ActionApprove, ActionReject:
 		b.decide(ctx, p)
 	default:

@@ -134,6 +134,9 @@ type Options struct {
 	// AlarmChannel is where a diagnosis an alarm asks for is posted when
 	// the alarm names no channel (alarms.channel).
 	AlarmChannel string
+	// VNC makes the VNC console links of the open_vnc button; nil answers
+	// that the console is not available.
+	VNC VNCOpener
 }
 
 // Bot is cvmlogin's Slack side: it turns commands, mentions and button

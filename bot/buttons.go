@@ -16,6 +16,9 @@ import (
 const (
 	ActionRediagnose   = "rediagnose"
 	ActionExportReport = "export_report"
+	// ActionOpenVNC answers the presser alone with a one-time link to the
+	// instance's VNC console (design.md B7).
+	ActionOpenVNC = "open_vnc"
 )
 
 // buttonOrder is the order of the report message's buttons: the targeted fix
@@ -31,6 +34,7 @@ var buttonOrder = []string{
 	string(diag.FixRestartInstance),
 	string(diag.FixUndoOpenPorts),
 	string(diag.FixUndoGuestFirewall),
+	ActionOpenVNC,
 	ActionRediagnose,
 	ActionExportReport,
 }
@@ -50,8 +54,23 @@ func ButtonsFor(r *diag.Report) []string {
 			}
 		}
 		addFixes(wanted, r.FallbackFixes())
+		wanted[ActionOpenVNC] = vncHelps(r)
 	}
 	return slices.DeleteFunc(slices.Clone(buttonOrder), func(id string) bool { return !wanted[id] })
+}
+
+// vncHelps reports whether the VNC console is the way in: the instance runs
+// but a check on the way to the login prompt failed.
+func vncHelps(r *diag.Report) bool {
+	if r.Instance == nil || r.Instance.State != "RUNNING" {
+		return false
+	}
+	for _, id := range []diag.CheckID{diag.CheckSGLoginPort, diag.CheckPortReachable, diag.CheckGuestLoginService, diag.CheckGuestLoginConfig, diag.CheckGuestAgent} {
+		if f, ok := r.Finding(id); ok && f.Status == diag.StatusFail {
+			return true
+		}
+	}
+	return false
 }
 
 func addFixes(wanted map[string]bool, fixes []diag.FixAction) {
@@ -126,6 +145,8 @@ func describeButton(id string, r *diag.Report) buttonLook {
 		return buttonLook{label: diag.LabelRediagnose}
 	case ActionExportReport:
 		return buttonLook{label: diag.LabelExport}
+	case ActionOpenVNC:
+		return buttonLook{label: labelOpenVNC}
 	}
 	target := targetNames(r)
 	action := diag.FixAction(id)

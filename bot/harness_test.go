@@ -110,7 +110,7 @@ func (w *world) replica(t testing.TB, name string, opts ...replicaOption) *repli
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("replica", name)
 	}
 	o := bot.Options{Logger: logger, DefaultRegion: "ap-guangzhou", Approvers: []string{approverA, approverB}, FourEyes: true,
-		UpdateInterval: 50 * time.Millisecond, PostInterval: 10 * time.Millisecond, UpdateEvery: 10 * time.Millisecond, ExpirySweep: 50 * time.Millisecond, DeliveryTTL: 5 * time.Second, Replica: name, Workers: 4, Now: w.now}
+		UpdateInterval: 50 * time.Millisecond, PostInterval: 10 * time.Millisecond, UpdateEvery: 10 * time.Millisecond, ExpirySweep: 50 * time.Millisecond, DeliveryTTL: 5 * time.Second, Replica: name, Workers: 4, Now: w.now, VNC: w.client}
 	for _, opt := range opts {
 		opt(&o)
 	}

@@ -77,7 +77,9 @@ func serve(ctx context.Context, cfg *configs.Config, sim simulateOptions, logger
 
 	diagnoser := diag.NewDiagnoser(backend.client, diagnoserOptions(cfg, backend.dialer, logger))
 	fixer := diag.NewFixer(backend.client, backend.client, diag.FixerOptions{AllowedTags: cfg.TencentCloud.AllowedTags, Logger: logger.With("component", "fix")})
-	b := bot.New(api, store, diagnoser, fixer, botOptions(cfg, logger, m))
+	opts := botOptions(cfg, logger, m)
+	opts.VNC = backend.client
+	b := bot.New(api, store, diagnoser, fixer, opts)
 
 	metricsHandler := m.Handler()
 	if cfg.Metrics.Listen != "" {
