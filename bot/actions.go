@@ -83,6 +83,12 @@ func (b *Bot) resolvePress(ctx context.Context, cb slack.InteractionCallback, a 
 		}
 		return p, storeTrouble(err)
 	}
+	if p.conv.MessageTS == "" && p.conv.ThreadTS == "" {
+		// Pressed on the report in the moment between its post and the
+		// record of where it is: the pressed message is the report, and its
+		// thread is where everything about it goes.
+		p.conv.MessageTS, p.conv.ThreadTS = p.message, p.message
+	}
 	return p, ""
 }
 
@@ -94,6 +100,8 @@ func (b *Bot) dispatch(ctx context.Context, p press) {
 		b.export(ctx, p)
 	case ActionOpenVNC:
 		b.openVNC(ctx, p)
+	case ActionWatchLogin:
+		b.watchLogin(ctx, p)
 	case ActionApprove, ActionReject:
 		b.decide(ctx, p)
 	default:

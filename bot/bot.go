@@ -137,6 +137,9 @@ type Options struct {
 	// VNC makes the VNC console links of the open_vnc button; nil answers
 	// that the console is not available.
 	VNC VNCOpener
+	// Watch probes the login port for the watch_login button and after a
+	// restart or start; nil switches watching off.
+	Watch LoginWatcher
 }
 
 // Bot is cvmlogin's Slack side: it turns commands, mentions and button

@@ -35,6 +35,7 @@ var buttonOrder = []string{
 	string(diag.FixUndoOpenPorts),
 	string(diag.FixUndoGuestFirewall),
 	ActionOpenVNC,
+	ActionWatchLogin,
 	ActionRediagnose,
 	ActionExportReport,
 }
@@ -55,6 +56,7 @@ func ButtonsFor(r *diag.Report) []string {
 		}
 		addFixes(wanted, r.FallbackFixes())
 		wanted[ActionOpenVNC] = vncHelps(r)
+		wanted[ActionWatchLogin] = r.Failed() && r.Instance != nil && len(r.Instance.PublicIPs) > 0
 	}
 	return slices.DeleteFunc(slices.Clone(buttonOrder), func(id string) bool { return !wanted[id] })
 }
@@ -147,6 +149,8 @@ func describeButton(id string, r *diag.Report) buttonLook {
 		return buttonLook{label: diag.LabelExport}
 	case ActionOpenVNC:
 		return buttonLook{label: labelOpenVNC}
+	case ActionWatchLogin:
+		return buttonLook{label: labelWatchLogin}
 	}
 	target := targetNames(r)
 	action := diag.FixAction(id)

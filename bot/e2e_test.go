@@ -44,7 +44,7 @@ func TestSlashCommandEndToEnd(t *testing.T) {
 
 	value, _ := button(report, "export_report")
 	mustStatus(t, r.press(t, requester, "export_report", value, report.TS), http.StatusOK)
-	w.slack.WaitFor(t, func() bool { return len(w.slack.Files()) == 2 }, 10*time.Second)
+	w.slack.WaitFor(t, func() bool { return len(w.slack.Files()) == 2 }, 30*time.Second)
 	for _, f := range w.slack.Files() {
 		if f.ThreadTS != report.TS || !strings.HasPrefix(f.Filename, "cvmlogin-ins-sgdrop01-") {
 			t.Errorf("file %q in thread %q, want cvmlogin-ins-sgdrop01-* in %q", f.Filename, f.ThreadTS, report.TS)
@@ -71,7 +71,7 @@ func TestMentionDiagnosesIntoTheIncidentThread(t *testing.T) {
 			}
 		}
 		return false
-	}, 10*time.Second)
+	}, 30*time.Second)
 	w.waitThread(t, incident, "load.cpu")
 	reports := 0
 	for _, m := range w.slack.Messages(channel) {
@@ -124,7 +124,7 @@ func TestBotNotInChannelSaysSo(t *testing.T) {
 			}
 		}
 		return false
-	}, 10*time.Second)
+	}, 30*time.Second)
 	if n := len(w.slack.Calls("chat.postMessage")); n != 1 {
 		t.Fatalf("chat.postMessage called %d times: not_in_channel is not worth retrying", n)
 	}

@@ -215,7 +215,7 @@ func TestFaultRedisKilledAndRestartedMidFlow(t *testing.T) {
 		r.press(t, approverB, "approve", approve, approval.TS)
 		time.Sleep(100 * time.Millisecond)
 		return strings.Contains(strings.Join(w.ephemerals(approverB), "\n"), "nothing was done")
-	}, 10*time.Second)
+	}, 30*time.Second)
 	r.command(t, requester, "ins-linux001")
 	w.finalReportOf(t, "ins-linux001", "rediagnose")
 	if n := w.sim.CallCount("cvm", "RebootInstances"); n != 0 {
@@ -276,7 +276,7 @@ func TestFaultSlackFailsTheAnswer(t *testing.T) {
 			payload := pressPayload(outsider, "restart_instance", "aaaaaaaaaaaaaaaaaaaaaaaaaa", "1700000000.000100")
 			payload["response_url"] = w.slack.ResponseURL()
 			mustStatus(t, r.interact(t, payload), http.StatusOK)
-			w.slack.WaitFor(t, func() bool { return len(w.slack.Calls(tt.via)) >= tt.wantCalls }, 10*time.Second)
+			w.slack.WaitFor(t, func() bool { return len(w.slack.Calls(tt.via)) >= tt.wantCalls }, 30*time.Second)
 			time.Sleep(settle)
 			calls := w.slack.Calls(tt.via)
 			if len(calls) != tt.wantCalls || !strings.Contains(calls[len(calls)-1].Values.Get("text"), "nothing was done") {

@@ -38,7 +38,7 @@ func requestFix(t *testing.T, w *world, r *replica, target, fix, user string) (r
 			}
 		}
 		return false
-	}, 10*time.Second)
+	}, 30*time.Second)
 	return report, approval
 }
 
@@ -188,7 +188,7 @@ func TestUndecidedRequestExpiresVisibly(t *testing.T) {
 			}
 		}
 		return false
-	}, 10*time.Second)
+	}, 30*time.Second)
 	events, err := r1.store.AuditEvents(t.Context(), time.Now().Add(-time.Hour), "ins-cpuhigh1")
 	if err != nil {
 		t.Fatal(err)
@@ -408,7 +408,7 @@ func TestFixOfADeadReplicaIsReconciledOnce(t *testing.T) {
 			cc.afterCall(tc.action, func() { doomed.Close() })
 			value, _ := button(approval, "approve")
 			r1.press(t, approverA, "approve", value, approval.TS)
-			w.slack.WaitFor(t, func() bool { return w.sim.CallCount(tc.service, tc.action) == 1 }, 10*time.Second)
+			w.slack.WaitFor(t, func() bool { return w.sim.CallCount(tc.service, tc.action) == 1 }, 30*time.Second)
 
 			r2 := w.replica(t, "r2", shortLease(time.Second))
 			w.waitThread(t, report.TS, "Recovered after cvmlogin stopped mid-fix: "+tc.outcome)
@@ -458,7 +458,7 @@ func latestApproval(t *testing.T, w *world, thread string) slackfake.Message {
 			}
 		}
 		return found.TS != ""
-	}, 10*time.Second)
+	}, 30*time.Second)
 	return found
 }
 

@@ -574,6 +574,11 @@ func (b *Bot) finishFix(ctx context.Context, fr conversations.FixRequest, outcom
 		if text, err := b.queueRediagnosis(ctx, c, fr.Approver); err != nil || text != "" {
 			b.log.InfoContext(ctx, "no automatic re-diagnosis after the fix", "fix_id", fr.ID, "reason", text, "err", err)
 		}
+		if a := diag.FixAction(fr.Action); a == diag.FixRestartInstance || a == diag.FixStartInstance {
+			if _, err := b.startWatch(ctx, c, fr.Approver); err != nil {
+				b.log.InfoContext(ctx, "no login watch after the fix", "fix_id", fr.ID, "err", err)
+			}
+		}
 	}
 	return execErr
 }

@@ -110,7 +110,8 @@ func (w *world) replica(t testing.TB, name string, opts ...replicaOption) *repli
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("replica", name)
 	}
 	o := bot.Options{Logger: logger, DefaultRegion: "ap-guangzhou", Approvers: []string{approverA, approverB}, FourEyes: true,
-		UpdateInterval: 50 * time.Millisecond, PostInterval: 10 * time.Millisecond, UpdateEvery: 10 * time.Millisecond, ExpirySweep: 50 * time.Millisecond, DeliveryTTL: 5 * time.Second, Replica: name, Workers: 4, Now: w.now, VNC: w.client}
+		UpdateInterval: 50 * time.Millisecond, PostInterval: 10 * time.Millisecond, UpdateEvery: 10 * time.Millisecond, ExpirySweep: 50 * time.Millisecond, DeliveryTTL: 5 * time.Second, Replica: name, Workers: 4, Now: w.now, VNC: w.client,
+		Watch: simWatcher{w.sim.Dialer(), diag.WatchOptions{Interval: 20 * time.Millisecond, Timeout: 100 * time.Millisecond, Deadline: 5 * time.Second}}}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -258,7 +259,7 @@ func (w *world) finalReportOf(t *testing.T, target, withButton string) slackfake
 			}
 		}
 		return false
-	}, 10*time.Second)
+	}, 30*time.Second)
 	return found
 }
 
@@ -285,7 +286,7 @@ func (w *world) waitThread(t *testing.T, thread, want string) string {
 			}
 		}
 		return false
-	}, 15*time.Second)
+	}, 30*time.Second)
 	return hit
 }
 
@@ -310,7 +311,7 @@ func (w *world) waitEphemeral(t *testing.T, user, want string) {
 			}
 		}
 		return false
-	}, 10*time.Second)
+	}, 30*time.Second)
 }
 
 func mustStatus(t *testing.T, resp *http.Response, want int) {
@@ -335,4 +336,14 @@ func dumpThreadOnFailure(t *testing.T, w *world, thread string) {
 			t.Logf("ephemerals to %s: %q", user, w.ephemerals(user))
 		}
 	})
+}
+
+// simWatcher watches login ports through the simulator's dialer, fast.
+type simWatcher struct {
+	dialer diag.Dialer
+	opts   diag.WatchOptions
+}
+
+func (w simWatcher) WatchLogin(ctx context.Context, address string) diag.WatchResult {
+	return diag.WatchLogin(ctx, w.dialer, address, w.opts)
 }

@@ -153,7 +153,7 @@ func TestRedisDownAtPublishSaysButtonsAreUnavailable(t *testing.T) {
 			}
 		}
 		return false
-	}, 15*time.Second)
+	}, 30*time.Second)
 	text := blocksText(report)
 	if !strings.Contains(text, "no buttons") || !strings.Contains(text, "/cvm-login ins-linux001") {
 		t.Fatalf("a report without buttons does not say so: %s", text)
@@ -341,7 +341,7 @@ func TestProgressGivesWayToTheReport(t *testing.T) {
 	})
 	r.commandIn(t, "C0SLOW1", requester, "ins-linux001")
 	r.commandIn(t, "C0SLOW2", requester, "ins-cpuhigh1")
-	w.slack.WaitFor(t, func() bool { return len(w.reportsIn("C0SLOW1")) == 1 && len(w.reportsIn("C0SLOW2")) == 1 }, 15*time.Second)
+	w.slack.WaitFor(t, func() bool { return len(w.reportsIn("C0SLOW1")) == 1 && len(w.reportsIn("C0SLOW2")) == 1 }, 30*time.Second)
 	for _, ch := range []string{"C0SLOW1", "C0SLOW2"} {
 		if msgs := w.slack.Messages(ch); msgs[0].Updates == 0 {
 			t.Errorf("%s: the placeholder was not replaced by the report", ch)

@@ -27,7 +27,7 @@ func TestReplicaStoppedMidDiagnosis(t *testing.T) {
 	w.sim.SetActionLatency("monitor", "GetMonitorData", 5*time.Second) // keep r1 busy
 	r1 := w.replica(t, "r1")
 	r1.command(t, requester, "ins-memhigh1")
-	w.slack.WaitFor(t, func() bool { return w.reportsFor("ins-memhigh1") == 1 }, 10*time.Second) // the placeholder: r1 is mid-run
+	w.slack.WaitFor(t, func() bool { return w.reportsFor("ins-memhigh1") == 1 }, 30*time.Second) // the placeholder: r1 is mid-run
 	r1.stop()
 
 	w.sim.SetActionLatency("monitor", "GetMonitorData", 0)
@@ -66,7 +66,7 @@ func TestStateStoreDownAndBack(t *testing.T) {
 	w.slack.WaitFor(t, func() bool {
 		_, body := r.command(t, requester, "ins-linux001")
 		return !strings.Contains(body, "state store")
-	}, 10*time.Second)
+	}, 30*time.Second)
 	w.finalReportOf(t, "ins-linux001", "rediagnose")
 }
 

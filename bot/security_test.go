@@ -378,7 +378,7 @@ func TestSecurityNoSecretInAnyOutput(t *testing.T) {
 	w.waitThread(t, report.TS, "what changed")
 	export, _ := button(report, "export_report")
 	r.press(t, requester, "export_report", export, report.TS)
-	w.slack.WaitFor(t, func() bool { return len(w.slack.Files()) > 0 }, 10*time.Second)
+	w.slack.WaitFor(t, func() bool { return len(w.slack.Files()) > 0 }, 30*time.Second)
 	w.sim.SetFault("cvm", "DescribeInstances", "AuthFailure.SignatureFailure")
 	_, body = r.command(t, requester, "ins-linux001")
 	answers = append(answers, body)

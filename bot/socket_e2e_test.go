@@ -44,7 +44,7 @@ func TestSocketModeEndToEnd(t *testing.T) {
 		"type": "block_actions", "user": map[string]any{"id": requester}, "channel": map[string]any{"id": channel},
 		"message": map[string]any{"ts": report.TS}, "actions": []map[string]any{{"action_id": "export_report", "block_id": "b", "value": value}},
 	}, 0)
-	w.slack.WaitFor(t, func() bool { return len(w.slack.Files()) == 2 }, 10*time.Second)
+	w.slack.WaitFor(t, func() bool { return len(w.slack.Files()) == 2 }, 30*time.Second)
 
 	w.slack.SendEnvelope(t, "slash_commands", map[string]any{"command": "/cvm-login", "text": "ins-BAD", "user_id": requester, "channel_id": channel}, 0)
 	w.slack.WaitFor(t, func() bool {

@@ -84,7 +84,7 @@ func TestCauseNotFoundOffersRestartAndTicket(t *testing.T) {
 
 	value, _ := button(report, "export_report")
 	mustStatus(t, r.press(t, requester, "export_report", value, report.TS), http.StatusOK)
-	w.slack.WaitFor(t, func() bool { return len(w.slack.Files()) == 2 }, 10*time.Second)
+	w.slack.WaitFor(t, func() bool { return len(w.slack.Files()) == 2 }, 30*time.Second)
 	for _, f := range w.slack.Files() {
 		if !strings.HasSuffix(f.Filename, ".md") {
 			continue

@@ -79,6 +79,9 @@ func serve(ctx context.Context, cfg *configs.Config, sim simulateOptions, logger
 	fixer := diag.NewFixer(backend.client, backend.client, diag.FixerOptions{AllowedTags: cfg.TencentCloud.AllowedTags, Logger: logger.With("component", "fix")})
 	opts := botOptions(cfg, logger, m)
 	opts.VNC = backend.client
+	if cfg.Diagnosis.PortProbe {
+		opts.Watch = loginWatcher{dialer: backend.dialer}
+	}
 	b := bot.New(api, store, diagnoser, fixer, opts)
 
 	metricsHandler := m.Handler()
@@ -125,6 +128,19 @@ func serve(ctx context.Context, cfg *configs.Config, sim simulateOptions, logger
 		return &exitError{code: exitCouldNot, err: err}
 	}
 	return nil
+}
+
+// loginWatcher watches a login port with the diagnosis's own dialer (the
+// simulator's with --simulate), every 10 s for up to 10 minutes.
+type loginWatcher struct{ dialer diag.Dialer }
+
+// WatchLogin implements bot.LoginWatcher.
+func (w loginWatcher) WatchLogin(ctx context.Context, address string) diag.WatchResult {
+	var d diag.Dialer = &net.Dialer{}
+	if w.dialer != nil {
+		d = w.dialer
+	}
+	return diag.WatchLogin(ctx, d, address, diag.WatchOptions{})
 }
 
 // alarmHandler serves the alarm endpoints when alarms.token is set, on
