@@ -337,6 +337,7 @@ func TestRenderReportButtons(t *testing.T) {
 		{"undo_open_ports", "Close opened ports", slack.StyleDanger, "Deletes the inbound rules cvmlogin added to sg-12345678 (described cvmlogin:…). Whatever they let in is blocked again."},
 		{"undo_guest_firewall", "Close port in guest firewall", slack.StyleDanger, "Runs a script inside ins-abc12345 through TAT that removes the rule cvmlogin added to the guest's own firewall."},
 		{"open_vnc", "Open VNC console", slack.StyleDefault, ""},
+		{"watch_login", "Tell me when login works", slack.StyleDefault, ""},
 		{"rediagnose", "Diagnose again", slack.StyleDefault, ""},
 		{"export_report", "Export report", slack.StyleDefault, ""},
 	}
@@ -381,9 +382,9 @@ func TestButtonsFor(t *testing.T) {
 		{"nil report", nil, []string{"rediagnose", "export_report"}},
 		{"healthy: restart is the guide's fallback", healthyLinux(), []string{"restart_instance", "rediagnose", "export_report"}},
 		{"instance not found: no fallback", notFound(), []string{"rediagnose", "export_report"}},
-		{"security group", securityGroupBlocks22(), []string{"open_login_port", "open_all_ports", "open_vnc", "rediagnose", "export_report"}},
-		{"stopped", stoppedInstance(), []string{"start_instance", "rediagnose", "export_report"}},
-		{"high CPU", highCPU(), []string{"restart_instance", "rediagnose", "export_report"}},
+		{"security group", securityGroupBlocks22(), []string{"open_login_port", "open_all_ports", "open_vnc", "watch_login", "rediagnose", "export_report"}},
+		{"stopped", stoppedInstance(), []string{"start_instance", "watch_login", "rediagnose", "export_report"}},
+		{"high CPU", highCPU(), []string{"restart_instance", "watch_login", "rediagnose", "export_report"}},
 		{"fixes of ok findings and undo are ignored", func() *diag.Report {
 			r := healthyLinux()
 			return withFinding(r, diag.Finding{Check: diag.CheckSGLoginPort, Status: diag.StatusOK, Fixes: []diag.FixAction{diag.FixOpenAllPorts}})
