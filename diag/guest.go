@@ -66,22 +66,26 @@ func (g GuestFacts) Listening(port int) bool { return slices.Contains(g.Listenin
 // none of the facts (the script did not run as expected).
 func ParseGuestFacts(out string) (GuestFacts, error) {
 	g := GuestFacts{DiskUsedPercent: -1, InodeUsedPercent: -1}
-	seen := 0
+	if scanFacts(out, g.set) == 0 {
+		return g, fmt.Errorf("the in-guest script printed no cvmlogin.* facts (output starts %q)", textclip.Bytes(out, 80))
+	}
+	return g, nil
+}
+
+// scanFacts calls set with the key and value of every "cvmlogin.<key>=<value>"
+// line of a guest script's output, and returns how many set took. Other
+// lines (banners, shell noise) are skipped.
+func scanFacts(out string, set func(key, value string) bool) int {
+	taken := 0
 	sc := bufio.NewScanner(strings.NewReader(out))
 	for sc.Scan() {
 		line := strings.TrimSpace(strings.TrimSuffix(sc.Text(), "\r"))
 		key, value, ok := strings.Cut(strings.TrimPrefix(line, guestFactPrefix), "=")
-		if !strings.HasPrefix(line, guestFactPrefix) || !ok {
-			continue
-		}
-		if g.set(strings.TrimSpace(key), strings.TrimSpace(value)) {
-			seen++
+		if strings.HasPrefix(line, guestFactPrefix) && ok && set(strings.TrimSpace(key), strings.TrimSpace(value)) {
+			taken++
 		}
 	}
-	if seen == 0 {
-		return g, fmt.Errorf("the in-guest script printed no cvmlogin.* facts (output starts %q)", textclip.Bytes(out, 80))
-	}
-	return g, nil
+	return taken
 }
 
 func (g *GuestFacts) set(key, value string) bool {

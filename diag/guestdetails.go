@@ -1,7 +1,6 @@
 package diag
 
 import (
-	"bufio"
 	_ "embed"
 	"fmt"
 	"slices"
@@ -75,18 +74,7 @@ func LoginDetailsCommand(os, instanceID string, port int, user string) (Command,
 // ParseLoginDetails parses the login-details script's output.
 func ParseLoginDetails(out string) (LoginDetails, error) {
 	var d LoginDetails
-	seen := 0
-	sc := bufio.NewScanner(strings.NewReader(out))
-	for sc.Scan() {
-		key, value, ok := strings.Cut(strings.TrimSpace(strings.TrimSuffix(sc.Text(), "\r")), "=")
-		if !ok || !strings.HasPrefix(key, guestFactPrefix) {
-			continue
-		}
-		if d.set(strings.TrimPrefix(key, guestFactPrefix), strings.TrimSpace(value)) {
-			seen++
-		}
-	}
-	if seen == 0 {
+	if scanFacts(out, d.set) == 0 {
 		return d, fmt.Errorf("the login-details script printed nothing (output starts %s)", strconv.Quote(textclip.Bytes(out, 80)))
 	}
 	return d, nil

@@ -1,12 +1,10 @@
 package diag
 
 import (
-	"bufio"
 	"embed"
 	"fmt"
 	"regexp"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/cvmlogin/cvmlogin/internal/textclip"
@@ -151,23 +149,14 @@ type RepairOutcome struct {
 // success.
 func ParseRepairOutcome(out string) (RepairOutcome, error) {
 	var o RepairOutcome
-	sc := bufio.NewScanner(strings.NewReader(out))
-	for sc.Scan() {
-		key, value, ok := strings.Cut(strings.TrimSpace(strings.TrimSuffix(sc.Text(), "\r")), "=")
-		if !ok || !strings.HasPrefix(key, guestFactPrefix) {
-			continue
+	scanFacts(out, func(key, value string) bool {
+		field, ok := map[string]*string{"repair_result": &o.Result, "repair_detail": &o.Detail,
+			"repair_undo": &o.Undo, "repair_before": &o.Before}[key]
+		if ok {
+			*field = value
 		}
-		switch strings.TrimPrefix(key, guestFactPrefix) {
-		case "repair_result":
-			o.Result = value
-		case "repair_detail":
-			o.Detail = value
-		case "repair_undo":
-			o.Undo = value
-		case "repair_before":
-			o.Before = value
-		}
-	}
+		return ok
+	})
 	switch o.Result {
 	case RepairChanged, RepairUnchanged, RepairRefused, RepairFailed:
 		return o, nil
