@@ -1,13 +1,17 @@
-package bot
+package bot_test
 
 import (
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"testing"
 
+	"github.com/cvmlogin/cvmlogin/bot"
+	"github.com/cvmlogin/cvmlogin/bot/slackio"
 	"github.com/cvmlogin/cvmlogin/conversations"
 	"github.com/cvmlogin/cvmlogin/internal/redistest"
+	"github.com/cvmlogin/cvmlogin/internal/slacktest"
 )
 
 // BenchmarkBotCommandAck measures what a user waits for: the ack of a signed
@@ -17,10 +21,14 @@ import (
 func BenchmarkBotCommandAck(b *testing.B) {
 	rdb := redistest.New(b)
 	store := conversations.New(rdb, conversations.Options{Prefix: redistest.KeyPrefix(b, rdb)})
-	bot := New(nil, store, nil, nil, Options{DefaultRegion: "ap-guangzhou"})
-	srv := httptest.NewServer(NewHTTPServer(bot, HTTPOptions{Verifier: Verifier{Secret: testSigningSecret}, SlackRoutes: true}).Handler())
+	bt := bot.New(nil, store, nil, nil, bot.Options{DefaultRegion: "ap-guangzhou"})
+	srv := httptest.NewServer(slackio.NewHTTPServer(bt, slackio.HTTPOptions{Verifier: slackio.Verifier{Secret: signingSecret}, SlackRoutes: true}).Handler())
 	defer srv.Close()
-	benchmarkAcks(b, srv.URL, func(round, i int) string {
+	sign := func(req *http.Request, timestamp string, body []byte) {
+		req.Header.Set(slackio.HeaderTimestamp, timestamp)
+		req.Header.Set(slackio.HeaderSignature, slackio.Sign(signingSecret, timestamp, body))
+	}
+	slacktest.BenchmarkAcks(b, srv.URL, sign, func(round, i int) string {
 		return url.Values{"command": {"/cvm-login"}, "text": {fmt.Sprintf("web-%d-%d", round, i)},
 			"user_id": {"U0BENCH"}, "channel_id": {"C0BENCH"}}.Encode()
 	})

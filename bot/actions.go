@@ -9,6 +9,7 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/cvmlogin/cvmlogin/bot/slackio"
 	"github.com/cvmlogin/cvmlogin/conversations"
 	"github.com/cvmlogin/cvmlogin/diag"
 )
@@ -34,7 +35,7 @@ func (b *Bot) reply(ctx context.Context, p press, text string) {
 	b.ephemeral(ctx, p.channel, p.user, p.conv.ThreadTS, text)
 }
 
-// Action implements Handler: it resolves each pressed button's opaque value
+// Action implements slackio.Handler: it resolves each pressed button's opaque value
 // and dispatches it. A value that is unknown, expired, or belongs to another
 // channel or button is refused.
 func (b *Bot) Action(ctx context.Context, cb slack.InteractionCallback) {
@@ -44,7 +45,7 @@ func (b *Bot) Action(ctx context.Context, cb slack.InteractionCallback) {
 	for _, a := range cb.ActionCallback.BlockActions {
 		p, refusal := b.resolvePress(ctx, cb, a)
 		if refusal != "" {
-			r := pressRefusal(cb) // with its response_url, should the ephemeral fail for good
+			r := slackio.PressRefusal(cb) // with its response_url, should the ephemeral fail for good
 			r.Text = refusal
 			b.answer(ctx, r)
 			continue

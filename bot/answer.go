@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/slack-go/slack"
+
+	"github.com/cvmlogin/cvmlogin/bot/slackio"
 )
 
 // answerTimeout bounds the delivery of one answer to a user, retries
@@ -13,8 +15,8 @@ import (
 // the user must still hear back.
 const answerTimeout = 10 * time.Second
 
-// Refuse implements Handler.
-func (b *Bot) Refuse(ctx context.Context, r Refusal) {
+// Refuse implements slackio.Handler.
+func (b *Bot) Refuse(ctx context.Context, r slackio.Refusal) {
 	b.answer(ctx, r)
 }
 
@@ -23,7 +25,7 @@ func (b *Bot) Refuse(ctx context.Context, r Refusal) {
 // through r.ResponseURL when there is one. It has a deadline of its own,
 // answerTimeout, whatever is left of ctx's, and never waits on the channel's
 // pacer: answers are not queued behind channel posts.
-func (b *Bot) answer(ctx context.Context, r Refusal) {
+func (b *Bot) answer(ctx context.Context, r slackio.Refusal) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), answerTimeout)
 	defer cancel()
 	opts := []slack.MsgOption{slack.MsgOptionText(r.Text, false)}

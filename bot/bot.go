@@ -12,6 +12,7 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/cvmlogin/cvmlogin/bot/slackio"
 	"github.com/cvmlogin/cvmlogin/conversations"
 	"github.com/cvmlogin/cvmlogin/diag"
 	"github.com/cvmlogin/cvmlogin/internal/defaults"
@@ -144,7 +145,7 @@ type Options struct {
 
 // Bot is cvmlogin's Slack side: it turns commands, mentions and button
 // presses into jobs, runs the jobs, and keeps the report message and its
-// thread current. It implements Handler for the transports. It is safe for
+// thread current. It implements slackio.Handler for the transports. It is safe for
 // concurrent use; several replicas can share one Store.
 type Bot struct {
 	slack  SlackAPI
@@ -173,7 +174,7 @@ type Bot struct {
 // second) with room for the retries of a throttled one.
 const DefaultWorkers = 16
 
-var _ Handler = (*Bot)(nil)
+var _ slackio.Handler = (*Bot)(nil)
 
 // New returns a Bot.
 func New(api SlackAPI, store Store, diagnoser Diagnoser, fixer Fixer, opts Options) *Bot {
@@ -231,7 +232,7 @@ func storeTrouble(err error) string {
 	case errors.Is(err, conversations.ErrUnavailable):
 		return msgStoreDown
 	case errors.Is(err, context.DeadlineExceeded):
-		return msgOverloaded
+		return slackio.MsgOverloaded
 	}
 	return msgInternal
 }
@@ -239,7 +240,7 @@ func storeTrouble(err error) string {
 // authCheckEvery is how often Ready re-asks Slack whether the token works.
 const authCheckEvery = time.Minute
 
-// Ready implements Handler: the state store answers and Slack accepts the
+// Ready implements slackio.Handler: the state store answers and Slack accepts the
 // bot token.
 func (b *Bot) Ready(ctx context.Context) error {
 	if err := b.store.Ping(ctx); err != nil {
@@ -288,29 +289,29 @@ func (b *Bot) knownRegion(region string) bool {
 	return regionShape.MatchString(region)
 }
 
-// Command implements Handler: /cvm-login TARGET [REGION] [--port N].
-func (b *Bot) Command(ctx context.Context, cmd slack.SlashCommand) Reply {
+// Command implements slackio.Handler: /cvm-login TARGET [REGION] [--port N].
+func (b *Bot) Command(ctx context.Context, cmd slack.SlashCommand) slackio.Reply {
 	log := b.log.With("channel", cmd.ChannelID, "user", cmd.UserID)
 	if !b.channelAllowed(cmd.ChannelID) {
-		return Reply{Text: msgChannelNotAllowed}
+		return slackio.Reply{Text: msgChannelNotAllowed}
 	}
 	req, err := ParseCommand(cmd.Text, b.knownRegion)
 	if err != nil {
-		return Reply{Text: err.Error()}
+		return slackio.Reply{Text: err.Error()}
 	}
 	if req.Help {
-		return Reply{Text: Usage()}
+		return slackio.Reply{Text: Usage()}
 	}
 	text, err := b.startDiagnosis(ctx, req, conversations.Job{Channel: cmd.ChannelID, Requester: cmd.UserID, ResponseURL: cmd.ResponseURL})
 	if err != nil {
 		log.Error("starting a diagnosis", "target", req.Target.Raw, "err", err)
 	}
-	return Reply{Text: text}
+	return slackio.Reply{Text: text}
 }
 
-// Mention implements Handler: @cvmlogin TARGET ... diagnoses into the thread
+// Mention implements slackio.Handler: @cvmlogin TARGET ... diagnoses into the thread
 // it was said in (or starts one under the mention).
-func (b *Bot) Mention(ctx context.Context, m Mention) {
+func (b *Bot) Mention(ctx context.Context, m slackio.Mention) {
 	thread := m.ThreadTS
 	if thread == "" {
 		thread = m.TS
@@ -498,5 +499,5 @@ func threadLink(c conversations.Conversation) string {
 // ephemeral shows text to one user, in a thread when thread is set, under
 // a deadline of its own (see answer).
 func (b *Bot) ephemeral(ctx context.Context, channel, user, thread, text string) {
-	b.answer(ctx, Refusal{Channel: channel, User: user, ThreadTS: thread, Text: text})
+	b.answer(ctx, slackio.Refusal{Channel: channel, User: user, ThreadTS: thread, Text: text})
 }

@@ -1,9 +1,11 @@
 // Package bot is cvmlogin's Slack adapter.
 //
-// The transports receive Slack's requests: HTTPServer (HTTP mode: signatures
-// verified on the raw body before anything is parsed) and SocketClient
-// (Socket Mode). Both acknowledge within milliseconds and hand the request to
-// a Handler, which Bot implements.
+// The transports, in package bot/slackio, receive Slack's requests: its
+// HTTPServer (HTTP mode: signatures verified on the raw body before anything
+// is parsed) and SocketClient (Socket Mode). Both acknowledge within
+// milliseconds and hand the request to a slackio.Handler, which Bot
+// implements. The compiler keeps the boundary: slackio imports nothing of
+// the bot.
 //
 // Bot turns /cvm-login, @mentions and button presses into conversations and
 // jobs kept in Redis (through the Store it declares), so that any replica can

@@ -19,6 +19,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/cvmlogin/cvmlogin/bot"
+	"github.com/cvmlogin/cvmlogin/bot/slackio"
 	"github.com/cvmlogin/cvmlogin/internal/logging"
 	"github.com/cvmlogin/cvmlogin/internal/redistest"
 	"github.com/cvmlogin/cvmlogin/internal/slackfake"
@@ -137,7 +138,7 @@ func withPostInterval(d time.Duration) replicaOption {
 // longer than the handling deadline; every press still gets an answer.
 func TestFaultEveryPressAnsweredInAPacedChannel(t *testing.T) {
 	w := newWorld(t)
-	r := w.replica(t, "r1", withPostInterval(time.Second)).with(t, bot.HTTPOptions{AsyncTimeout: pressDeadline})
+	r := w.replica(t, "r1", withPostInterval(time.Second)).with(t, slackio.HTTPOptions{AsyncTimeout: pressDeadline})
 	report, restart := r.reportWithRestart(t)
 	w.quietEffects(t)
 
@@ -164,7 +165,7 @@ func TestFaultEveryPressAnsweredWhileRedisFrozen(t *testing.T) {
 	rdb := redis.NewClient(&redis.Options{Addr: f.addr(), ReadTimeout: pressDeadline, WriteTimeout: pressDeadline, MaxRetries: -1})
 	t.Cleanup(func() { rdb.Close() })
 	w := newWorldOn(t, rdb)
-	r := w.replica(t, "r1").with(t, bot.HTTPOptions{AsyncTimeout: pressDeadline})
+	r := w.replica(t, "r1").with(t, slackio.HTTPOptions{AsyncTimeout: pressDeadline})
 	report, restart := r.reportWithRestart(t)
 	before := w.quietEffects(t)
 

@@ -19,6 +19,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/cvmlogin/cvmlogin/bot"
+	"github.com/cvmlogin/cvmlogin/bot/slackio"
 	"github.com/cvmlogin/cvmlogin/conversations"
 	"github.com/cvmlogin/cvmlogin/diag"
 	"github.com/cvmlogin/cvmlogin/diag/tencent"
@@ -122,7 +123,7 @@ func (w *world) replica(t testing.TB, name string, opts ...replicaOption) *repli
 	wg.Go(func() {
 		r.bot.Run(ctx, store.Worker(conversations.WorkerOptions{Block: 100 * time.Millisecond, ClaimIdle: 500 * time.Millisecond}))
 	})
-	srv := bot.NewHTTPServer(r.bot, bot.HTTPOptions{Verifier: bot.Verifier{Secret: signingSecret}, SlackRoutes: true})
+	srv := slackio.NewHTTPServer(r.bot, slackio.HTTPOptions{Verifier: slackio.Verifier{Secret: signingSecret}, SlackRoutes: true})
 	r.http = httptest.NewServer(srv.Handler())
 	var once sync.Once
 	r.stop = func() {
@@ -153,8 +154,8 @@ func (r *replica) post(t testing.TB, route, contentType, body string) *http.Resp
 	}
 	ts := strconv.FormatInt(time.Now().Unix(), 10)
 	req.Header.Set("Content-Type", contentType)
-	req.Header.Set(bot.HeaderTimestamp, ts)
-	req.Header.Set(bot.HeaderSignature, bot.Sign(signingSecret, ts, []byte(body)))
+	req.Header.Set(slackio.HeaderTimestamp, ts)
+	req.Header.Set(slackio.HeaderSignature, slackio.Sign(signingSecret, ts, []byte(body)))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -1,8 +1,6 @@
 package bot
 
 import (
-	"time"
-
 	"github.com/cvmlogin/cvmlogin/diag"
 )
 
@@ -31,20 +29,4 @@ func fixEndOutcome(status diag.FixStatus, outcome diag.FixOutcome) diag.FixStatu
 		return diag.FixNotApplicable
 	}
 	return status
-}
-
-// The kinds of request whose acknowledgement the transports time, passed to
-// HTTPOptions.ObserveAck and SocketOptions.ObserveAck.
-const (
-	AckCommand     = "command"     // a slash command
-	AckInteraction = "interaction" // a button press or other interaction
-	AckEvent       = "event"       // an Events API request
-)
-
-// ackObserver returns observe, or a function doing nothing if it is nil.
-func ackObserver(observe func(kind string, d time.Duration)) func(kind string, d time.Duration) {
-	if observe == nil {
-		return func(string, time.Duration) {}
-	}
-	return observe
 }

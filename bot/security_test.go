@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/cvmlogin/cvmlogin/bot"
+	"github.com/cvmlogin/cvmlogin/bot/slackio"
 	"github.com/cvmlogin/cvmlogin/diag/tencentsim"
 	"github.com/cvmlogin/cvmlogin/internal/metrics"
 	"github.com/cvmlogin/cvmlogin/internal/slackfake"
@@ -83,8 +84,8 @@ func (r *replica) signedRequest(t *testing.T, route, contentType, body, secret s
 	}
 	ts := strconv.FormatInt(at.Unix(), 10)
 	req.Header.Set("Content-Type", contentType)
-	req.Header.Set(bot.HeaderTimestamp, ts)
-	req.Header.Set(bot.HeaderSignature, bot.Sign(secret, ts, []byte(body)))
+	req.Header.Set(slackio.HeaderTimestamp, ts)
+	req.Header.Set(slackio.HeaderSignature, slackio.Sign(secret, ts, []byte(body)))
 	return req
 }
 
@@ -130,7 +131,7 @@ func TestSecurityUnverifiedRequestsHaveNoEffect(t *testing.T) {
 	r := w.replica(t, "r1")
 	report, restart := r.reportWithRestart(t)
 	now := time.Now()
-	pad := "&pad=" + strings.Repeat("x", bot.DefaultMaxBody)
+	pad := "&pad=" + strings.Repeat("x", slackio.DefaultMaxBody)
 	tests := []struct {
 		name       string
 		mutate     func(req *http.Request)
@@ -143,12 +144,12 @@ func TestSecurityUnverifiedRequestsHaveNoEffect(t *testing.T) {
 		{"stale, 6 minutes old", nil, signingSecret, now.Add(-6 * time.Minute), "", http.StatusUnauthorized},
 		{"future-dated by 6 minutes", nil, signingSecret, now.Add(6 * time.Minute), "", http.StatusUnauthorized},
 		{"oversized, signed", nil, signingSecret, now, pad, http.StatusRequestEntityTooLarge},
-		{"no signature", func(req *http.Request) { req.Header.Del(bot.HeaderSignature) }, signingSecret, now, "", http.StatusUnauthorized},
+		{"no signature", func(req *http.Request) { req.Header.Del(slackio.HeaderSignature) }, signingSecret, now, "", http.StatusUnauthorized},
 		{"truncated signature", func(req *http.Request) {
-			req.Header.Set(bot.HeaderSignature, req.Header.Get(bot.HeaderSignature)[:20])
+			req.Header.Set(slackio.HeaderSignature, req.Header.Get(slackio.HeaderSignature)[:20])
 		}, signingSecret, now, "", http.StatusUnauthorized},
 		{"timestamp moved", func(req *http.Request) {
-			req.Header.Set(bot.HeaderTimestamp, strconv.FormatInt(now.Unix()-1, 10))
+			req.Header.Set(slackio.HeaderTimestamp, strconv.FormatInt(now.Unix()-1, 10))
 		}, signingSecret, now, "", http.StatusUnauthorized},
 	}
 	for _, tt := range tests {
@@ -219,8 +220,8 @@ func TestSecurityReplayedRequestsAreRefused(t *testing.T) {
 // upper case: the same MAC, spelled differently.
 func upperSignature(req *http.Request) *http.Request {
 	c := req.Clone(req.Context())
-	sig := c.Header.Get(bot.HeaderSignature)
-	c.Header.Set(bot.HeaderSignature, "v0="+strings.ToUpper(strings.TrimPrefix(sig, "v0=")))
+	sig := c.Header.Get(slackio.HeaderSignature)
+	c.Header.Set(slackio.HeaderSignature, "v0="+strings.ToUpper(strings.TrimPrefix(sig, "v0=")))
 	return c
 }
 
@@ -357,7 +358,7 @@ func TestSecurityNoSecretInAnyOutput(t *testing.T) {
 	w := newWorld(t)
 	logger, logs := captureLogs(t)
 	m := metrics.New()
-	r := w.replica(t, "r1", withLogger(logger), withMetrics(m)).with(t, bot.HTTPOptions{Logger: logger})
+	r := w.replica(t, "r1", withLogger(logger), withMetrics(m)).with(t, slackio.HTTPOptions{Logger: logger})
 	metricsSrv := httptest.NewServer(m.Handler())
 	t.Cleanup(metricsSrv.Close)
 	t.Cleanup(func() {
@@ -453,10 +454,10 @@ func captureLogs(t *testing.T) (*slog.Logger, func() string) {
 
 // with returns r served by another HTTP transport, built with opts (its
 // Verifier and SlackRoutes set as the replica's).
-func (r *replica) with(t *testing.T, opts bot.HTTPOptions) *replica {
+func (r *replica) with(t *testing.T, opts slackio.HTTPOptions) *replica {
 	t.Helper()
-	opts.Verifier, opts.SlackRoutes = bot.Verifier{Secret: signingSecret}, true
-	srv := httptest.NewServer(bot.NewHTTPServer(r.bot, opts).Handler())
+	opts.Verifier, opts.SlackRoutes = slackio.Verifier{Secret: signingSecret}, true
+	srv := httptest.NewServer(slackio.NewHTTPServer(r.bot, opts).Handler())
 	t.Cleanup(srv.Close)
 	c := *r
 	c.http = srv

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cvmlogin/cvmlogin/bot"
+	"github.com/cvmlogin/cvmlogin/bot/slackio"
 )
 
 // TestSocketModeEndToEnd is TestSlashCommandEndToEnd over Socket Mode: the
@@ -17,7 +17,7 @@ func TestSocketModeEndToEnd(t *testing.T) {
 	r := w.replica(t, "r1")
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	wg.Go(func() { _ = bot.NewSocketClient(w.slack.Client(), r.bot, bot.SocketOptions{}).Run(ctx) })
+	wg.Go(func() { _ = slackio.NewSocketClient(w.slack.Client(), r.bot, slackio.SocketOptions{}).Run(ctx) })
 	t.Cleanup(func() { cancel(); wg.Wait() })
 
 	command := map[string]any{"command": "/cvm-login", "text": "ins-sgdrop01", "user_id": requester, "channel_id": channel, "team_id": "T0TEAM"}

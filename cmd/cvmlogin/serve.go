@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cvmlogin/cvmlogin/bot"
+	"github.com/cvmlogin/cvmlogin/bot/slackio"
 	"github.com/cvmlogin/cvmlogin/configs"
 	"github.com/cvmlogin/cvmlogin/conversations"
 	"github.com/cvmlogin/cvmlogin/diag"
@@ -88,11 +89,11 @@ func serve(ctx context.Context, cfg *configs.Config, sim simulateOptions, logger
 	if cfg.Metrics.Listen != "" {
 		metricsHandler = nil // served on its own listener below
 	}
-	httpSrv := bot.NewHTTPServer(b, bot.HTTPOptions{
-		Verifier: bot.Verifier{Secret: cfg.Slack.SigningSecret}, SlackRoutes: cfg.Slack.Mode == "http",
+	httpSrv := slackio.NewHTTPServer(b, slackio.HTTPOptions{
+		Verifier: slackio.Verifier{Secret: cfg.Slack.SigningSecret}, SlackRoutes: cfg.Slack.Mode == "http",
 		Metrics: metricsHandler, ObserveAck: m.AckObserver("http"), Logger: logger, // the transport adds its component
 		ObserveRefused: m.RefusalObserver("http"),
-		Alarms:         alarmHandler(cfg, b, logger),
+		Routes:         alarmRoutes(cfg, b, logger),
 	})
 	ln, err := listen("http.listen", cfg.HTTP.Listen)
 	if err != nil {
@@ -118,7 +119,7 @@ func serve(ctx context.Context, cfg *configs.Config, sim simulateOptions, logger
 		components = append(components, component{"the metrics listener", serveHTTP(metricsServer(m), metricsLn, "metrics.listen")})
 	}
 	if cfg.Slack.Mode == "socket" {
-		socket := bot.NewSocketClient(api, b, bot.SocketOptions{Logger: logger, ObserveAck: m.AckObserver("socket"), OnConnection: m.SocketConnected,
+		socket := slackio.NewSocketClient(api, b, slackio.SocketOptions{Logger: logger, ObserveAck: m.AckObserver("socket"), OnConnection: m.SocketConnected,
 			ObserveRefused: m.RefusalObserver("socket")})
 		components = append(components, component{"Socket Mode", func(ctx context.Context) error {
 			return socketError(socket.Run(ctx))
@@ -143,13 +144,13 @@ func (w loginWatcher) WatchLogin(ctx context.Context, address string) diag.Watch
 	return diag.WatchLogin(ctx, d, address, diag.WatchOptions{})
 }
 
-// alarmHandler serves the alarm endpoints when alarms.token is set, on
-// http.listen in both Slack modes; nil otherwise.
-func alarmHandler(cfg *configs.Config, b *bot.Bot, logger *slog.Logger) *bot.AlarmHandler {
+// alarmRoutes adds the alarm endpoints to http.listen, in both Slack modes,
+// when alarms.token is set; nil otherwise.
+func alarmRoutes(cfg *configs.Config, b *bot.Bot, logger *slog.Logger) func(*http.ServeMux) {
 	if cfg.Alarms.Token == "" {
 		return nil
 	}
-	return bot.NewAlarmHandler(b, bot.AlarmOptions{Token: cfg.Alarms.Token, PolicyChannels: cfg.Alarms.PolicyChannels, Logger: logger})
+	return bot.NewAlarmHandler(b, bot.AlarmOptions{Token: cfg.Alarms.Token, PolicyChannels: cfg.Alarms.PolicyChannels, Logger: logger}).Register
 }
 
 // newMetrics returns the process's metrics, every family declared.
@@ -223,7 +224,7 @@ func runComponents(ctx context.Context, logger *slog.Logger, components ...compo
 	return runErr
 }
 
-// httpServer is what serveHTTP runs: a *bot.HTTPServer or an *http.Server.
+// httpServer is what serveHTTP runs: a *slackio.HTTPServer or an *http.Server.
 type httpServer interface {
 	Serve(ln net.Listener) error
 	Shutdown(ctx context.Context) error

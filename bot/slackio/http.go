@@ -1,4 +1,4 @@
-package bot
+package slackio
 
 import (
 	"context"
@@ -62,9 +62,9 @@ type HTTPOptions struct {
 	// to a Slack route that was refused, and why (RefusedUnverified,
 	// RefusedReplay, ...).
 	ObserveRefused func(kind, reason string)
-	// Alarms, if not nil, serves the alarm endpoints (POST /alarms/tencent
-	// and /alarms/webhook) in either mode: they are not Slack routes.
-	Alarms *AlarmHandler
+	// Routes, if not nil, adds routes that are not Slack's, served in either
+	// mode (the alarm endpoints).
+	Routes func(mux *http.ServeMux)
 	// AsyncTimeout bounds each Handler call made after an acknowledgement;
 	// default 10s. Answers to the user have deadlines of their own.
 	AsyncTimeout time.Duration
@@ -149,8 +149,8 @@ func (s *HTTPServer) routes() *http.ServeMux {
 		metrics = http.NotFoundHandler()
 	}
 	mux.Handle("GET /metrics", metrics)
-	if s.opts.Alarms != nil {
-		s.opts.Alarms.Register(mux)
+	if s.opts.Routes != nil {
+		s.opts.Routes(mux)
 	}
 	if s.opts.SlackRoutes {
 		mux.Handle("POST /slack/commands", s.timedAck(AckCommand, s.verified(AckCommand, s.serveCommand)))

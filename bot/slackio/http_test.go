@@ -1,10 +1,9 @@
-package bot
+package slackio
 
 import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -22,6 +21,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/cvmlogin/cvmlogin/internal/slackfake"
+	"github.com/cvmlogin/cvmlogin/internal/slacktest"
 )
 
 // recordingHandler is a Handler that records its calls. FirstSeen remembers
@@ -605,72 +605,16 @@ func BenchmarkHTTPCommandAck(b *testing.B) {
 	srv := httptest.NewServer(s.Handler())
 	defer srv.Close()
 	body := commandForm("ins-abc12345")
-	benchmarkAcks(b, srv.URL, func(int, int) string { return body })
+	slacktest.BenchmarkAcks(b, srv.URL, signCommands(), func(int, int) string { return body })
 }
 
-// benchmarkAcks sends rounds of 200 concurrent signed slash commands, the
-// i-th of a round with body(round, i), and reports the p50 and p99 latency
-// of their acks.
-func benchmarkAcks(b *testing.B, baseURL string, body func(round, i int) string) {
-	const concurrent = 200
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: concurrent}}
-	defer client.CloseIdleConnections()
-	var latencies []time.Duration
-	round := 0
-	for b.Loop() {
-		round++
-		timestamp := strconv.FormatInt(time.Now().Unix(), 10)
-		took := make([]time.Duration, concurrent)
-		var wg sync.WaitGroup
-		for i := range took {
-			form := body(round, i)
-			signature := Sign(testSigningSecret, timestamp, []byte(form))
-			wg.Go(func() {
-				start := time.Now()
-				if err := postCommand(client, baseURL, form, timestamp, signature); err != nil {
-					b.Error(err)
-				}
-				took[i] = time.Since(start)
-			})
-		}
-		wg.Wait()
-		latencies = append(latencies, took...)
+// signCommands returns what signs a slash command with testSigningSecret.
+func signCommands() slacktest.Signer {
+	return func(req *http.Request, timestamp string, body []byte) {
+		req.Header.Set(HeaderTimestamp, timestamp)
+		req.Header.Set(HeaderSignature, Sign(testSigningSecret, timestamp, body))
 	}
-	slices.Sort(latencies)
-	b.ReportMetric(milliseconds(percentile(latencies, 0.50)), "p50-ms")
-	b.ReportMetric(milliseconds(percentile(latencies, 0.99)), "p99-ms")
 }
-
-func postCommand(client *http.Client, base, body, timestamp, signature string) error {
-	req, err := http.NewRequest(http.MethodPost, base+"/slack/commands", strings.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set(HeaderTimestamp, timestamp)
-	req.Header.Set(HeaderSignature, signature)
-	resp, err := client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	io.Copy(io.Discard, resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("slash command answered %s", resp.Status)
-	}
-	return nil
-}
-
-// percentile returns the p-quantile of sorted, by the nearest-rank method.
-func percentile(sorted []time.Duration, p float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	rank := int(p*float64(len(sorted))+0.5) - 1
-	return sorted[min(max(rank, 0), len(sorted)-1)]
-}
-
-func milliseconds(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // refusalCounter records ObserveRefused calls as "kind/reason".
 type refusalCounter struct {
@@ -776,7 +720,7 @@ func TestHTTPOverloadedPressIsAnswered(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := h.snapshot()
-	if len(got.actions) != 1 || len(got.refusals) != 1 || got.refusals[0].Text != msgOverloaded || got.refusals[0].User != "U1" {
+	if len(got.actions) != 1 || len(got.refusals) != 1 || got.refusals[0].Text != MsgOverloaded || got.refusals[0].User != "U1" {
 		t.Errorf("actions %d, refusals %+v; want 1 and one overload answer to U1", len(got.actions), got.refusals)
 	}
 	if want := []string{"interaction/overloaded"}; !slices.Equal(refused.snapshot(), want) {

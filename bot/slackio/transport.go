@@ -1,4 +1,4 @@
-package bot
+package slackio
 
 import (
 	"context"
@@ -74,7 +74,8 @@ const (
 // Messages for refused requests.
 const (
 	msgReplayUnchecked = ":warning: cvmlogin's state store (Redis) is unavailable, so I can't tell this request from a replay and did nothing. Try again in a minute; if it persists, tell whoever runs the bot."
-	msgOverloaded      = ":hourglass: cvmlogin is too busy to take this on right now and did nothing. Try again in a minute."
+	// MsgOverloaded answers what the bot is too busy to take on.
+	MsgOverloaded = ":hourglass: cvmlogin is too busy to take this on right now and did nothing. Try again in a minute."
 )
 
 // Reply is an immediate answer to a slash command, shown only to the user
@@ -253,7 +254,7 @@ func (w *asyncWork) refuseDropped(kind string, r Refusal) {
 	}
 	w.wg.Go(func() {
 		defer w.recoverPanic("refusal", []any{"user", r.User, "channel", r.Channel})
-		w.refuse(w.base, kind, RefusedOverloaded, r, msgOverloaded)
+		w.refuse(w.base, kind, RefusedOverloaded, r, MsgOverloaded)
 	})
 }
 
@@ -290,8 +291,8 @@ func (w *asyncWork) drain(ctx context.Context) error {
 // The zero delivery is not checked.
 type delivery struct{ kind, id string }
 
-// pressRefusal is where to answer the user behind a press.
-func pressRefusal(cb slack.InteractionCallback) Refusal {
+// PressRefusal is where to answer the user behind a press.
+func PressRefusal(cb slack.InteractionCallback) Refusal {
 	return Refusal{Channel: cb.Channel.ID, User: cb.User.ID, ThreadTS: cb.Message.ThreadTimestamp, ResponseURL: cb.ResponseURL}
 }
 
@@ -308,7 +309,7 @@ func (w *asyncWork) action(cb slack.InteractionCallback, d delivery) {
 		w.refused(AckInteraction, RefusedTooManyActions)
 		return
 	}
-	r := pressRefusal(cb)
+	r := PressRefusal(cb)
 	submitted := w.submit("block_actions", attrs, func(ctx context.Context) {
 		if w.admit(ctx, AckInteraction, d, r) {
 			w.h.Action(ctx, cb)
@@ -405,4 +406,20 @@ func (w *asyncWork) firstSeen(ctx context.Context, kind, id string) bool {
 		w.log.Info("dropped a redelivery", "kind", kind, "id", id)
 	}
 	return first
+}
+
+// The kinds of request whose acknowledgement the transports time, passed to
+// HTTPOptions.ObserveAck and SocketOptions.ObserveAck.
+const (
+	AckCommand     = "command"     // a slash command
+	AckInteraction = "interaction" // a button press or other interaction
+	AckEvent       = "event"       // an Events API request
+)
+
+// ackObserver returns observe, or a function doing nothing if it is nil.
+func ackObserver(observe func(kind string, d time.Duration)) func(kind string, d time.Duration) {
+	if observe == nil {
+		return func(string, time.Duration) {}
+	}
+	return observe
 }
