@@ -98,6 +98,7 @@ func (b *Bot) StartAlarm(ctx context.Context, a Alarm) (AlarmResult, error) {
 	case busy:
 		return AlarmResult{Status: AlarmCoalesced, Message: a.InstanceID + " is already being diagnosed"}, nil
 	}
+	job.QueuedAt = time.Now()
 	if err := b.store.Enqueue(ctx, job); err != nil {
 		b.release(c, job.ID)
 		return AlarmResult{}, err

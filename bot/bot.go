@@ -385,6 +385,7 @@ func (b *Bot) enqueueDiagnosis(ctx context.Context, c conversations.Conversation
 	}
 	notice := b.queueNotice(job, <-depth)
 	job.Notified = notice != ""
+	job.QueuedAt = time.Now()
 	if err := b.store.Enqueue(ctx, job); err != nil {
 		b.release(c, job.ID)
 		return storeTrouble(err), err

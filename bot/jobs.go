@@ -314,6 +314,9 @@ func (b *Bot) publish(ctx context.Context, m *reportMessage, j conversations.Job
 		return
 	}
 	release()
+	if !j.QueuedAt.IsZero() {
+		b.opts.Metrics.ReportDelivered(time.Since(j.QueuedAt))
+	}
 	if j.Notified {
 		b.respond(ctx, j, true, fmt.Sprintf("The report of %s is ready: %s", escapeMrkdwn(c.Target), threadLink(c)))
 	}

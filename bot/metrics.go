@@ -1,6 +1,8 @@
 package bot
 
 import (
+	"time"
+
 	"github.com/cvmlogin/cvmlogin/diag"
 )
 
@@ -13,6 +15,9 @@ type Metrics interface {
 	// outcome one of requested, approved, rejected, refused, expired,
 	// succeeded, failed or not_applicable.
 	FixEvent(action string, outcome diag.FixStatus)
+	// ReportDelivered observes how long a user waited for a final report:
+	// from the command (or button, or alarm) to the report in Slack.
+	ReportDelivered(d time.Duration)
 }
 
 // noMetrics is the Metrics of a Bot whose Options have none.
@@ -20,6 +25,7 @@ type noMetrics struct{}
 
 func (noMetrics) Diagnosis(*diag.Report, error)   {}
 func (noMetrics) FixEvent(string, diag.FixStatus) {}
+func (noMetrics) ReportDelivered(time.Duration)   {}
 
 // fixEndOutcome is the FixEvent outcome of a finished fix whose request
 // ended in status (succeeded or failed): not_applicable when the fix found

@@ -17,6 +17,13 @@ type metricsRecorder struct {
 	mu        sync.Mutex
 	diagnoses []string // each report's Verdict, or the error
 	fixEvents []string // "action outcome"
+	waits     []time.Duration
+}
+
+func (m *metricsRecorder) ReportDelivered(d time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.waits = append(m.waits, d)
 }
 
 func (m *metricsRecorder) Diagnosis(r *diag.Report, err error) {
@@ -61,6 +68,12 @@ func TestMetricsFollowADiagnosisAndItsFix(t *testing.T) {
 	diagnoses, fixEvents := rec.snapshot()
 	if !strings.HasPrefix(diagnoses[0], "FAIL: likely cause security_group.login_port") || strings.HasPrefix(diagnoses[1], "FAIL: likely cause security_group") {
 		t.Errorf("diagnoses %q: want the failure, then the re-diagnosis without it", diagnoses)
+	}
+	rec.mu.Lock()
+	waits := slices.Clone(rec.waits)
+	rec.mu.Unlock()
+	if len(waits) != 2 || waits[0] <= 0 || waits[0] > time.Minute {
+		t.Errorf("report waits %v: want one per delivered report (command, then the re-diagnosis after the fix)", waits)
 	}
 	want := []string{"open_all_ports requested", "open_all_ports refused", "open_all_ports approved", "open_all_ports succeeded"}
 	if !slices.Equal(fixEvents, want) {

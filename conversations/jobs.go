@@ -26,6 +26,9 @@ type Job struct {
 	Target         string `json:"target"`
 	Region         string `json:"region"`
 	Port           int    `json:"port,omitempty"`
+	// QueuedAt is when the job was asked for: what a user's wait for the
+	// report is counted from. Zero for jobs queued by older versions.
+	QueuedAt time.Time `json:"queued_at,omitzero"`
 	// Symptom is the error message the user saw, as they typed it.
 	Symptom string `json:"symptom,omitempty"`
 	// Trigger says what asked for the diagnosis when no person did: an

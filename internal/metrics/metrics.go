@@ -15,6 +15,7 @@
 //	cvmlogin_fix_requests_total{action,outcome}               see the Fix* outcome constants
 //	cvmlogin_slack_ack_seconds{transport,kind}                histogram; transport http|socket, kind command|interaction|event
 //	cvmlogin_slack_requests_refused_total{transport,kind,reason}  reason: unverified, too_large, malformed, replay, replay_unchecked, too_many_actions, overloaded
+//	cvmlogin_report_delivery_seconds                          command (button, alarm) to final report in Slack
 //	cvmlogin_job_queue_depth                                  jobs queued or being handled (the last known value while Redis fails)
 //	cvmlogin_redis_up                                         1 if Redis answered the scrape's queue-depth read
 //	cvmlogin_build_info{version,revision,go_version}          always 1
@@ -93,6 +94,7 @@ type Metrics struct {
 	fixRequests      *prometheus.CounterVec
 	slackAck         *prometheus.HistogramVec
 	diagDuration     *prometheus.HistogramVec
+	reportDelivery   prometheus.Histogram
 	socketConnected  prometheus.Gauge
 	buildInfo        *prometheus.GaugeVec
 
@@ -154,6 +156,11 @@ func New() *Metrics {
 			Help:    "How long whole diagnoses took, every check included, by result.",
 			Buckets: []float64{.5, 1, 2, 3, 5, 8, 10, 15, 20, 30, 45, 60},
 		}, []string{"result"}),
+		reportDelivery: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "report_delivery_seconds",
+			Help:    "How long users waited for a final report: from the command, button or alarm to the report in Slack (queue, diagnosis and Slack pacing).",
+			Buckets: []float64{1, 2, 3, 5, 10, 20, 30, 45, 60, 90, 120, 180, 300},
+		}),
 		socketConnected: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: namespace, Name: "slack_socket_connected",
 			Help: "1 while a Socket Mode connection to Slack is open, else 0 (always 0 in HTTP mode).",
@@ -172,7 +179,7 @@ func New() *Metrics {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.diagnoses, m.checkDuration, m.checkFindings, m.tencentCalls, m.tencentDuration,
 		m.slackCalls, m.slackRateLimited, m.fixRequests, m.slackAck, m.slackRefused,
-		m.diagDuration, m.socketConnected, m.buildInfo, newQueueCollector(m),
+		m.diagDuration, m.reportDelivery, m.socketConnected, m.buildInfo, newQueueCollector(m),
 	)
 	m.initLabels()
 	return m
@@ -304,6 +311,9 @@ func (m *Metrics) AckObserver(transport string) func(kind string, d time.Duratio
 		m.slackAck.WithLabelValues(transport, kind).Observe(d.Seconds())
 	}
 }
+
+// ReportDelivered observes how long a user waited for a final report.
+func (m *Metrics) ReportDelivered(d time.Duration) { m.reportDelivery.Observe(d.Seconds()) }
 
 // RefusalObserver returns the function a Slack transport ("http" or
 // "socket") calls with the kind of each request it refused and why.

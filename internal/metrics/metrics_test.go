@@ -175,7 +175,7 @@ func TestNewDeclaresEveryFamily(t *testing.T) {
 	m.BuildInfo("v1.2.3", "abc1234")
 	f := metricstest.MustScrape(t, mustServe(t, m))
 	for _, family := range []string{
-		"cvmlogin_diagnoses_total", "cvmlogin_diagnosis_duration_seconds", "cvmlogin_check_duration_seconds", "cvmlogin_check_findings_total",
+		"cvmlogin_diagnoses_total", "cvmlogin_diagnosis_duration_seconds", "cvmlogin_report_delivery_seconds", "cvmlogin_check_duration_seconds", "cvmlogin_check_findings_total",
 		"cvmlogin_tencent_api_calls_total", "cvmlogin_tencent_api_call_duration_seconds", "cvmlogin_slack_api_calls_total",
 		"cvmlogin_slack_api_rate_limited_total", "cvmlogin_slack_socket_connected", "cvmlogin_fix_requests_total",
 		"cvmlogin_slack_ack_seconds", "cvmlogin_job_queue_depth", "cvmlogin_redis_up", "cvmlogin_build_info",
