@@ -56,4 +56,3 @@ func TestSocketObservesAcks(t *testing.T) {
 	fake.SendEnvelope(t, "events_api", json.RawMessage(appMentionCallback("Ev2")), 0)
 	acks.waitKinds(t, AckCommand, AckInteraction, AckEvent)
 }
-
