@@ -14,6 +14,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/cvmlogin/cvmlogin/conversations"
+	"github.com/cvmlogin/cvmlogin/internal/pause"
 )
 
 // Pacer spaces Slack calls across every worker and replica, so that the bot
@@ -139,21 +140,6 @@ func (b *Bot) holdOff(ctx context.Context, l conversations.Limit, d time.Duratio
 	}
 }
 
-// sleep waits d, or until ctx is done.
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
 // transientSlackErrors are the Web API errors Slack documents as temporary:
 // the same call may succeed later.
 var transientSlackErrors = []string{
@@ -221,9 +207,9 @@ func (b *Bot) awaitSlot(ctx context.Context, limits []conversations.Limit) error
 	for len(limits) > 0 {
 		wait, ok := b.reserve(ctx, limits, bookAhead)
 		if ok {
-			return sleep(ctx, wait+paceMargin)
+			return pause.For(ctx, wait+paceMargin)
 		}
-		if err := sleep(ctx, wait-bookAhead/2); err != nil {
+		if err := pause.For(ctx, wait-bookAhead/2); err != nil {
 			return err
 		}
 	}
@@ -266,7 +252,7 @@ func (b *Bot) deliverPaced(ctx context.Context, what string, limits []conversati
 			backoff = min(2*backoff, 30*time.Second)
 		}
 		b.log.WarnContext(ctx, "Slack call failed, retrying", "what", what, "attempt", attempt, "retry_in", wait, "err", err)
-		if serr := sleep(ctx, wait); serr != nil {
+		if serr := pause.For(ctx, wait); serr != nil {
 			return fmt.Errorf("%s: gave up after %d attempts (%w): %w", what, attempt, serr, err)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/cvmlogin/cvmlogin/conversations"
 	"github.com/cvmlogin/cvmlogin/diag"
+	"github.com/cvmlogin/cvmlogin/internal/pause"
 )
 
 // Worker consumes jobs from the shared queue. *conversations.Worker
@@ -260,7 +261,7 @@ func (b *Bot) retryStore(ctx context.Context, what string, call func(context.Con
 			return err
 		}
 		b.log.WarnContext(ctx, "state store unavailable, retrying", "what", what, "retry_in", wait, "err", err)
-		if sleep(ctx, wait) != nil {
+		if pause.For(ctx, wait) != nil {
 			return fmt.Errorf("%s: gave up: %w", what, err)
 		}
 		wait = min(2*wait, 2*time.Second)

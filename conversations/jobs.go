@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cvmlogin/cvmlogin/internal/pause"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -409,14 +410,7 @@ func (b *backoff) next() time.Duration {
 func (b *backoff) wait(ctx context.Context) error {
 	d := b.next()
 	b.delay = min(2*d, 5*time.Second)
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return pause.For(ctx, d)
 }
 
 func (b *backoff) reset() { b.delay = 0 }

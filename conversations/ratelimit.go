@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cvmlogin/cvmlogin/internal/pause"
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/time/rate"
 )
@@ -138,7 +139,7 @@ func (l *RateLimiter) Wait(ctx context.Context, account, action string) error {
 	if l.degraded.Swap(false) {
 		l.opts.Logger.Info("rate limiter: Redis answers again: budgets are shared by the replicas again")
 	}
-	return sleepCtx(ctx, s.wait)
+	return pause.For(ctx, s.wait)
 }
 
 // reserve runs reserveSecond.
@@ -172,19 +173,4 @@ func (l *RateLimiter) fallBack(ctx context.Context, action string, err error) er
 // both, so the key lives in one Cluster slot whatever else is tagged.
 func (l *RateLimiter) key(account, action string) string {
 	return l.store.opts.Prefix + "ratelimit:{" + keyPart(account) + "/" + keyPart(action) + "}"
-}
-
-// sleepCtx waits for d or until ctx ends, returning ctx's error then.
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

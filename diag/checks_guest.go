@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/cvmlogin/cvmlogin/internal/pause"
 )
 
 func checkAgent(ctx context.Context, r *run) Finding {
@@ -87,12 +89,8 @@ func (r *run) runScript(cmd Command) (string, error) {
 func awaitTask(ctx context.Context, guest GuestAPI, region, instanceID, invocationID string, poll time.Duration) (InvocationTask, error) {
 	wait := poll
 	for {
-		timer := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			timer.Stop()
-			return InvocationTask{}, fmt.Errorf("waiting for in-guest script %s: %w", invocationID, ctx.Err())
-		case <-timer.C:
+		if err := pause.For(ctx, wait); err != nil {
+			return InvocationTask{}, fmt.Errorf("waiting for in-guest script %s: %w", invocationID, err)
 		}
 		tasks, err := guest.InvocationTasks(ctx, region, invocationID)
 		if err != nil {

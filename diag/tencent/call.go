@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cvmlogin/cvmlogin/diag"
+	"github.com/cvmlogin/cvmlogin/internal/pause"
 	"github.com/cvmlogin/cvmlogin/internal/textclip"
 )
 
@@ -130,7 +131,7 @@ func (c *Client) retry(ctx context.Context, op action, e *diag.APIError, status,
 	c.log.LogAttrs(ctx, slog.LevelDebug, "retrying tencent cloud call",
 		slog.String("action", op.name), slog.Int("attempt", attempts), slog.String("error_code", errorCode(e)),
 		slog.Duration("backoff", d))
-	return sleep(ctx, d)
+	return pause.For(ctx, d) == nil
 }
 
 // finalError is the error a call fails with: err, the failure that ended it,
@@ -169,18 +170,6 @@ func (c *Client) backoff(n int) time.Duration {
 	}
 	d = min(d, maxBackoff)
 	return d/2 + rand.N(d-d/2)
-}
-
-// sleep waits for d, or until ctx is done; it reports whether d elapsed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
 
 // errorCode is what the call log and the log say about a failure: the
