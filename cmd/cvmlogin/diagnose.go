@@ -35,9 +35,14 @@ func newDiagnoseCmd(g *globals) *cobra.Command {
 		Long: "TARGET is an instance ID (ins-abc12345), a public IPv4 address, or an instance name.\n" +
 			"Exit codes: 0 nothing failed, 1 a check failed (the report says which), 2 usage or configuration error, 3 the diagnosis could not run.\n" +
 			"Under `go run`, exit 1 prints a last line \"exit status 1\": it means a check failed.",
-		Example: "  cvmlogin diagnose ins-sgdrop01 --simulate\n  cvmlogin diagnose ins-abc12345 --region ap-shanghai --output json",
+		Example: "  cvmlogin diagnose ins-sgdrop01 --simulate\n  cvmlogin diagnose ins-abc12345 --region ap-shanghai --output json\n" +
+			"  cvmlogin diagnose ins-abc12345 --symptom \"Permission denied (publickey)\"",
 		Args: func(_ *cobra.Command, args []string) error {
-			if len(args) != 1 {
+			switch {
+			case len(args) > 1:
+				return usageError("diagnose takes exactly one TARGET; to say what error you saw, quote it: `cvmlogin diagnose %s --symptom %q`",
+					args[0], strings.Join(args[1:], " "))
+			case len(args) == 0:
 				return usageError("diagnose takes exactly one TARGET, e.g. `cvmlogin diagnose %s`", diag.TargetExample)
 			}
 			return nil

@@ -101,6 +101,7 @@ func TestDiagnoseExitCodes(t *testing.T) {
 		{"malformed instance ID", []string{"diagnose", "ins-ABC"}, exitUsage, "not a valid instance ID"},
 		{"aws style ID", []string{"diagnose", "i-0abc12345"}, exitUsage, "AWS or Alibaba"},
 		{"no target", []string{"diagnose"}, exitUsage, "exactly one TARGET"},
+		{"error text without --symptom", []string{"diagnose", "ins-abc12345", "Connection", "refused"}, exitUsage, `--symptom "Connection refused"`},
 		{"bad output", []string{"diagnose", "ins-linux001", "--simulate", "-o", "yaml"}, exitUsage, "--output"},
 		{"bad port", []string{"diagnose", "ins-linux001", "--simulate", "--port", "70000"}, exitUsage, "--port"},
 		{"unknown flag", []string{"diagnose", "ins-linux001", "--frobnicate"}, exitUsage, "unknown flag"},
