@@ -3,6 +3,7 @@ package conversations
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -71,22 +72,31 @@ func TestStoreOnRedisCluster(t *testing.T) {
 	})
 
 	t.Run("job queue", func(t *testing.T) {
-		var got sync.Map
-		w := s.Worker(WorkerOptions{Block: 100 * time.Millisecond, Logger: testLogger(t)})
-		stop := consume(t, w, "c1", func(_ context.Context, j Job) error {
-			got.Store(j.ID, true)
-			return nil
-		})
-		defer stop()
-		for _, id := range []string{"job-a-0123456789ab", "job-b-0123456789ab"} {
-			if err := s.Enqueue(ctx, Job{ID: id, Kind: JobDiagnose, ConversationID: NewID()}); err != nil {
+		var got order
+		var jobs []Job
+		for _, lane := range []string{"C0A", "C0A", "C0A", "C0B", "-", "fix"} {
+			jobs = append(jobs, jobsIn(lane, 1)...)
+		}
+		for _, j := range jobs {
+			if err := s.Enqueue(ctx, j); err != nil {
 				t.Fatal(err)
 			}
 		}
-		waitFor(t, "both jobs handled", 10*time.Second, func() bool {
-			_, a := got.Load("job-a-0123456789ab")
-			_, b := got.Load("job-b-0123456789ab")
-			return a && b
+		if n, err := s.QueuePosition(ctx, "C0C"); err != nil || n != 1+1+1+1 {
+			t.Errorf("QueuePosition = %d, %v; want 4 (the fix and one job of each lane)", n, err)
+		}
+		stop := consume(t, testWorker(t, s), "c1", func(_ context.Context, j Job) error {
+			got.add(j)
+			return nil
+		})
+		defer stop()
+		waitFor(t, "every job handled", 10*time.Second, func() bool { return len(got.get()) == len(jobs) })
+		if want := []string{"fix", "C0A", "C0B", "-", "C0A", "C0A"}; !slices.Equal(got.get(), want) {
+			t.Errorf("lanes served in the order %v, want %v", got.get(), want)
+		}
+		waitFor(t, "the queue empty", 5*time.Second, func() bool {
+			n, err := s.QueueDepth(ctx)
+			return err == nil && n == 0
 		})
 	})
 

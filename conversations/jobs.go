@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -37,9 +38,11 @@ type Job struct {
 	Trigger      string `json:"trigger,omitempty"`
 	Requester    string `json:"requester"`
 	FixRequestID string `json:"fix_request_id,omitempty"` // for JobFix
-	// Channel and ThreadTS say where a new conversation lives: a diagnosis
-	// job may carry its conversation instead of the caller storing it
-	// first, and the worker creates it. Empty for existing conversations.
+	// Channel is the channel the job reports to, which gives the job its
+	// lane in the queue (see Enqueue). With ThreadTS it also says where a
+	// new conversation lives: a diagnosis job may carry its conversation
+	// instead of the caller storing it first, and the worker creates it when
+	// it is not stored yet. ThreadTS is empty for existing conversations.
 	Channel  string `json:"channel,omitempty"`
 	ThreadTS string `json:"thread_ts,omitempty"`
 	// ResponseURL is the slash command's response_url, to tell the user
@@ -52,45 +55,72 @@ type Job struct {
 	Notified bool `json:"notified,omitempty"`
 }
 
+// jobKinds are the kinds of job Enqueue accepts: a new kind goes here too.
+var jobKinds = []string{JobDiagnose, JobFix}
+
 // jobField is the stream entry field holding a Job's JSON.
 const jobField = "job"
 
-// Enqueue appends j to the job stream, where one Worker of the consumer
-// group will take it. An empty j.ID gets a new one.
+// Enqueue appends j to its lane of the job queue, where one Worker of the
+// consumer group will take it: the lane of its Channel, the default lane
+// when it has none, or for a JobFix the fix lane, served before the others.
+// An empty j.ID gets a new one.
 func (s *Store) Enqueue(ctx context.Context, j Job) error {
 	if j.ID == "" {
 		j.ID = NewID()
 	}
 	doing := fmt.Sprintf("enqueuing %s job %s", j.Kind, j.ID)
-	if j.Kind != JobDiagnose && j.Kind != JobFix {
+	if !slices.Contains(jobKinds, j.Kind) {
 		return fmt.Errorf("%s: unknown kind", doing)
 	}
 	data, err := json.Marshal(j)
 	if err != nil {
 		return fmt.Errorf("%s: %w", doing, err)
 	}
-	key := s.key("jobs")
-	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		p.XAdd(ctx, &redis.XAddArgs{Stream: key, MaxLen: s.opts.JobsMaxLen, Approx: true, Values: []any{jobField, data}})
-		p.PExpire(ctx, key, s.opts.TTL)
-		return nil
-	})
+	lane, ringed := s.laneOf(j)
+	q := s.queue()
+	turns := 0
+	if ringed {
+		turns = 1
+	}
+	err = enqueueJob.Run(ctx, s.rdb, []string{lane, q.ring, q.ringed, q.lanes, q.bell},
+		s.opts.JobsMaxLen, s.opts.TTL.Milliseconds(), jobField, data, turns, bellLength).Err()
 	if err != nil {
 		return wrap(doing, err)
 	}
 	return nil
 }
 
-// QueueDepth returns the number of jobs in the job stream (XLEN): those
-// waiting for a worker plus those being handled, since a handled job is
-// deleted from the stream when it is acknowledged. A stream that does not
-// exist yet has depth 0.
+// QueueDepth returns the number of jobs in the queue, over all its lanes:
+// those waiting for a worker plus those being handled, since a handled job
+// is deleted from its lane when it is acknowledged. A queue never used has
+// depth 0.
 func (s *Store) QueueDepth(ctx context.Context) (int64, error) {
-	n, err := s.rdb.XLen(ctx, s.key("jobs")).Result()
+	lanes, err := s.laneLengths(ctx)
 	if err != nil {
 		return 0, wrap("reading the job queue's length", err)
 	}
+	var n int64
+	for _, l := range lanes {
+		n += l.length
+	}
 	return n, nil
+}
+
+// QueuePosition returns how many jobs a diagnosis queued now for channel
+// would have ahead of it, workers taking one job from each channel's lane in
+// turn: the jobs being handled, the approved fixes waiting, the jobs waiting
+// in the channel's lane, and from each other lane as many as its turns
+// before the new job's, at most one more than wait in the channel's lane.
+// A quiet channel's job is thus not counted behind a busy channel's backlog.
+// channel "" is the default lane's.
+func (s *Store) QueuePosition(ctx context.Context, channel string) (int64, error) {
+	lanes, err := s.laneLengths(ctx)
+	if err != nil {
+		return 0, wrap("reading the job queue's lanes", err)
+	}
+	lane, _ := s.laneOf(Job{Kind: JobDiagnose, Channel: channel})
+	return position(lanes, lane, s.queue().fixLane), nil
 }
 
 func decodeJob(m redis.XMessage) (Job, error) {
@@ -105,8 +135,10 @@ func decodeJob(m redis.XMessage) (Job, error) {
 // WorkerOptions configures a Worker. The zero value of each field selects
 // its default.
 type WorkerOptions struct {
-	// Block is how long one read waits for a new job (2s). Consume notices
-	// that its context is done within about this long.
+	// Block is how long a consumer with no job to take waits for one to be
+	// queued before looking again (2s), in whole seconds, at least one: a
+	// new job wakes a waiting consumer at once, whatever Block is. Consume
+	// notices that its context is done within about this long.
 	Block time.Duration
 	// ClaimIdle is how long a job may sit unacknowledged, its consumer
 	// silent, before another consumer takes it over (30s). A consumer
@@ -116,7 +148,7 @@ type WorkerOptions struct {
 	Logger *slog.Logger
 }
 
-// Worker takes jobs from the job stream. It is safe for concurrent use:
+// Worker takes jobs from the job queue. It is safe for concurrent use:
 // run one Consume per job to handle in parallel, each with its own consumer
 // name.
 type Worker struct {
@@ -124,11 +156,12 @@ type Worker struct {
 	opts  WorkerOptions
 }
 
-// Worker returns a Worker taking jobs from s's job stream.
+// Worker returns a Worker taking jobs from s's job queue.
 func (s *Store) Worker(opts WorkerOptions) *Worker {
 	if opts.Block <= 0 {
 		opts.Block = 2 * time.Second
 	}
+	opts.Block = max(opts.Block.Round(time.Second), time.Second) // what BLPOP takes
 	if opts.ClaimIdle <= 0 {
 		opts.ClaimIdle = 30 * time.Second
 	}
@@ -138,9 +171,12 @@ func (s *Store) Worker(opts WorkerOptions) *Worker {
 	return &Worker{store: s, opts: opts}
 }
 
-// Consume handles jobs as consumer of the consumer group group (created if
-// missing) until ctx is done, then returns ctx.Err(). Jobs are handled one
-// at a time, each by exactly one consumer of the group.
+// Consume handles jobs as consumer of the consumer group group until ctx is
+// done, then returns ctx.Err(). Jobs are handled one at a time, each by
+// exactly one consumer of the group; every Consume of a Store's queue, in
+// every replica, uses the same group. The consumers take approved fixes
+// first, then one job from each lane in turn, so that each channel gets its
+// share of the workers however many jobs another one queued.
 //
 // A job is acknowledged and deleted once handle returns, even with an error,
 // which Consume logs: handle reports failures to the job's conversation
@@ -169,9 +205,6 @@ func (w *Worker) Consume(ctx context.Context, group, consumer string, handle fun
 		if ctx.Err() != nil {
 			break
 		}
-		if redis.HasErrorPrefix(err, "NOGROUP") {
-			c.groupReady = false
-		}
 		c.log.Warn("job queue unavailable, retrying", "err", err, "retry_in", b.next())
 		b.wait(ctx)
 	}
@@ -184,7 +217,6 @@ type consumerLoop struct {
 	group, name string
 	handle      func(context.Context, Job) error
 	log         *slog.Logger
-	groupReady  bool
 	nextClaim   time.Time
 	deferred    sync.WaitGroup // jobs whose handler took over their acknowledgement
 }
@@ -221,97 +253,44 @@ func (d *deferredAck) isTaken() bool {
 	return d.taken
 }
 
-func (c *consumerLoop) stream() string { return c.store.key("jobs") }
-
-// poll does one round: make sure the group exists, claim jobs abandoned by
-// dead consumers when due, then wait up to Block for a new job.
+// poll does one round: when due, claim a job abandoned by a dead consumer
+// and handle it; else take the next job and handle it, or wait up to Block
+// for one to be queued.
 func (c *consumerLoop) poll(ctx context.Context) error {
-	if !c.groupReady {
-		if err := c.createGroup(ctx); err != nil {
-			return err
-		}
-		c.groupReady = true
-	}
 	if !time.Now().Before(c.nextClaim) {
-		if err := c.claimAbandoned(ctx); err != nil {
-			return err
-		}
-		c.nextClaim = time.Now().Add(c.opts.ClaimIdle / 2)
-	}
-	streams, err := c.store.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
-		Group:    c.group,
-		Consumer: c.name,
-		Streams:  []string{c.stream(), ">"},
-		Count:    1,
-		Block:    c.opts.Block,
-	}).Result()
-	if errors.Is(err, redis.Nil) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("reading jobs: %w", err)
-	}
-	for _, st := range streams {
-		for _, m := range st.Messages {
-			if err := c.process(ctx, m); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// createGroup creates the consumer group, and the stream if missing, reading
-// from the start of the stream so that no job queued before is missed.
-func (c *consumerLoop) createGroup(ctx context.Context) error {
-	rdb := c.store.rdb
-	err := rdb.XGroupCreateMkStream(ctx, c.stream(), c.group, "0").Err()
-	if err != nil && !redis.HasErrorPrefix(err, "BUSYGROUP") {
-		return fmt.Errorf("creating consumer group %s: %w", c.group, err)
-	}
-	if err := rdb.PExpire(ctx, c.stream(), c.store.opts.TTL).Err(); err != nil {
-		return fmt.Errorf("setting the job stream's TTL: %w", err)
-	}
-	return nil
-}
-
-// claimAbandoned takes over and handles the jobs idle for ClaimIdle.
-func (c *consumerLoop) claimAbandoned(ctx context.Context) error {
-	start := "0-0"
-	for {
-		msgs, next, err := c.store.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{
-			Stream:   c.stream(),
-			Group:    c.group,
-			Consumer: c.name,
-			MinIdle:  c.opts.ClaimIdle,
-			Start:    start,
-			Count:    10,
-		}).Result()
+		e, err := c.store.claimAbandoned(ctx, c.group, c.name, c.opts.ClaimIdle)
 		if err != nil {
 			return fmt.Errorf("claiming abandoned jobs: %w", err)
 		}
-		for _, m := range msgs {
-			c.log.Info("claimed an abandoned job", "entry", m.ID)
-			if err := c.process(ctx, m); err != nil {
-				return err
-			}
+		if e != nil { // the next poll looks for another one
+			c.log.Info("claimed an abandoned job", "lane", e.lane, "entry", e.ID)
+			return c.process(ctx, e)
 		}
-		if next == "0-0" {
-			return nil
-		}
-		start = next
+		c.nextClaim = time.Now().Add(c.opts.ClaimIdle / 2)
 	}
+	e, err := c.store.dequeue(ctx, c.group, c.name)
+	if err != nil {
+		return fmt.Errorf("reading jobs: %w", err)
+	}
+	if e != nil {
+		return c.process(ctx, e)
+	}
+	err = c.store.rdb.BLPop(ctx, c.opts.Block, c.store.queue().bell).Err()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return fmt.Errorf("waiting for jobs: %w", err)
+	}
+	return nil
 }
 
 // process handles one stream entry and acknowledges it, unless handle was
 // interrupted by the end of ctx.
-func (c *consumerLoop) process(ctx context.Context, m redis.XMessage) error {
-	job, err := decodeJob(m)
+func (c *consumerLoop) process(ctx context.Context, e *entry) error {
+	job, err := decodeJob(e.XMessage)
 	if err != nil {
-		c.log.Error("dropping a malformed job", "entry", m.ID, "err", err)
-		return c.finish(ctx, m.ID)
+		c.log.Error("dropping a malformed job", "lane", e.lane, "entry", e.ID, "err", err)
+		return c.finish(ctx, e)
 	}
-	stop := c.keepClaimed(context.WithoutCancel(ctx), m.ID)
+	stop := c.keepClaimed(context.WithoutCancel(ctx), e)
 	ack := &deferredAck{done: make(chan struct{})}
 	err = c.handle(context.WithValue(ctx, ackKey{}, ack), job)
 	if err != nil && ctx.Err() != nil {
@@ -327,7 +306,7 @@ func (c *consumerLoop) process(ctx context.Context, m redis.XMessage) error {
 			stop()
 			ackCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.ClaimIdle)
 			defer cancel()
-			_ = c.finish(ackCtx, m.ID)
+			_ = c.finish(ackCtx, e)
 		})
 		return nil
 	}
@@ -336,12 +315,12 @@ func (c *consumerLoop) process(ctx context.Context, m redis.XMessage) error {
 	// for as long as it would take another consumer to claim it.
 	ackCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.ClaimIdle)
 	defer cancel()
-	return c.finish(ackCtx, m.ID)
+	return c.finish(ackCtx, e)
 }
 
 // keepClaimed resets the entry's idle time every ClaimIdle/3 until stop is
 // called, so that no other consumer claims a job still being handled.
-func (c *consumerLoop) keepClaimed(ctx context.Context, id string) (stop func()) {
+func (c *consumerLoop) keepClaimed(ctx context.Context, e *entry) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
@@ -357,13 +336,13 @@ func (c *consumerLoop) keepClaimed(ctx context.Context, id string) (stop func())
 			// Claiming it for ourselves with no minimum idle time resets
 			// the idle time; JUSTID leaves the delivery count alone.
 			err := c.store.rdb.XClaimJustID(ctx, &redis.XClaimArgs{
-				Stream:   c.stream(),
+				Stream:   e.lane,
 				Group:    c.group,
 				Consumer: c.name,
-				Messages: []string{id},
+				Messages: []string{e.ID},
 			}).Err()
 			if err != nil && ctx.Err() == nil {
-				c.log.Warn("could not keep a job claimed", "entry", id, "err", err)
+				c.log.Warn("could not keep a job claimed", "lane", e.lane, "entry", e.ID, "err", err)
 			}
 		}
 	}()
@@ -375,18 +354,18 @@ func (c *consumerLoop) keepClaimed(ctx context.Context, id string) (stop func())
 
 // finish acknowledges and deletes a handled entry, retrying until Redis
 // answers or ctx ends: a job left pending would be handled again.
-func (c *consumerLoop) finish(ctx context.Context, id string) error {
+func (c *consumerLoop) finish(ctx context.Context, e *entry) error {
 	var b backoff
 	for {
 		_, err := c.store.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			p.XAck(ctx, c.stream(), c.group, id)
-			p.XDel(ctx, c.stream(), id)
+			p.XAck(ctx, e.lane, c.group, e.ID)
+			p.XDel(ctx, e.lane, e.ID)
 			return nil
 		})
 		if err == nil || redis.HasErrorPrefix(err, "NOGROUP") { // NOGROUP: Redis lost the entry with its group
 			return nil
 		}
-		c.log.Warn("could not acknowledge a job, retrying", "entry", id, "err", err, "retry_in", b.next())
+		c.log.Warn("could not acknowledge a job, retrying", "lane", e.lane, "entry", e.ID, "err", err, "retry_in", b.next())
 		if err := b.wait(ctx); err != nil {
 			return err
 		}

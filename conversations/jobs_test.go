@@ -14,7 +14,7 @@ import (
 
 const group = "workers"
 
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(t.Output(), nil))
 }
 
@@ -69,9 +69,10 @@ func consume(t *testing.T, w *Worker, consumer string, handle func(context.Conte
 	return stop
 }
 
-func pending(t *testing.T, c redis.UniversalClient, s *Store) int64 {
+// pending returns how many jobs of lane are delivered but not acknowledged.
+func pending(t *testing.T, c redis.UniversalClient, lane string) int64 {
 	t.Helper()
-	p, err := c.XPending(t.Context(), s.key("jobs"), group).Result()
+	p, err := c.XPending(t.Context(), lane, group).Result()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +101,7 @@ func TestWorkersShareJobsAndHandleEachOnce(t *testing.T) {
 		must(t, s.Enqueue(ctx, j))
 	}
 	waitFor(t, "20 jobs handled", 5*time.Second, func() bool { return h.distinct() == 20 })
-	waitFor(t, "no job pending", 5*time.Second, func() bool { return pending(t, c, s) == 0 })
+	waitFor(t, "no job pending", 5*time.Second, func() bool { return pending(t, c, s.queue().defaultLane) == 0 })
 	for _, stop := range stops {
 		if err := stop(); !errors.Is(err, context.Canceled) {
 			t.Errorf("Consume returned %v, want context.Canceled", err)
@@ -128,20 +129,34 @@ func TestFailedJobIsAcknowledged(t *testing.T) {
 	j := Job{ID: NewID(), Kind: JobFix, FixRequestID: NewID()}
 	must(t, s.Enqueue(ctx, j))
 	waitFor(t, "the job handled", 5*time.Second, func() bool { return h.times(j.ID) == 1 })
+	fixes := s.queue().fixLane
 	waitFor(t, "the job acknowledged", 5*time.Second, func() bool {
-		return pending(t, c, s) == 0 && c.XLen(ctx, s.key("jobs")).Val() == 0
+		return pending(t, c, fixes) == 0 && c.XLen(ctx, fixes).Val() == 0
 	})
 }
 
+// TestAbandonedJobIsFinishedByAnotherConsumer: a consumer dies with a job in
+// hand, in each kind of lane; another consumer claims it once idle.
 func TestAbandonedJobIsFinishedByAnotherConsumer(t *testing.T) {
+	for _, j := range []Job{
+		{Kind: JobDiagnose},                 // the default lane
+		{Kind: JobDiagnose, Channel: "C0A"}, // a channel's
+		{Kind: JobFix, FixRequestID: "fix-0123456789abcdef"},
+	} {
+		t.Run(j.Kind+" "+j.Channel, func(t *testing.T) { testAbandonedJob(t, j) })
+	}
+}
+
+func testAbandonedJob(t *testing.T, j Job) {
 	ctx := t.Context()
 	s, c := newStore(t, Options{})
-	j := Job{ID: NewID(), Kind: JobDiagnose, ConversationID: NewID()}
+	j.ID, j.ConversationID = NewID(), NewID()
 	must(t, s.Enqueue(ctx, j))
+	lane, _ := s.laneOf(j)
 
 	// Consumer A takes the job and dies before acknowledging it.
 	var a handled
-	dying := s.Worker(WorkerOptions{Block: 50 * time.Millisecond, ClaimIdle: time.Hour, Logger: testLogger(t)})
+	dying := s.Worker(WorkerOptions{ClaimIdle: time.Hour, Logger: testLogger(t)})
 	var stopA func() error
 	stopA = consume(t, dying, "A", func(ctx context.Context, j Job) error {
 		a.add(j)
@@ -153,15 +168,15 @@ func TestAbandonedJobIsFinishedByAnotherConsumer(t *testing.T) {
 	if err := stopA(); !errors.Is(err, context.Canceled) {
 		t.Fatalf("A's Consume returned %v, want context.Canceled", err)
 	}
-	if n := pending(t, c, s); n != 1 {
+	if n := pending(t, c, lane); n != 1 {
 		t.Fatalf("%d jobs pending after A died, want 1", n)
 	}
 
 	// Consumer B claims it once it has been idle for ClaimIdle.
 	var b handled
-	w := s.Worker(WorkerOptions{Block: 20 * time.Millisecond, ClaimIdle: 100 * time.Millisecond, Logger: testLogger(t)})
+	w := s.Worker(WorkerOptions{ClaimIdle: 100 * time.Millisecond, Logger: testLogger(t)})
 	stopB := consume(t, w, "B", func(_ context.Context, j Job) error { b.add(j); return nil })
-	waitFor(t, "B to finish the job", 5*time.Second, func() bool { return b.times(j.ID) == 1 && pending(t, c, s) == 0 })
+	waitFor(t, "B to finish the job", 5*time.Second, func() bool { return b.times(j.ID) == 1 && pending(t, c, lane) == 0 })
 	if err := stopB(); !errors.Is(err, context.Canceled) {
 		t.Errorf("B's Consume returned %v, want context.Canceled", err)
 	}
@@ -208,9 +223,12 @@ func TestJobBeingHandledIsNotClaimed(t *testing.T) {
 		}
 	}
 	close(release)
-	waitFor(t, "the job acknowledged", 5*time.Second, func() bool { return pending(t, c, s) == 0 })
+	waitFor(t, "the job acknowledged", 5*time.Second, func() bool { return pending(t, c, s.queue().defaultLane) == 0 })
 }
 
+// TestConsumeSurvivesARedisRestart: Redis dies and comes back empty, its
+// lanes, ring, groups and scripts gone; jobs queued after it are handled, in
+// every kind of lane.
 func TestConsumeSurvivesARedisRestart(t *testing.T) {
 	ctx := t.Context()
 	addr, stopRedis, restartRedis := redistest.StartServer(t)
@@ -218,10 +236,10 @@ func TestConsumeSurvivesARedisRestart(t *testing.T) {
 	t.Cleanup(func() { c.Close() })
 	s := New(c, Options{})
 	var h handled
-	w := s.Worker(WorkerOptions{Block: 50 * time.Millisecond, Logger: testLogger(t)})
+	w := s.Worker(WorkerOptions{Logger: testLogger(t)})
 	stop := consume(t, w, "w1", func(_ context.Context, j Job) error { h.add(j); return nil })
 
-	before := Job{ID: NewID(), Kind: JobDiagnose}
+	before := Job{ID: NewID(), Kind: JobDiagnose, Channel: "C0BEFORE"}
 	must(t, s.Enqueue(ctx, before))
 	waitFor(t, "the job before the restart", 5*time.Second, func() bool { return h.times(before.ID) == 1 })
 
@@ -229,11 +247,25 @@ func TestConsumeSurvivesARedisRestart(t *testing.T) {
 	if err := s.Enqueue(ctx, Job{Kind: JobDiagnose}); !errors.Is(err, ErrUnavailable) {
 		t.Errorf("Enqueue while Redis is down: err = %v, want ErrUnavailable", err)
 	}
-	restartRedis() // empty: the stream and its group are gone
+	restartRedis() // empty: the lanes and their group are gone
 
-	after := Job{ID: NewID(), Kind: JobDiagnose}
-	must(t, s.Enqueue(ctx, after))
-	waitFor(t, "the job after the restart", 10*time.Second, func() bool { return h.times(after.ID) == 1 })
+	after := []Job{
+		{ID: NewID(), Kind: JobDiagnose, Channel: "C0BEFORE"},
+		{ID: NewID(), Kind: JobDiagnose, Channel: "C0AFTER"},
+		{ID: NewID(), Kind: JobDiagnose},
+		{ID: NewID(), Kind: JobFix},
+	}
+	for _, j := range after {
+		must(t, s.Enqueue(ctx, j))
+	}
+	waitFor(t, "the jobs after the restart", 10*time.Second, func() bool {
+		for _, j := range after {
+			if h.times(j.ID) != 1 {
+				return false
+			}
+		}
+		return true
+	})
 	if err := stop(); !errors.Is(err, context.Canceled) {
 		t.Errorf("Consume returned %v, want context.Canceled", err)
 	}

@@ -62,6 +62,31 @@ func TestQueueDepthCountsQueuedAndRunningJobs(t *testing.T) {
 	stop()
 }
 
+// TestQueuePositionCountsTurns: a busy channel's backlog counts in full
+// for its own next job, but for one turn only for another channel's.
+func TestQueuePositionCountsTurns(t *testing.T) {
+	ctx := t.Context()
+	s, _ := newStore(t, Options{})
+	for _, j := range append(jobsIn("C0BUSY", 5), jobsIn("-", 2)...) {
+		must(t, s.Enqueue(ctx, j))
+	}
+	want := func(what string, got int64, err error, want int64) {
+		t.Helper()
+		if err != nil || got != want {
+			t.Errorf("%s = %d, %v; want %d", what, got, err, want)
+		}
+	}
+	n, err := s.QueueDepth(ctx)
+	want("QueueDepth", n, err, 7)
+	n, err = s.QueuePosition(ctx, "C0BUSY")
+	want("QueuePosition in the busy channel", n, err, 5+2)
+	n, err = s.QueuePosition(ctx, "C0QUIET")
+	want("QueuePosition in a quiet channel", n, err, 1+1)
+	must(t, s.Enqueue(ctx, Job{Kind: JobFix}))
+	n, err = s.QueuePosition(ctx, "C0QUIET")
+	want("QueuePosition in a quiet channel behind a fix", n, err, 1+1+1)
+}
+
 func TestQueueDepthFailsWithoutRedis(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -73,5 +98,8 @@ func TestQueueDepthFailsWithoutRedis(t *testing.T) {
 	defer rdb.Close()
 	if _, err := New(rdb, Options{}).QueueDepth(t.Context()); !errors.Is(err, ErrUnavailable) {
 		t.Errorf("QueueDepth without Redis: %v, want ErrUnavailable", err)
+	}
+	if _, err := New(rdb, Options{}).QueuePosition(t.Context(), "C0A"); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("QueuePosition without Redis: %v, want ErrUnavailable", err)
 	}
 }

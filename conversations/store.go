@@ -29,7 +29,7 @@ type Options struct {
 	// "{" or "}", which would change the Cluster hash slots of keys.
 	Prefix string
 	// TTL is how long conversation data (conversations, reports, logs, thread
-	// index, button values, the job stream) lives after its last write:
+	// index, button values, the job queue) lives after its last write:
 	// 7 days by default.
 	TTL time.Duration
 	// LogLimit caps the entries kept per conversation log (500).
@@ -38,7 +38,8 @@ type Options struct {
 	AuditMaxLen int64
 	// AuditMaxAge is how long audit events are kept (90 days).
 	AuditMaxAge time.Duration
-	// JobsMaxLen caps the job stream, approximately (10000 entries).
+	// JobsMaxLen caps each lane of the job queue, approximately (10000
+	// entries).
 	JobsMaxLen int64
 	// Now returns the current time; time.Now by default. Tests set it to
 	// control fix-request expiry.
