@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -49,7 +50,7 @@ type Store interface {
 	CreateRef(ctx context.Context, r conversations.Ref) (string, error)
 	ResolveRef(ctx context.Context, id string) (conversations.Ref, error)
 	Enqueue(ctx context.Context, j conversations.Job) error
-	QueueDepth(ctx context.Context) (int64, error)
+	QueuePosition(ctx context.Context, channel string) (ahead, running int64, err error)
 	AcquireRun(ctx context.Context, instanceKey, conversationID string, ttl time.Duration) (string, bool, error)
 	ReleaseRun(ctx context.Context, instanceKey, conversationID string) error
 	CreateFixRequest(ctx context.Context, fr conversations.FixRequest, ttl time.Duration) (conversations.FixRequest, error)
@@ -372,18 +373,23 @@ func (b *Bot) startDiagnosis(ctx context.Context, req Request, where conversatio
 // "" when the report message itself is the answer, or where the diagnosis
 // stands when it must wait for its turn.
 func (b *Bot) enqueueDiagnosis(ctx context.Context, c conversations.Conversation, job conversations.Job) (string, error) {
-	depth := make(chan int64, 1) // read while the instance is claimed: one round trip less to wait for
+	job.Channel = cmp.Or(job.Channel, c.Channel) // a re-diagnosis's lane in the queue is its channel's
+	// Read while the instance is claimed: one round trip less to wait for.
+	position := make(chan int, 1)
 	go func() {
-		n, err := b.store.QueueDepth(ctx)
+		ahead, running, err := b.store.QueuePosition(ctx, job.Channel)
 		if err != nil {
-			n = -1
+			position <- -1
+			return
 		}
-		depth <- n
+		// The jobs running hold workers, this replica's at most; those
+		// whose reports wait for Slack hold none, but cannot be told apart.
+		position <- int(ahead + min(running, int64(b.opts.Workers)))
 	}()
 	if text, busy, err := b.coalesce(ctx, c, job.ID); busy || err != nil {
 		return text, err
 	}
-	notice := b.queueNotice(job, <-depth)
+	notice := b.queueNotice(job, <-position)
 	job.Notified = notice != ""
 	job.QueuedAt = time.Now()
 	if err := b.store.Enqueue(ctx, job); err != nil {
@@ -397,14 +403,15 @@ func (b *Bot) enqueueDiagnosis(ctx context.Context, c conversations.Conversation
 const msgChannelClosed = ":warning: I cannot post in this channel (I am not a member, or it is archived or restricted), so I did not diagnose %s. Invite me with `/invite @cvmlogin` or use another channel."
 
 // queueNotice returns what to tell the user whose job would wait for its
-// turn behind depth others (a long queue, or a channel whose Slack budget is
-// spent), or "" when it will run and post at once, or depth is unknown (-1).
-func (b *Bot) queueNotice(j conversations.Job, depth int64) string {
-	if depth < 0 {
+// turn behind ahead others (running or taken before it: see
+// conversations.Store.QueuePosition), or in a channel whose Slack budget is
+// spent, or "" when it will run and post at once, or ahead is unknown (-1).
+// Another channel's backlog counts only for the turns it takes first.
+func (b *Bot) queueNotice(j conversations.Job, ahead int) string {
+	if ahead < 0 {
 		return ""
 	}
 	backlog := time.Duration(b.out.pending(j.Channel)) * b.opts.PostInterval
-	ahead := int(depth)
 	rounds := ahead / b.opts.Workers
 	eta := time.Duration(rounds)*b.pace.typical() + backlog
 	if ahead < b.opts.Workers && backlog < time.Second {

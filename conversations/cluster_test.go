@@ -82,8 +82,8 @@ func TestStoreOnRedisCluster(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if n, err := s.QueuePosition(ctx, "C0C"); err != nil || n != 1+1+1+1 {
-			t.Errorf("QueuePosition = %d, %v; want 4 (the fix and one job of each lane)", n, err)
+		if ahead, _, err := s.QueuePosition(ctx, "C0C"); err != nil || ahead != 1+1+1+1 {
+			t.Errorf("QueuePosition = %d ahead, %v; want 4 (the fix and one job of each lane)", ahead, err)
 		}
 		stop := consume(t, testWorker(t, s), "c1", func(_ context.Context, j Job) error {
 			got.add(j)

@@ -107,20 +107,25 @@ func (s *Store) QueueDepth(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
-// QueuePosition returns how many jobs a diagnosis queued now for channel
-// would have ahead of it, workers taking one job from each channel's lane in
-// turn: the jobs being handled, the approved fixes waiting, the jobs waiting
-// in the channel's lane, and from each other lane as many as its turns
-// before the new job's, at most one more than wait in the channel's lane.
-// A quiet channel's job is thus not counted behind a busy channel's backlog.
-// channel "" is the default lane's.
-func (s *Store) QueuePosition(ctx context.Context, channel string) (int64, error) {
+// QueuePosition returns where a diagnosis queued now for channel would
+// stand, workers taking one job from each channel's lane in turn: ahead is
+// how many waiting jobs workers would take before it (the approved fixes,
+// the jobs waiting in the channel's lane, and from each other lane as many
+// as its turns come first, at most one more than wait in the channel's
+// lane), so that a quiet channel's job is not counted behind a busy
+// channel's backlog; running is how many jobs are delivered but not yet
+// acknowledged: being handled, or their results being published. Channel ""
+// is the default lane's.
+func (s *Store) QueuePosition(ctx context.Context, channel string) (ahead, running int64, err error) {
 	lanes, err := s.laneLengths(ctx)
 	if err != nil {
-		return 0, wrap("reading the job queue's lanes", err)
+		return 0, 0, wrap("reading the job queue's lanes", err)
 	}
 	lane, _ := s.laneOf(Job{Kind: JobDiagnose, Channel: channel})
-	return position(lanes, lane, s.queue().fixLane), nil
+	for _, l := range lanes {
+		running += l.pending
+	}
+	return position(lanes, lane, s.queue().fixLane), running, nil
 }
 
 func decodeJob(m redis.XMessage) (Job, error) {

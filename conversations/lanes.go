@@ -304,11 +304,11 @@ func (s *Store) laneLengths(ctx context.Context) ([]laneLength, error) {
 	return out, nil
 }
 
-// position returns how many jobs a new job in lane mine has ahead of it: the
-// jobs being handled, the approved fixes waiting (served first), the jobs
-// waiting in its lane, and from every other lane as many as round-robin
-// takes from it before reaching the new job, one more than wait before it in
-// its own lane, at most.
+// position returns how many waiting jobs workers take before a new job in
+// lane mine: the approved fixes (served first), the jobs waiting in its lane,
+// and from every other lane as many as round-robin takes from it before
+// reaching the new job: one more than wait before it in its own lane, at
+// most.
 func position(lanes []laneLength, mine, fixLane string) int64 {
 	var own int64
 	for _, l := range lanes {
@@ -318,7 +318,6 @@ func position(lanes []laneLength, mine, fixLane string) int64 {
 	}
 	var ahead int64
 	for _, l := range lanes {
-		ahead += l.pending
 		if l.lane == mine || l.lane == fixLane {
 			ahead += l.waiting()
 		} else {

@@ -70,21 +70,36 @@ func TestQueuePositionCountsTurns(t *testing.T) {
 	for _, j := range append(jobsIn("C0BUSY", 5), jobsIn("-", 2)...) {
 		must(t, s.Enqueue(ctx, j))
 	}
-	want := func(what string, got int64, err error, want int64) {
-		t.Helper()
-		if err != nil || got != want {
-			t.Errorf("%s = %d, %v; want %d", what, got, err, want)
+	started := make(chan struct{}, 10)
+	stop := consume(t, testWorker(t, s), "w1", func(ctx context.Context, _ Job) error {
+		started <- struct{}{}
+		<-ctx.Done()
+		return ctx.Err()
+	})
+	<-started // one of C0BUSY's, running
+	defer stop()
+	tests := []struct {
+		channel string
+		fix     bool // queue a fix first
+		want    int64
+	}{
+		{"C0BUSY", false, 4 + 2},
+		{"C0QUIET", false, 1 + 1},
+		{"", false, 2 + 3},
+		{"C0QUIET", true, 1 + 1 + 1},
+	}
+	for _, tt := range tests {
+		if tt.fix {
+			must(t, s.Enqueue(ctx, Job{Kind: JobFix}))
+		}
+		ahead, running, err := s.QueuePosition(ctx, tt.channel)
+		if err != nil || ahead != tt.want || running != 1 {
+			t.Errorf("QueuePosition(%q) = %d ahead, %d running, %v; want %d and 1", tt.channel, ahead, running, err, tt.want)
 		}
 	}
-	n, err := s.QueueDepth(ctx)
-	want("QueueDepth", n, err, 7)
-	n, err = s.QueuePosition(ctx, "C0BUSY")
-	want("QueuePosition in the busy channel", n, err, 5+2)
-	n, err = s.QueuePosition(ctx, "C0QUIET")
-	want("QueuePosition in a quiet channel", n, err, 1+1)
-	must(t, s.Enqueue(ctx, Job{Kind: JobFix}))
-	n, err = s.QueuePosition(ctx, "C0QUIET")
-	want("QueuePosition in a quiet channel behind a fix", n, err, 1+1+1)
+	if n, err := s.QueueDepth(ctx); err != nil || n != 8 {
+		t.Errorf("QueueDepth = %d, %v; want 8", n, err)
+	}
 }
 
 func TestQueueDepthFailsWithoutRedis(t *testing.T) {
@@ -99,7 +114,7 @@ func TestQueueDepthFailsWithoutRedis(t *testing.T) {
 	if _, err := New(rdb, Options{}).QueueDepth(t.Context()); !errors.Is(err, ErrUnavailable) {
 		t.Errorf("QueueDepth without Redis: %v, want ErrUnavailable", err)
 	}
-	if _, err := New(rdb, Options{}).QueuePosition(t.Context(), "C0A"); !errors.Is(err, ErrUnavailable) {
+	if _, _, err := New(rdb, Options{}).QueuePosition(t.Context(), "C0A"); !errors.Is(err, ErrUnavailable) {
 		t.Errorf("QueuePosition without Redis: %v, want ErrUnavailable", err)
 	}
 }
