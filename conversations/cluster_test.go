@@ -72,6 +72,15 @@ func TestStoreOnRedisCluster(t *testing.T) {
 	})
 
 	t.Run("job queue", func(t *testing.T) {
+		q := s.queue()
+		lane, _ := s.laneOf(Job{Kind: JobDiagnose, Channel: "C0A"})
+		slot, err := s.rdb.ClusterKeySlot(ctx, q.defaultLane).Result()
+		must(t, err)
+		for _, key := range []string{q.fixLane, q.ring, q.ringed, q.lanes, q.bell, lane} {
+			if n, err := s.rdb.ClusterKeySlot(ctx, key).Result(); err != nil || n != slot {
+				t.Errorf("%s is in slot %d (%v), the default lane %s in %d", key, n, err, q.defaultLane, slot)
+			}
+		}
 		var got order
 		var jobs []Job
 		for _, lane := range []string{"C0A", "C0A", "C0A", "C0B", "-", "fix"} {

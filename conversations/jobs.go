@@ -79,12 +79,8 @@ func (s *Store) Enqueue(ctx context.Context, j Job) error {
 	}
 	lane, ringed := s.laneOf(j)
 	q := s.queue()
-	turns := 0
-	if ringed {
-		turns = 1
-	}
 	err = enqueueJob.Run(ctx, s.rdb, []string{lane, q.ring, q.ringed, q.lanes, q.bell},
-		s.opts.JobsMaxLen, s.opts.TTL.Milliseconds(), jobField, data, turns, bellLength).Err()
+		s.opts.JobsMaxLen, s.opts.TTL.Milliseconds(), jobField, data, ringed, bellLength).Err()
 	if err != nil {
 		return wrap(doing, err)
 	}

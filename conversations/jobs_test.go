@@ -138,12 +138,15 @@ func TestFailedJobIsAcknowledged(t *testing.T) {
 // TestAbandonedJobIsFinishedByAnotherConsumer: a consumer dies with a job in
 // hand, in each kind of lane; another consumer claims it once idle.
 func TestAbandonedJobIsFinishedByAnotherConsumer(t *testing.T) {
-	for _, j := range []Job{
-		{Kind: JobDiagnose},                 // the default lane
-		{Kind: JobDiagnose, Channel: "C0A"}, // a channel's
-		{Kind: JobFix, FixRequestID: "fix-0123456789abcdef"},
+	for _, tt := range []struct {
+		lane string
+		job  Job
+	}{
+		{"default lane", Job{Kind: JobDiagnose}},
+		{"channel lane", Job{Kind: JobDiagnose, Channel: "C0A"}},
+		{"fix lane", Job{Kind: JobFix, FixRequestID: "fix-0123456789abcdef"}},
 	} {
-		t.Run(j.Kind+" "+j.Channel, func(t *testing.T) { testAbandonedJob(t, j) })
+		t.Run(tt.lane, func(t *testing.T) { testAbandonedJob(t, tt.job) })
 	}
 }
 
@@ -156,7 +159,7 @@ func testAbandonedJob(t *testing.T, j Job) {
 
 	// Consumer A takes the job and dies before acknowledging it.
 	var a handled
-	dying := s.Worker(WorkerOptions{ClaimIdle: time.Hour, Logger: testLogger(t)})
+	dying := s.Worker(WorkerOptions{Block: time.Second, ClaimIdle: time.Hour, Logger: testLogger(t)})
 	var stopA func() error
 	stopA = consume(t, dying, "A", func(ctx context.Context, j Job) error {
 		a.add(j)
@@ -174,7 +177,7 @@ func testAbandonedJob(t *testing.T, j Job) {
 
 	// Consumer B claims it once it has been idle for ClaimIdle.
 	var b handled
-	w := s.Worker(WorkerOptions{ClaimIdle: 100 * time.Millisecond, Logger: testLogger(t)})
+	w := s.Worker(WorkerOptions{Block: time.Second, ClaimIdle: 100 * time.Millisecond, Logger: testLogger(t)})
 	stopB := consume(t, w, "B", func(_ context.Context, j Job) error { b.add(j); return nil })
 	waitFor(t, "B to finish the job", 5*time.Second, func() bool { return b.times(j.ID) == 1 && pending(t, c, lane) == 0 })
 	if err := stopB(); !errors.Is(err, context.Canceled) {

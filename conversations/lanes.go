@@ -71,12 +71,7 @@ func (s *Store) laneOf(j Job) (lane string, ringed bool) {
 	case j.Channel == "":
 		return s.queue().defaultLane, true
 	}
-	return s.channelLane(j.Channel), true
-}
-
-// channelLane returns the lane of the jobs for channel.
-func (s *Store) channelLane(channel string) string {
-	return s.queueKey("lane:" + keyPart(channel))
+	return s.queueKey("lane:" + keyPart(j.Channel)), true
 }
 
 // bellLength caps the bell: Enqueue pushes to it once a job, and a worker
@@ -87,7 +82,7 @@ const bellLength = 1024
 // there (or is served before the ring), indexes it, and rings the bell.
 // KEYS: lane, ring, ringed, lanes, bell. ARGV: the lane's approximate
 // maximum length, the TTL in ms, the entry's field and value, 1 if the lane
-// takes turns in the ring, the bell's length.
+// takes turns in the ring (else 0), the bell's length.
 var enqueueJob = redis.NewScript(`
 redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', ARGV[3], ARGV[4])
 redis.call('SADD', KEYS[4], KEYS[1])
@@ -164,9 +159,13 @@ local function delivered(lane)
   end
   return '0-0'
 end
+local function ringed(lane)
+  if redis.call('SISMEMBER', KEYS[3], lane) == 1 and redis.call('LLEN', KEYS[2]) > 0 then return true end
+  return redis.call('LPOS', KEYS[2], lane)
+end
 local function requeue(lane)
   local newest = redis.call('XREVRANGE', lane, '+', '-', 'COUNT', 1)[1][1]
-  if not after(newest, delivered(lane)) or redis.call('LPOS', KEYS[2], lane) then return end
+  if not after(newest, delivered(lane)) or ringed(lane) then return end
   redis.call('RPUSH', KEYS[2], lane)
   redis.call('SADD', KEYS[3], lane)
   redis.call('LPUSH', KEYS[4], 1)

@@ -163,18 +163,36 @@ func TestReplicasShareTheLanes(t *testing.T) {
 	}
 }
 
-// TestJobOfAnOlderVersionIsRun: a replica not yet upgraded adds its job to
-// the single stream of earlier versions, now the default lane, without
-// ringing anything; a worker still finds it.
-func TestJobOfAnOlderVersionIsRun(t *testing.T) {
-	s, c := newStore(t, Options{})
-	j := Job{ID: NewID(), Kind: JobDiagnose, ConversationID: NewID()}
-	data, err := json.Marshal(j)
-	must(t, err)
-	must(t, c.XAdd(t.Context(), &redis.XAddArgs{Stream: s.key("jobs"), Values: []any{jobField, data}}).Err())
-	var h handled
-	consume(t, testWorker(t, s), "w1", func(_ context.Context, j Job) error { h.add(j); return nil })
-	waitFor(t, "the job handled", 5*time.Second, func() bool { return h.times(j.ID) == 1 })
+// TestLaneMissingFromTheRingIsFound: jobs whose lane is not in the ring, as
+// an older version queues them (in the single stream of earlier versions,
+// now the default lane, ringing nothing) or after Redis evicted the ring,
+// are still found and handled, by the sweep that claims abandoned jobs.
+func TestLaneMissingFromTheRingIsFound(t *testing.T) {
+	tests := []struct {
+		name  string
+		queue func(t *testing.T, s *Store, c *redis.Client, j Job)
+	}{
+		{"queued by an older version", func(t *testing.T, s *Store, c *redis.Client, j Job) {
+			data, err := json.Marshal(j)
+			must(t, err)
+			must(t, c.XAdd(t.Context(), &redis.XAddArgs{Stream: s.key("jobs"), Values: []any{jobField, data}}).Err())
+		}},
+		{"the ring evicted", func(t *testing.T, s *Store, c *redis.Client, j Job) {
+			j.Channel = "C0A"
+			must(t, s.Enqueue(t.Context(), j))
+			must(t, c.Del(t.Context(), s.queue().ring, s.queue().bell).Err())
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, c := newStore(t, Options{})
+			j := Job{ID: NewID(), Kind: JobDiagnose, ConversationID: NewID()}
+			tt.queue(t, s, c, j)
+			var h handled
+			consume(t, testWorker(t, s), "w1", func(_ context.Context, j Job) error { h.add(j); return nil })
+			waitFor(t, "the job handled", 5*time.Second, func() bool { return h.times(j.ID) == 1 })
+		})
+	}
 }
 
 // TestMalformedJobIsDropped: an entry that is not a job is dropped, and the
