@@ -208,6 +208,7 @@ type fixTarget struct {
 	instance string // "ins-…" or "the instance"
 	group    string // "sg-…" or "the instance's first security group"
 	port     int    // the login port, 0 if unknown
+	os       string // diag.OSLinux, diag.OSWindows, or "" if unknown
 }
 
 func targetNames(r *diag.Report) fixTarget {
@@ -221,6 +222,6 @@ func targetNames(r *diag.Report) fixTarget {
 	if len(r.Instance.SecurityGroups) > 0 {
 		t.group = r.Instance.SecurityGroups[0]
 	}
-	t.port = r.Instance.LoginPort
+	t.port, t.os = r.Instance.LoginPort, r.Instance.OS
 	return t
 }
