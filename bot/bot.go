@@ -410,13 +410,7 @@ func (b *Bot) queueNotice(j conversations.Job, depth int64) string {
 	if ahead < b.opts.Workers && backlog < time.Second {
 		return ""
 	}
-	return fmt.Sprintf(":hourglass_flowing_sand: Diagnosis of %s is queued behind %d others (many people are asking right now). "+
-		"It should run in about %s; the report will be posted in this channel.", escapeMrkdwn(j.Target), ahead, roundETA(eta))
-}
-
-// roundETA renders an estimate to the nearest 5 seconds, at least 5.
-func roundETA(d time.Duration) string {
-	return max(d.Round(5*time.Second), 5*time.Second).String()
+	return queuedText(j.Target, ahead, ahead >= b.opts.Workers, eta)
 }
 
 // diagnosisPace keeps the typical length of a diagnosis in this process, to

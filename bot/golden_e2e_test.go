@@ -425,9 +425,10 @@ var vncLink = regexp.MustCompile(`https://img\.qcloud\.com/qcloud/app/active_vnc
 // vncPlaceholder stands for the link in the golden file.
 const vncPlaceholder = "https://img.qcloud.com/qcloud/app/active_vnc/index.html?InstanceVncUrl=wss%3A%2F%2FPLACEHOLDER"
 
-// TestVNCAnswersGolden: what Open VNC console answers someone who may not
-// open it and an approver, each alone; and the link goes to the approver
-// only: no message in the channel or its thread, no log line, no audit
+// TestVNCAnswersGolden: what Open VNC console answers, each to the presser
+// alone: someone who may not open it, an approver when Tencent Cloud gives
+// no console, and an approver with the link; and the link goes to that
+// approver only: no message in the channel or its thread, no log line, no audit
 // event and no conversation log entry holds it or its websocket address.
 func TestVNCAnswersGolden(t *testing.T) {
 	w := newWorld(t)
@@ -440,6 +441,9 @@ func TestVNCAnswersGolden(t *testing.T) {
 	before := w.mark()
 	r.press(t, outsider, bot.ActionOpenVNC, value, report.TS)
 	w.waitEphemeral(t, outsider, "Only approvers")
+	w.sim.SetFaultOnce("cvm", "DescribeInstanceVncUrl", "UnauthorizedOperation")
+	r.press(t, approverB, bot.ActionOpenVNC, value, report.TS)
+	w.waitEphemeral(t, approverB, "did not give a VNC console")
 	r.press(t, approverA, bot.ActionOpenVNC, value, report.TS)
 	w.waitEphemeral(t, approverA, "active_vnc")
 

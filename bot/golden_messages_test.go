@@ -267,3 +267,53 @@ func writeRepairPlan(t *testing.T, out *strings.Builder, action diag.FixAction, 
 	}
 	fmt.Fprintf(out, "plan: %s\n", plan.Describe())
 }
+
+// TestRenderReportSymptomAdvice: with no failed check, the verdict points at
+// the advice for the error the user saw, not at the usual suspects; a long
+// error message is cut with an ellipsis, since the thread does not repeat
+// it.
+func TestRenderReportSymptomAdvice(t *testing.T) {
+	tests := []struct {
+		name, symptom, want string
+	}{
+		{"known family", "Host key verification failed.", "The error you saw is explained below, with what to try on your side."},
+		{"unknown family", "it just hangs", "If you still cannot log in, check the user name"},
+		{"no symptom", "", "If you still cannot log in, check the user name"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			verdict := renderedText(RenderReport(finalView(withSymptom(healthyLinux(), tc.symptom))))["report.verdict"]
+			if !strings.Contains(verdict, tc.want) {
+				t.Errorf("verdict = %q, want it to contain %q", verdict, tc.want)
+			}
+		})
+	}
+	long := withSymptom(healthyLinux(), "Permission denied (publickey) <"+strings.Repeat("x", 400))
+	got := renderedText(RenderReport(finalView(long)))["report.symptom"]
+	if strings.Contains(got, seeThread) || !strings.Contains(got, "&lt;xxx") || !strings.Contains(got, "x…`: The server refused the SSH key") {
+		t.Errorf("symptom section = %q, want the message escaped and cut with … inside its quotes", got)
+	}
+	AssertMrkdwn(t, "report.symptom", got)
+}
+
+func TestAboutDuration(t *testing.T) {
+	tests := []struct {
+		d    time.Duration
+		want string
+	}{
+		{0, "5 seconds"},
+		{7 * time.Second, "5 seconds"},
+		{8 * time.Second, "10 seconds"},
+		{57 * time.Second, "55 seconds"},
+		{58 * time.Second, "1 minute"},
+		{89 * time.Second, "1 minute"},
+		{90 * time.Second, "2 minutes"},
+		{200 * time.Second, "3 minutes"},
+		{2 * time.Hour, "120 minutes"},
+	}
+	for _, tc := range tests {
+		if got := aboutDuration(tc.d); got != tc.want {
+			t.Errorf("aboutDuration(%v) = %q, want %q", tc.d, got, tc.want)
+		}
+	}
+}
