@@ -19,7 +19,8 @@ var mrkdwnEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
 func escapeMrkdwn(s string) string { return mrkdwnEscaper.Replace(s) }
 
 // truncateText returns s if it has at most max characters, or else its start
-// followed by suffix, max characters in all. It never cuts an HTML entity
+// followed by suffix, max characters in all, cut at a word boundary when one
+// is near the end. It never cuts an HTML entity
 // (&amp;) in two, and never returns invalid UTF-8.
 func truncateText(s string, max int, suffix string) string {
 	if utf8.RuneCountInString(s) <= max {
@@ -30,6 +31,9 @@ func truncateText(s string, max int, suffix string) string {
 		return firstRunes(suffix, max)
 	}
 	cut := firstRunes(s, keep)
+	if space := strings.LastIndexByte(cut, ' '); space > len(cut)*3/4 {
+		cut = cut[:space+1]
+	}
 	if amp := strings.LastIndexByte(cut, '&'); amp >= 0 && !strings.Contains(cut[amp:], ";") {
 		cut = cut[:amp]
 	}
