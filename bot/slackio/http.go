@@ -220,23 +220,33 @@ func (s *HTTPServer) serveCommand(w http.ResponseWriter, r *http.Request, v veri
 	if r.PostForm.Get("ssl_check") == "1" {
 		return
 	}
-	ack := s.work.commandOnce(r.Context(), v.delivery, cmd)
-	if ack == nil {
-		return
+	if ack := s.work.commandOnce(r.Context(), v.delivery, cmd); ack != nil {
+		writeJSON(w, ack)
 	}
-	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(ack)
 }
 
-// serveInteraction acknowledges an interaction, then passes a button press to
-// the Handler.
+// writeJSON answers with v, an acknowledgement payload, as JSON.
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(v)
+}
+
+// serveInteraction answers a modal's submission with the Handler's
+// ViewReply, once; it acknowledges any other interaction at once, then
+// passes a button press to the Handler.
 func (s *HTTPServer) serveInteraction(w http.ResponseWriter, r *http.Request, v verifiedRequest) {
 	cb, err := slack.InteractionCallbackParse(r) // the verified body only, never the query
 	if err != nil {
 		s.badRequest(w, r, AckInteraction, "malformed interaction payload", err)
 		return
 	}
-	s.work.action(cb, v.delivery)
+	if cb.Type != slack.InteractionTypeViewSubmission {
+		s.work.action(cb, v.delivery)
+		return
+	}
+	if ack := s.work.submissionOnce(r.Context(), v.delivery, cb); ack != nil {
+		writeJSON(w, ack)
+	}
 }
 
 // serveEvent answers Slack's URL verification, and acknowledges an event
