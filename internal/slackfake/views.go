@@ -92,6 +92,16 @@ func (s *Server) newTrigger() string {
 	return id
 }
 
+// ExpireTriggers ages every trigger_id given so far past TriggerLifetime,
+// as if the app waited too long before calling views.open.
+func (s *Server) ExpireTriggers() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, t := range s.views.triggers {
+		t.issued = time.Now().Add(-TriggerLifetime - time.Second)
+	}
+}
+
 // Views returns the modals opened so far, oldest first, each as it stands.
 func (s *Server) Views() []View {
 	s.mu.Lock()
@@ -143,7 +153,7 @@ func (v *View) wire(values map[string]map[string]any) map[string]any {
 	if values == nil {
 		values = map[string]map[string]any{}
 	}
-	w := map[string]any{
+	return map[string]any{
 		"id": v.ID, "team_id": TeamID, "type": "modal", "blocks": v.Blocks,
 		"private_metadata": v.PrivateMetadata, "callback_id": v.CallbackID, "external_id": v.ExternalID,
 		"state": map[string]any{"values": values}, "hash": fmt.Sprintf("%d.%s", v.Updates, v.ID),
@@ -153,7 +163,6 @@ func (v *View) wire(values map[string]map[string]any) map[string]any {
 		"root_view_id": v.ID, "previous_view_id": nil, "app_id": AppID, "bot_id": BotID,
 		"clear_on_close": false, "notify_on_close": false, "app_installed_team_id": TeamID,
 	}
-	return w
 }
 
 func plainTextWire(text string) any {
