@@ -1,18 +1,15 @@
 package bot_test
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/cvmlogin/cvmlogin/bot"
-	"github.com/cvmlogin/cvmlogin/bot/slackio"
 	"github.com/cvmlogin/cvmlogin/internal/slackfake"
 )
 
@@ -146,11 +143,7 @@ func TestPasteSymptomEndToEnd(t *testing.T) {
 // carries the answer.
 func TestPasteSymptomOverSocketMode(t *testing.T) {
 	w := newWorld(t)
-	r := w.replica(t, "r1")
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { _ = slackio.NewSocketClient(w.slack.Client(), r.bot, slackio.SocketOptions{}).Run(ctx) })
-	t.Cleanup(func() { cancel(); wg.Wait() })
+	w.replica(t, "r1").serveSocketMode(t)
 
 	w.slack.SendEnvelope(t, "slash_commands", map[string]any{"command": "/cvm-login", "text": "ins-sgdrop01", "user_id": requester, "channel_id": channel}, 0)
 	report := w.finalReportOf(t, "ins-sgdrop01", bot.ActionPasteSymptom)
