@@ -233,6 +233,7 @@ func (b *Bot) submitSymptom(ctx context.Context, s submission) slackio.ViewReply
 	text, err := b.queueRediagnosis(ctx, c, s.user)
 	if err != nil {
 		b.log.ErrorContext(ctx, "queueing a re-diagnosis with a pasted symptom", "diag_id", c.ID, "err", err)
+		return slackio.ViewReply{Notice: text}
 	}
 	b.announceSymptom(ctx, c, s.user, text == "")
 	if text != "" {

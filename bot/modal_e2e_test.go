@@ -5,11 +5,13 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/cvmlogin/cvmlogin/bot"
+	"github.com/cvmlogin/cvmlogin/conversations"
 	"github.com/cvmlogin/cvmlogin/internal/slackfake"
 )
 
@@ -35,7 +37,7 @@ func command(t *testing.T, r *replica, text string) {
 
 // pressForForm clicks the button action as press does, with a trigger_id
 // the fake Slack gave, which the bot can open a form with.
-func (r *replica) pressForForm(t *testing.T, user, action, value, ts string) *http.Response {
+func (r *replica) pressForForm(t testing.TB, user, action, value, ts string) *http.Response {
 	t.Helper()
 	payload := pressPayload(user, action, value, ts)
 	payload["trigger_id"] = r.w.slack.Trigger()
@@ -292,4 +294,33 @@ func TestFormSubmissionsAreVerified(t *testing.T) {
 			t.Errorf("conversation %s: symptom %q (%v) after refused submissions", id, c.Symptom, err)
 		}
 	}
+}
+
+// BenchmarkPasteButtonOpensForm measures how much of the trigger's 3 s the
+// bot spends between a press of Paste the error I see reaching it and its
+// views.open reaching Slack: the acknowledgement, the replay check, the
+// button's and conversation's reads and the form's binding in Redis.
+func BenchmarkPasteButtonOpensForm(b *testing.B) {
+	w := newWorld(b)
+	r := w.replica(b, "r1")
+	c := conversations.Conversation{ID: conversations.NewID(), Channel: channel, ThreadTS: "1700000000.000100",
+		MessageTS: "1700000000.000100", Requester: requester, Target: "ins-linux001"}
+	if err := r.store.CreateConversation(b.Context(), c); err != nil {
+		b.Fatal(err)
+	}
+	value, err := r.store.CreateRef(b.Context(), conversations.Ref{Action: bot.ActionPasteSymptom, ConversationID: c.ID, Channel: channel})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var took []time.Duration
+	for b.Loop() {
+		start := time.Now()
+		r.pressForForm(b, requester, bot.ActionPasteSymptom, value, c.MessageTS)
+		var calls []slackfake.Call
+		w.slack.WaitFor(b, func() bool { calls = w.slack.Calls("views.open"); return len(calls) == len(took)+1 }, 10*time.Second)
+		took = append(took, calls[len(took)].Time.Sub(start))
+	}
+	slices.Sort(took)
+	b.ReportMetric(float64(took[len(took)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(took[len(took)-1].Microseconds())/1000, "max-ms")
 }

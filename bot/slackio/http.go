@@ -20,8 +20,9 @@ import (
 // at once when its options set no positive limit.
 const DefaultMaxInFlight = 64
 
-// Deadlines of the Handler calls the transports make: a slash command must
-// be answered within Slack's 3 s, leaving room for the network; the calls
+// Deadlines of the Handler calls the transports make: a slash command or a
+// modal's submission must be answered within Slack's 3 s, leaving room for
+// the network; the calls
 // after an acknowledgement (Action, Mention and their FirstSeen) only enqueue
 // work; a readiness probe must answer before the prober gives up.
 const (
@@ -75,8 +76,9 @@ type HTTPOptions struct {
 // readiness and metrics probes (both modes).
 //
 // Every Slack request is verified before anything parses it, and answered
-// within Slack's 3 s: a slash command with the Handler's Reply, anything else
-// at once, with the Handler called afterwards on its own goroutine.
+// within Slack's 3 s: a slash command with the Handler's Reply, a modal's
+// submission with its ViewReply, anything else at once, with the Handler
+// called afterwards on its own goroutine.
 //
 // A verified request is handled once: its signature goes through the
 // Handler's FirstSeen (kind DeliverySignature), and a replay within the

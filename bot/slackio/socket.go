@@ -55,8 +55,8 @@ type SocketOptions struct {
 // the bot needs no public endpoint.
 //
 // It acknowledges every envelope at once (a slash command with the Handler's
-// Reply) and calls the Handler for interactions and events afterwards, on
-// their own goroutines. A redelivered envelope or event is acknowledged and
+// Reply, a modal's submission with its ViewReply) and calls the Handler for
+// other interactions and events afterwards, on their own goroutines. A redelivered envelope or event is acknowledged and
 // dropped.
 type SocketClient struct {
 	api        *slack.Client
