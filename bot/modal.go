@@ -83,7 +83,7 @@ func symptomModal(c conversations.Conversation, key string) slack.ModalViewReque
 	intro := fmt.Sprintf("What did your SSH or Remote Desktop client say when logging in to *%s* failed? "+
 		"Paste its output below (the last lines, with the error, are enough). I will match it to the errors I know "+
 		"and diagnose *%s* again with it in mind; the report will say what it means.", target, target)
-	return modal(CallbackSymptom, "Paste the error", "Re-diagnose", c.ID, key,
+	return modal(CallbackSymptom, "Paste the error", diag.LabelRediagnose, c.ID, key,
 		sectionBlock(blockModalIntro, intro), symptomInputBlock("Error message", false, c.Symptom))
 }
 
