@@ -50,9 +50,8 @@ const (
 	maxTargetInput  = 200
 )
 
-// Slack's limits of a modal (reference/slack-platform.md §5.1): its title,
-// submit and close labels take 24 characters, an input's hint 2000 and
-// placeholder 150.
+// Slack's limits of a modal (reference/slack-platform.md §5.1): its title
+// and its submit and close labels take 24 characters.
 const (
 	maxModalTitle  = 24
 	maxModalButton = 24
