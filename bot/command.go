@@ -357,6 +357,7 @@ func Usage() string {
 	return "*Diagnose why you can't log in to a Tencent Cloud CVM instance*\n" +
 		"• `" + SlashCommand + " TARGET [REGION] [--port N]`: post a diagnosis in this channel\n" +
 		"• `@cvmlogin TARGET [REGION] [--port N]` inside a thread: diagnose into that thread\n" +
+		"• `" + SlashCommand + "` alone: a form, where you can also paste the error your SSH or Remote Desktop client shows\n" +
 		"• `" + SlashCommand + " help`: this message\n\n" +
 		"TARGET is an instance ID (`" + diag.TargetExample + "`), its public IPv4 address, or its exact name. " +
 		"REGION (e.g. `" + exampleRegion + "`) defaults to the configured one. " +

@@ -338,6 +338,7 @@ func TestRenderReportButtons(t *testing.T) {
 		{"undo_guest_firewall", "Close port in guest firewall", slack.StyleDanger, "Runs a script inside ins-abc12345 through TAT that removes the rule cvmlogin added to the guest's own firewall (firewalld, ufw or iptables)."},
 		{"open_vnc", "Open VNC console", slack.StyleDefault, ""},
 		{"watch_login", "Tell me when login works", slack.StyleDefault, ""},
+		{"paste_symptom", "Paste the error I see", slack.StyleDefault, ""},
 		{"rediagnose", "Diagnose again", slack.StyleDefault, ""},
 		{"export_report", "Export report", slack.StyleDefault, ""},
 	}
@@ -379,19 +380,19 @@ func TestButtonsFor(t *testing.T) {
 		report *diag.Report
 		want   []string
 	}{
-		{"nil report", nil, []string{"rediagnose", "export_report"}},
-		{"healthy: restart is the guide's fallback", healthyLinux(), []string{"restart_instance", "rediagnose", "export_report"}},
-		{"instance not found: no fallback", notFound(), []string{"rediagnose", "export_report"}},
-		{"security group", securityGroupBlocks22(), []string{"open_login_port", "open_all_ports", "open_vnc", "watch_login", "rediagnose", "export_report"}},
-		{"stopped", stoppedInstance(), []string{"start_instance", "watch_login", "rediagnose", "export_report"}},
-		{"high CPU", highCPU(), []string{"restart_instance", "watch_login", "rediagnose", "export_report"}},
+		{"nil report", nil, []string{"paste_symptom", "rediagnose", "export_report"}},
+		{"healthy: restart is the guide's fallback", healthyLinux(), []string{"restart_instance", "paste_symptom", "rediagnose", "export_report"}},
+		{"instance not found: no fallback", notFound(), []string{"paste_symptom", "rediagnose", "export_report"}},
+		{"security group", securityGroupBlocks22(), []string{"open_login_port", "open_all_ports", "open_vnc", "watch_login", "paste_symptom", "rediagnose", "export_report"}},
+		{"stopped", stoppedInstance(), []string{"start_instance", "watch_login", "paste_symptom", "rediagnose", "export_report"}},
+		{"high CPU", highCPU(), []string{"restart_instance", "watch_login", "paste_symptom", "rediagnose", "export_report"}},
 		{"fixes of ok findings and undo are ignored", func() *diag.Report {
 			r := healthyLinux()
 			return withFinding(r, diag.Finding{Check: diag.CheckSGLoginPort, Status: diag.StatusOK, Fixes: []diag.FixAction{diag.FixOpenAllPorts}})
-		}(), []string{"restart_instance", "rediagnose", "export_report"}},
+		}(), []string{"restart_instance", "paste_symptom", "rediagnose", "export_report"}},
 		{"undo is never proposed", withFinding(healthyLinux(), diag.Finding{
 			Check: diag.CheckSGICMP, Status: diag.StatusWarn, Fixes: []diag.FixAction{diag.FixUndoOpenPorts, "future_fix", diag.FixOpenAllPorts},
-		}), []string{"open_all_ports", "restart_instance", "rediagnose", "export_report"}},
+		}), []string{"open_all_ports", "restart_instance", "paste_symptom", "rediagnose", "export_report"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
