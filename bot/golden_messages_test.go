@@ -169,8 +169,30 @@ func TestGoldenFilesAreSlackMessages(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if strings.HasPrefix(filepath.Base(path), "TestRenderModal_") {
+				assertSlackModal(t, payload)
+				return
+			}
 			AssertSlackMessage(t, payload)
 		})
+	}
+}
+
+// assertSlackModal checks a modal view as views.open receives it: slack-go
+// reads every field, and its blocks keep within Slack's limits.
+func assertSlackModal(tb testing.TB, payload []byte) {
+	tb.Helper()
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	dec.DisallowUnknownFields()
+	var view slack.ModalViewRequest
+	if err := dec.Decode(&view); err != nil {
+		tb.Fatalf("slack-go cannot read the view: %v", err)
+	}
+	if view.Type != slack.VTModal {
+		tb.Errorf("view type %q, want modal", view.Type)
+	}
+	if err := ValidateBlocks(view.Blocks.BlockSet); err != nil {
+		tb.Errorf("the blocks break Slack's limits: %v", err)
 	}
 }
 
