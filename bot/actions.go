@@ -26,6 +26,7 @@ type press struct {
 	channel string
 	action  string
 	message string // ts of the message holding the button
+	trigger string // the press's trigger_id, which can open a modal
 	ref     conversations.Ref
 	conv    conversations.Conversation
 }
@@ -59,7 +60,7 @@ const msgStaleButton = "This button has expired or is not valid here any more, s
 // resolvePress trusts only the verified payload's user and channel, and the
 // state the button's value points to.
 func (b *Bot) resolvePress(ctx context.Context, cb slack.InteractionCallback, a *slack.BlockAction) (press, string) {
-	p := press{user: cb.User.ID, channel: cb.Channel.ID, action: a.ActionID, message: cb.Message.Timestamp}
+	p := press{user: cb.User.ID, channel: cb.Channel.ID, action: a.ActionID, message: cb.Message.Timestamp, trigger: cb.TriggerID}
 	log := b.log.With("user", p.user, "channel", p.channel, "action", p.action)
 	if !b.channelAllowed(p.channel) {
 		return p, msgChannelNotAllowed
@@ -103,6 +104,8 @@ func (b *Bot) dispatch(ctx context.Context, p press) {
 		b.openVNC(ctx, p)
 	case ActionWatchLogin:
 		b.watchLogin(ctx, p)
+	case ActionPasteSymptom:
+		b.pasteSymptom(ctx, p)
 	case ActionApprove, ActionReject:
 		b.decide(ctx, p)
 	default:

@@ -29,6 +29,9 @@ type SlackAPI interface {
 	UploadFileContext(ctx context.Context, params slack.UploadFileParameters) (*slack.FileSummary, error)
 	GetUserGroupMembersContext(ctx context.Context, userGroup string, options ...slack.GetUserGroupMembersOption) ([]string, error)
 	AuthTestContext(ctx context.Context) (*slack.AuthTestResponse, error)
+	// OpenViewContext opens a modal (views.open) with the trigger_id of the
+	// interaction that asked for it.
+	OpenViewContext(ctx context.Context, triggerID string, view slack.ModalViewRequest) (*slack.ViewResponse, error)
 	// The two below find a message whose post Slack answered with an error
 	// although it took effect, by its metadata.
 	GetConversationHistoryContext(ctx context.Context, params *slack.GetConversationHistoryParameters) (*slack.GetConversationHistoryResponse, error)
@@ -42,6 +45,7 @@ type Store interface {
 	Conversation(ctx context.Context, id string) (conversations.Conversation, error)
 	SetMessage(ctx context.Context, id, channel, messageTS, threadTS string) error
 	SetStatus(ctx context.Context, id, status string) error
+	SetSymptom(ctx context.Context, id, symptom string) error
 	SaveReport(ctx context.Context, id string, r *diag.Report) (*diag.Report, error)
 	Report(ctx context.Context, id string) (*diag.Report, error)
 	AppendLog(ctx context.Context, id string, e conversations.LogEntry) error
@@ -290,11 +294,15 @@ func (b *Bot) knownRegion(region string) bool {
 	return regionShape.MatchString(region)
 }
 
-// Command implements slackio.Handler: /cvm-login TARGET [REGION] [--port N].
+// Command implements slackio.Handler: /cvm-login TARGET [REGION] [--port N],
+// and /cvm-login alone, which opens a form to fill in.
 func (b *Bot) Command(ctx context.Context, cmd slack.SlashCommand) slackio.Reply {
 	log := b.log.With("channel", cmd.ChannelID, "user", cmd.UserID)
 	if !b.channelAllowed(cmd.ChannelID) {
 		return slackio.Reply{Text: msgChannelNotAllowed}
+	}
+	if len(commandWords(cmd.Text)) == 0 && b.openDiagnoseModal(ctx, cmd) {
+		return slackio.Reply{} // the form is the answer; without it, the help below
 	}
 	req, err := ParseCommand(cmd.Text, b.knownRegion)
 	if err != nil {
@@ -417,13 +425,7 @@ func (b *Bot) queueNotice(j conversations.Job, ahead int) string {
 	if ahead < b.opts.Workers && backlog < time.Second {
 		return ""
 	}
-	return fmt.Sprintf(":hourglass_flowing_sand: Diagnosis of %s is queued behind %d others (many people are asking right now). "+
-		"It should run in about %s; the report will be posted in this channel.", escapeMrkdwn(j.Target), ahead, roundETA(eta))
-}
-
-// roundETA renders an estimate to the nearest 5 seconds, at least 5.
-func roundETA(d time.Duration) string {
-	return max(d.Round(5*time.Second), 5*time.Second).String()
+	return queuedText(j.Target, ahead, ahead >= b.opts.Workers, eta)
 }
 
 // diagnosisPace keeps the typical length of a diagnosis in this process, to

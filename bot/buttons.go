@@ -36,6 +36,7 @@ var buttonOrder = []string{
 	string(diag.FixUndoGuestFirewall),
 	ActionOpenVNC,
 	ActionWatchLogin,
+	ActionPasteSymptom,
 	ActionRediagnose,
 	ActionExportReport,
 }
@@ -43,11 +44,12 @@ var buttonOrder = []string{
 // ButtonsFor returns the action IDs that make sense for r, in button order:
 // the fixes proposed by its findings that need attention (fail, unknown,
 // warn) or, when no check failed, the fallback of Tencent's login guide
-// (restart the instance), then ActionRediagnose and ActionExportReport.
+// (restart the instance), then ActionPasteSymptom, ActionRediagnose and
+// ActionExportReport.
 // The undos are never among them: the caller adds them when the bot opened
 // ports. Fix actions the report message cannot draw are left out.
 func ButtonsFor(r *diag.Report) []string {
-	wanted := map[string]bool{ActionRediagnose: true, ActionExportReport: true}
+	wanted := map[string]bool{ActionPasteSymptom: true, ActionRediagnose: true, ActionExportReport: true}
 	if r != nil {
 		for _, f := range r.Findings {
 			if f.Status.NeedsAttention() {
@@ -151,6 +153,8 @@ func describeButton(id string, r *diag.Report) buttonLook {
 		return buttonLook{label: labelOpenVNC}
 	case ActionWatchLogin:
 		return buttonLook{label: labelWatchLogin}
+	case ActionPasteSymptom:
+		return buttonLook{label: labelPasteSymptom}
 	}
 	target := targetNames(r)
 	action := diag.FixAction(id)
@@ -208,6 +212,7 @@ type fixTarget struct {
 	instance string // "ins-…" or "the instance"
 	group    string // "sg-…" or "the instance's first security group"
 	port     int    // the login port, 0 if unknown
+	os       string // diag.OSLinux, diag.OSWindows, or "" if unknown
 }
 
 func targetNames(r *diag.Report) fixTarget {
@@ -221,6 +226,6 @@ func targetNames(r *diag.Report) fixTarget {
 	if len(r.Instance.SecurityGroups) > 0 {
 		t.group = r.Instance.SecurityGroups[0]
 	}
-	t.port = r.Instance.LoginPort
+	t.port, t.os = r.Instance.LoginPort, r.Instance.OS
 	return t
 }

@@ -355,8 +355,9 @@ func example(target, region string, port int) string {
 // the bot checks.
 func Usage() string {
 	return "*Diagnose why you can't log in to a Tencent Cloud CVM instance*\n" +
-		"• `" + SlashCommand + " TARGET [REGION] [--port N]`: post a diagnosis in this channel\n" +
+		"• `" + SlashCommand + " TARGET [REGION] [--port N] [the error you see]`: post a diagnosis in this channel\n" +
 		"• `@cvmlogin TARGET [REGION] [--port N]` inside a thread: diagnose into that thread\n" +
+		"• `" + SlashCommand + "` alone: a form, where you can also paste the error your SSH or Remote Desktop client shows\n" +
 		"• `" + SlashCommand + " help`: this message\n\n" +
 		"TARGET is an instance ID (`" + diag.TargetExample + "`), its public IPv4 address, or its exact name. " +
 		"REGION (e.g. `" + exampleRegion + "`) defaults to the configured one. " +
@@ -364,10 +365,12 @@ func Usage() string {
 		"*Examples*\n" +
 		"• `" + SlashCommand + " " + diag.TargetExample + "`\n" +
 		"• `" + SlashCommand + " 203.0.113.10 " + exampleRegion + "`\n" +
-		"• `" + SlashCommand + " web-1 ap-guangzhou --port 2222`\n\n" +
+		"• `" + SlashCommand + " web-1 ap-guangzhou --port 2222`\n" +
+		"• `" + SlashCommand + " " + diag.TargetExample + " Permission denied (publickey)`: the checks that explain this error come first\n\n" +
 		"*What I check* (read-only): instance state, isolation, expiry and account arrears; " +
 		"public IP, bandwidth limit and usage, DDoS black hole; security-group rules for the login port and ping; " +
 		"a TCP connect to the login port; CPU and memory load; and, when the TAT agent is online, " +
-		"the login service and disk space inside the instance. " +
-		"Fixes (open ports, start, restart) are offered as buttons and run only after an approver agrees."
+		"the login service, its configuration, key-file modes and the guest firewall inside the instance. " +
+		"Fixes (open ports, start, restart, and repairs inside the guest: restart the login service, open the guest firewall, " +
+		"fix key-file modes, enable Remote Desktop) are offered as buttons and run only after an approver agrees."
 }

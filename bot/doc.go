@@ -7,12 +7,13 @@
 // implements. The compiler keeps the boundary: slackio imports nothing of
 // the bot.
 //
-// Bot turns /cvm-login, @mentions and button presses into conversations and
-// jobs kept in Redis (through the Store it declares), so that any replica can
+// Bot turns /cvm-login, @mentions, button presses and the forms (modals)
+// they open into conversations and jobs kept in Redis (through the Store it declares), so that any replica can
 // run them: a diagnosis job posts the report message, keeps it current while
 // checks finish, then publishes the final report with its buttons and the
 // details in its thread; a fix job executes an approved fix exactly once and
-// re-diagnoses. Approvals, four-eyes and audit live in fixflow.go.
+// re-diagnoses. Approvals, four-eyes and audit live in fixflow.go; the
+// forms where a user pastes the error their client showed, in modal.go.
 //
 // The pure parts need no I/O: request verification (Verifier, ReadVerified),
 // command parsing (ParseCommand), Block Kit rendering within Slack's limits

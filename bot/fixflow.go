@@ -347,7 +347,17 @@ func approvalBlocks(text string, refs map[string]string, plan string) []slack.Bl
 
 func fixEvent(fr conversations.FixRequest, actor, action, result string) conversations.Event {
 	return conversations.Event{Actor: actor, Action: action, InstanceID: fr.InstanceID, Region: fr.Region, Channel: fr.Channel, FixRequestID: fr.ID,
-		Params: map[string]string{"fix": fr.Action, "security_group": fr.SecurityGroupID, "plan": fr.Params["plan"]}, Result: result}
+		Params: auditParams(fr), Result: result}
+}
+
+// auditParams are the fix request's parameters worth an audit line: a guest
+// repair changes no security group, so it names none.
+func auditParams(fr conversations.FixRequest) map[string]string {
+	params := map[string]string{"fix": fr.Action, "plan": fr.Params["plan"]}
+	if fr.SecurityGroupID != "" {
+		params["security_group"] = fr.SecurityGroupID
+	}
+	return params
 }
 
 // fixTimeout bounds one fix, including watching a reboot.

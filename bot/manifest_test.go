@@ -89,6 +89,14 @@ var slackMethods = map[string]slackMethod{
 			return err
 		},
 	},
+	"OpenViewContext": {
+		webAPI: []string{"views.open"}, // no scope: the trigger_id is the permission
+		call: func(ctx context.Context, api bot.SlackAPI) error {
+			_, err := api.OpenViewContext(ctx, "1700000000001.4711.abc", slack.ModalViewRequest{Type: slack.VTModal,
+				Title: slack.NewTextBlockObject(slack.PlainTextType, "Paste the error", false, false)})
+			return err
+		},
+	},
 	"AuthTestContext": {
 		webAPI: []string{"auth.test"},
 		call: func(ctx context.Context, api bot.SlackAPI) error {

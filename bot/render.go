@@ -173,9 +173,18 @@ func verdict(r *diag.Report) string {
 		if s.Unknown > 0 {
 			text += " Some checks could not tell; see below."
 		}
-		text += " If you still cannot log in, check the user name, key or password, and your own network."
+		text += " " + stillCannotLogIn(r.Symptom)
 	}
 	return text + nextSteps(r)
+}
+
+// stillCannotLogIn is what to check when no check failed: the advice for
+// the error the user saw, when there is some, else the usual suspects.
+func stillCannotLogIn(s *diag.Symptom) string {
+	if s != nil && s.Advice != "" {
+		return "The error you saw is explained below, with what to try on your side."
+	}
+	return "If you still cannot log in, check the user name, key or password, and your own network."
 }
 
 // stillFailing is the escalation of a re-diagnosis whose likely cause is
@@ -237,7 +246,8 @@ func attentionFindings(r *diag.Report) []diag.Finding {
 // symptomText says what the error the user saw means, what to try on their
 // side, and where Tencent documents it.
 func symptomText(s *diag.Symptom) string {
-	text := fmt.Sprintf(":speech_balloon: *You saw* `%s`: %s.", clip(strings.ReplaceAll(s.Text, "`", "'"), maxSymptomLen), escapeMrkdwn(s.Title))
+	quoted := truncateText(escapeMrkdwn(strings.ReplaceAll(s.Text, "`", "'")), maxSymptomLen, "…") // the thread does not repeat it
+	text := fmt.Sprintf(":speech_balloon: *You saw* `%s`: %s.", quoted, escapeMrkdwn(s.Title))
 	if s.Advice != "" {
 		text += " " + escapeMrkdwn(s.Advice)
 	}

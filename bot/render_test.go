@@ -328,16 +328,17 @@ func TestRenderReportButtons(t *testing.T) {
 	want := []look{
 		{"open_login_port", "Open port 22", slack.StylePrimary, "Adds an inbound rule at the top of sg-12345678: TCP 22 from 0.0.0.0/0. Everyone can reach port 22."},
 		{"open_all_ports", "Open all ports", slack.StyleDanger, "Adds inbound rules at the top of sg-12345678: TCP 20, 21, 22, 80, 443, 3389 and ICMP from 0.0.0.0/0. Everyone can reach these ports."},
-		{"enable_rdp", "Enable Remote Desktop", slack.StyleDefault, "Runs a script inside ins-abc12345 through TAT that allows Remote Desktop connections (fDenyTSConnections=0) and enables its firewall rules."},
-		{"open_guest_firewall", "Open port in guest firewall", slack.StyleDefault, "Runs a script inside ins-abc12345 through TAT that allows TCP 22 in the guest's own firewall, with a rule cvmlogin can remove again."},
-		{"fix_authorized_keys", "Fix key permissions", slack.StyleDefault, "Runs a script inside ins-abc12345 through TAT that sets ~/.ssh to 700 and authorized_keys to 600, owned by the login user. No key is read or changed."},
-		{"restart_login_service", "Restart login service", slack.StyleDefault, "Runs a script inside ins-abc12345 through TAT that restarts the login service (sshd, or Remote Desktop Services on Windows); sshd is not restarted if its configuration is invalid."},
+		{"enable_rdp", "Enable Remote Desktop", slack.StyleDefault, "Runs a script inside ins-abc12345 through TAT that allows Remote Desktop connections (fDenyTSConnections=0) and enables the Remote Desktop rules of Windows Firewall."},
+		{"open_guest_firewall", "Open port in guest firewall", slack.StyleDefault, "Runs a script inside ins-abc12345 through TAT that allows TCP 22 in the guest's own firewall (firewalld, ufw or iptables), with a rule cvmlogin can remove again."},
+		{"fix_authorized_keys", "Fix key permissions", slack.StyleDefault, "Runs a script inside ins-abc12345 through TAT that sets ~/.ssh to 700 and authorized_keys to 600, owned by the login user, and removes group and other write permission from the home directory. No key is read or changed."},
+		{"restart_login_service", "Restart login service", slack.StyleDefault, "Runs a script inside ins-abc12345 through TAT that restarts sshd; it is not restarted if its configuration is invalid, since it would not come back."},
 		{"start_instance", "Start instance", slack.StyleDefault, "Starts ins-abc12345. A pay-as-you-go instance is billed again while it runs."},
 		{"restart_instance", "Restart instance", slack.StyleDanger, "Reboots ins-abc12345 (soft first, then hard). Unsaved work is lost."},
 		{"undo_open_ports", "Close opened ports", slack.StyleDanger, "Deletes the inbound rules cvmlogin added to sg-12345678 (described cvmlogin:…). Whatever they let in is blocked again."},
-		{"undo_guest_firewall", "Close port in guest firewall", slack.StyleDanger, "Runs a script inside ins-abc12345 through TAT that removes the rule cvmlogin added to the guest's own firewall."},
+		{"undo_guest_firewall", "Close port in guest firewall", slack.StyleDanger, "Runs a script inside ins-abc12345 through TAT that removes the rule cvmlogin added to the guest's own firewall (firewalld, ufw or iptables)."},
 		{"open_vnc", "Open VNC console", slack.StyleDefault, ""},
 		{"watch_login", "Tell me when login works", slack.StyleDefault, ""},
+		{"paste_symptom", "Paste the error I see", slack.StyleDefault, ""},
 		{"rediagnose", "Diagnose again", slack.StyleDefault, ""},
 		{"export_report", "Export report", slack.StyleDefault, ""},
 	}
@@ -379,19 +380,19 @@ func TestButtonsFor(t *testing.T) {
 		report *diag.Report
 		want   []string
 	}{
-		{"nil report", nil, []string{"rediagnose", "export_report"}},
-		{"healthy: restart is the guide's fallback", healthyLinux(), []string{"restart_instance", "rediagnose", "export_report"}},
-		{"instance not found: no fallback", notFound(), []string{"rediagnose", "export_report"}},
-		{"security group", securityGroupBlocks22(), []string{"open_login_port", "open_all_ports", "open_vnc", "watch_login", "rediagnose", "export_report"}},
-		{"stopped", stoppedInstance(), []string{"start_instance", "watch_login", "rediagnose", "export_report"}},
-		{"high CPU", highCPU(), []string{"restart_instance", "watch_login", "rediagnose", "export_report"}},
+		{"nil report", nil, []string{"paste_symptom", "rediagnose", "export_report"}},
+		{"healthy: restart is the guide's fallback", healthyLinux(), []string{"restart_instance", "paste_symptom", "rediagnose", "export_report"}},
+		{"instance not found: no fallback", notFound(), []string{"paste_symptom", "rediagnose", "export_report"}},
+		{"security group", securityGroupBlocks22(), []string{"open_login_port", "open_all_ports", "open_vnc", "watch_login", "paste_symptom", "rediagnose", "export_report"}},
+		{"stopped", stoppedInstance(), []string{"start_instance", "watch_login", "paste_symptom", "rediagnose", "export_report"}},
+		{"high CPU", highCPU(), []string{"restart_instance", "watch_login", "paste_symptom", "rediagnose", "export_report"}},
 		{"fixes of ok findings and undo are ignored", func() *diag.Report {
 			r := healthyLinux()
 			return withFinding(r, diag.Finding{Check: diag.CheckSGLoginPort, Status: diag.StatusOK, Fixes: []diag.FixAction{diag.FixOpenAllPorts}})
-		}(), []string{"restart_instance", "rediagnose", "export_report"}},
+		}(), []string{"restart_instance", "paste_symptom", "rediagnose", "export_report"}},
 		{"undo is never proposed", withFinding(healthyLinux(), diag.Finding{
 			Check: diag.CheckSGICMP, Status: diag.StatusWarn, Fixes: []diag.FixAction{diag.FixUndoOpenPorts, "future_fix", diag.FixOpenAllPorts},
-		}), []string{"open_all_ports", "restart_instance", "rediagnose", "export_report"}},
+		}), []string{"open_all_ports", "restart_instance", "paste_symptom", "rediagnose", "export_report"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

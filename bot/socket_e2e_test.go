@@ -14,11 +14,7 @@ import (
 // same bot behind a real websocket, a redelivered envelope handled once.
 func TestSocketModeEndToEnd(t *testing.T) {
 	w := newWorld(t)
-	r := w.replica(t, "r1")
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { _ = slackio.NewSocketClient(w.slack.Client(), r.bot, slackio.SocketOptions{}).Run(ctx) })
-	t.Cleanup(func() { cancel(); wg.Wait() })
+	w.replica(t, "r1").serveSocketMode(t)
 
 	command := map[string]any{"command": "/cvm-login", "text": "ins-sgdrop01", "user_id": requester, "channel_id": channel, "team_id": "T0TEAM"}
 	id := w.slack.SendEnvelope(t, "slash_commands", command, 0)
@@ -55,4 +51,13 @@ func TestSocketModeEndToEnd(t *testing.T) {
 		}
 		return false
 	}, 5*time.Second)
+}
+
+// serveSocketMode connects r's bot to the fake Slack over Socket Mode until
+// the test ends.
+func (r *replica) serveSocketMode(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = slackio.NewSocketClient(r.w.slack.Client(), r.bot, slackio.SocketOptions{}).Run(ctx) })
+	t.Cleanup(func() { cancel(); wg.Wait() })
 }

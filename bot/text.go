@@ -1,7 +1,9 @@
 package bot
 
 import (
+	"fmt"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/cvmlogin/cvmlogin/diag"
@@ -17,7 +19,8 @@ var mrkdwnEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
 func escapeMrkdwn(s string) string { return mrkdwnEscaper.Replace(s) }
 
 // truncateText returns s if it has at most max characters, or else its start
-// followed by suffix, max characters in all. It never cuts an HTML entity
+// followed by suffix, max characters in all, cut at a word boundary when one
+// is near the end. It never cuts an HTML entity
 // (&amp;) in two, and never returns invalid UTF-8.
 func truncateText(s string, max int, suffix string) string {
 	if utf8.RuneCountInString(s) <= max {
@@ -28,6 +31,9 @@ func truncateText(s string, max int, suffix string) string {
 		return firstRunes(suffix, max)
 	}
 	cut := firstRunes(s, keep)
+	if space := strings.LastIndexByte(cut, ' '); space > len(cut)*3/4 {
+		cut = cut[:space+1]
+	}
 	if amp := strings.LastIndexByte(cut, '&'); amp >= 0 && !strings.Contains(cut[amp:], ";") {
 		cut = cut[:amp]
 	}
@@ -103,4 +109,33 @@ func alreadyPast(status diag.FixStatus, by string) string {
 		return "This request was already applied and failed" + approved
 	}
 	return "This request has already been decided" + by
+}
+
+// queuedText tells a user their report of target is not coming at once, and
+// about when it should (eta): when busy (every worker has a diagnosis), the
+// diagnosis waits behind ahead others; else only the report waits, behind
+// the channel's earlier messages.
+func queuedText(target string, ahead int, busy bool, eta time.Duration) string {
+	if !busy {
+		return fmt.Sprintf(":hourglass_flowing_sand: The report of %s will be posted in this channel in about %s: messages sent before it go first (Slack takes about one a second).",
+			escapeMrkdwn(target), aboutDuration(eta))
+	}
+	others := "diagnoses"
+	if ahead == 1 {
+		others = "diagnosis"
+	}
+	return fmt.Sprintf(":hourglass_flowing_sand: The diagnosis of %s is queued behind %d other %s (many people are asking right now). It should run in about %s; the report will be posted in this channel.",
+		escapeMrkdwn(target), ahead, others, aboutDuration(eta))
+}
+
+// aboutDuration says an estimate in words: to the nearest 5 seconds under a
+// minute (at least 5), else to the nearest minute.
+func aboutDuration(d time.Duration) string {
+	if d < time.Minute-2500*time.Millisecond {
+		return fmt.Sprintf("%d seconds", int(max(d.Round(5*time.Second), 5*time.Second)/time.Second))
+	}
+	if minutes := int(d.Round(time.Minute) / time.Minute); minutes > 1 {
+		return fmt.Sprintf("%d minutes", minutes)
+	}
+	return "1 minute"
 }

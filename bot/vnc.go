@@ -26,7 +26,8 @@ func (b *Bot) openVNC(ctx context.Context, p press) {
 		b.reply(ctx, p, "The VNC console is not available in this deployment.")
 		return
 	case !b.isApprover(ctx, p.user):
-		b.reply(ctx, p, "Only approvers may open the VNC console: it logs in to the instance's screen.")
+		b.reply(ctx, p, "Only approvers can open the VNC console: it gives control of the instance's screen and keyboard. Ask "+
+			approverList(b.opts.Approvers, b.opts.ApproverGroups)+".")
 		return
 	}
 	report, err := b.store.Report(ctx, p.conv.ID)
@@ -46,7 +47,7 @@ func (b *Bot) openVNC(ctx context.Context, p press) {
 	}
 	b.log.WarnContext(ctx, "opening a VNC console", "instance", report.Instance.ID, "err", err)
 	b.reply(ctx, p, "Tencent Cloud did not give a VNC console for "+escapeMrkdwn(report.Instance.ID)+
-		" (a stopped instance has none, and the bot needs cvm:DescribeInstanceVncUrl). Open it from the console instead.")
+		" (a stopped instance has none, and the bot needs cvm:DescribeInstanceVncUrl). Open it from the Tencent Cloud console instead.")
 }
 
 // vncEvent is the audit entry of a VNC console opened: who, on what; never

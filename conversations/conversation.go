@@ -169,6 +169,13 @@ func (s *Store) SetStatus(ctx context.Context, id, status string) error {
 	return s.update(ctx, doing, id, "status", status)
 }
 
+// SetSymptom records the error message the user saw ("" for none), which
+// the conversation's next diagnosis classifies. It returns ErrNotFound if the
+// conversation does not exist.
+func (s *Store) SetSymptom(ctx context.Context, id, symptom string) error {
+	return s.update(ctx, "recording the symptom of conversation "+id, id, "symptom", symptom)
+}
+
 // SetOpenPortsFix records the fix request whose rules are open now ("" after
 // an undo). It returns ErrNotFound if the conversation does not exist.
 func (s *Store) SetOpenPortsFix(ctx context.Context, id, fixID string) error {

@@ -125,6 +125,11 @@ func NewID() string { return strings.ToLower(rand.Text()) }
 // match it; so do other random URL-safe IDs callers may bring.
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{16,64}$`)
 
+// ValidID reports whether id, which may come from anywhere, can be an ID
+// (of a conversation, a button value, …): the store answers ErrNotFound for
+// one that cannot, without asking Redis.
+func ValidID(id string) bool { return validID(id) }
+
 // validID reports whether id can be an ID. Checking this before building a
 // key keeps attacker-controlled strings out of Redis and hash tags intact.
 func validID(id string) bool { return idPattern.MatchString(id) }

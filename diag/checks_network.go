@@ -299,7 +299,7 @@ func checkPortReachable(ctx context.Context, r *run) Finding {
 	if isRefused(err) {
 		f.Title = fmt.Sprintf("TCP %d refuses connections", r.port)
 		f.Detail = fmt.Sprintf("%s: connection refused. The packets arrive, but nothing listens on port %d or a guest firewall rejects them.", addr, r.port)
-		f.Remediation = fmt.Sprintf("Start the login service (%s) through VNC, check that it listens on %d, and check the guest firewall.", loginService(r.os), r.port)
+		f.Remediation = fmt.Sprintf("Start the login service, %s, through VNC, check that it listens on %d, and check the guest firewall.", loginService(r.os), r.port)
 		f.Fixes = []FixAction{FixRestartInstance}
 		return f
 	}

@@ -101,7 +101,7 @@ func (p FixPlan) repairDescription() string {
 		if windows {
 			return fmt.Sprintf("add the Windows Firewall rule %s allowing inbound TCP %d from anywhere", tag, p.Port)
 		}
-		return fmt.Sprintf("allow inbound TCP %d in the guest firewall: firewalld (runtime and permanent), else ufw (rule commented %s), else an iptables rule commented %s at the top of INPUT (until the next reboot)", p.Port, tag, tag)
+		return fmt.Sprintf("allow inbound TCP %d in the guest firewall: firewalld (runtime and permanent), else ufw, else iptables at the top of INPUT (until the next reboot); ufw and iptables rules are commented %s", p.Port, tag)
 	case FixUndoGuestFirewall:
 		return p.undoDescription()
 	case FixFixAuthorizedKeys:
@@ -189,8 +189,10 @@ func (x *execution) settleRepair(invocation string, task InvocationTask) error {
 		x.finish(FixSucceeded, "In the guest of %s: %s%s.", x.plan.InstanceID, o.Detail, beforeNote(o.Before))
 	case RepairFailed:
 		x.finish(FixFailed, "The repair failed in the guest of %s: %s.", x.plan.InstanceID, o.Detail)
+	case RepairRefused:
+		x.finish(FixNotApplicable, "Not applied in the guest of %s, nothing changed: %s.", x.plan.InstanceID, o.Detail)
 	default:
-		x.finish(FixNotApplicable, "Not applied (%s) in the guest of %s: %s.", o.Result, x.plan.InstanceID, o.Detail)
+		x.finish(FixNotApplicable, "Nothing to change in the guest of %s: %s.", x.plan.InstanceID, o.Detail)
 	}
 	return nil
 }

@@ -259,7 +259,7 @@ func TestPlanFix(t *testing.T) {
 		{"restart TermService", "fixg1", FixRestartLoginService, winRDP, "",
 			"Run in the guest of ins-abc12345 (win-1) in ap-guangzhou: restart Remote Desktop Services (TermService) and the services that depend on it; open Remote Desktop sessions are disconnected.", 0, ""},
 		{"open the guest firewall", "fixg1", FixOpenGuestFirewall, linux, "",
-			"Run in the guest of ins-abc12345 (web-1) in ap-guangzhou: allow inbound TCP 22 in the guest firewall: firewalld (runtime and permanent), else ufw (rule commented cvmlogin:fixg1), else an iptables rule commented cvmlogin:fixg1 at the top of INPUT (until the next reboot).", 0, ""},
+			"Run in the guest of ins-abc12345 (web-1) in ap-guangzhou: allow inbound TCP 22 in the guest firewall: firewalld (runtime and permanent), else ufw, else iptables at the top of INPUT (until the next reboot); ufw and iptables rules are commented cvmlogin:fixg1.", 0, ""},
 		{"open Windows Firewall", "fixg1", FixOpenGuestFirewall, winRDP, "",
 			"Run in the guest of ins-abc12345 (win-1) in ap-guangzhou: add the Windows Firewall rule cvmlogin:fixg1 allowing inbound TCP 3389 from anywhere.", 0, ""},
 		{"fix key modes", "fixg1", FixFixAuthorizedKeys, linux, "",

@@ -78,7 +78,7 @@ var networkPath = []CheckID{CheckInstanceState, CheckPublicIP, CheckBandwidthZer
 var symptomRules = []symptomRule{
 	{SymptomSSHHostKeyChanged, regexp.MustCompile(`(?i)remote host identification has changed|host key verification failed|host key for .* has changed`),
 		"The instance's host key changed (rebuilt or re-imaged instance, or a reused IP)", DocLinuxLogin,
-		"Remove the old entry with `ssh-keygen -R <ip>` after confirming the instance was rebuilt or its IP reassigned, then connect again.",
+		"If the instance was rebuilt or re-imaged, or its IP reassigned, remove the old entry with `ssh-keygen -R <ip>` and connect again; if none of that happened, do not connect: someone may be intercepting the connection.",
 		[]CheckID{CheckInstanceFound, CheckInstanceState}},
 	{SymptomSSHTooManyAuth, regexp.MustCompile(`(?i)too many authentication failures`),
 		"The client offered too many keys before the right one", docSSHKeys,
@@ -110,7 +110,7 @@ var symptomRules = []symptomRule{
 		[]CheckID{CheckGuestLoginConfig, CheckGuestLoginService}},
 	{SymptomRDPAuthError, regexp.MustCompile(`(?i)credssp|encryption oracle remediation|an authentication error has occurred`),
 		"Remote Desktop authentication error (CredSSP)", docRDPAuthError,
-		"Install the latest Windows updates on your computer and on the instance, or relax the CredSSP encryption oracle policy on the client.",
+		"Install the latest Windows updates on your computer and on the instance. Until both are updated, on your computer set the Encryption Oracle Remediation policy (gpedit.msc → Computer Configuration → Administrative Templates → System → Credentials Delegation) to Vulnerable.",
 		[]CheckID{CheckGuestLoginConfig, CheckGuestLoginService}},
 	{SymptomRDPNoLicense, regexp.MustCompile(`(?i)no remote desktop license servers`),
 		"No Remote Desktop license server is available", DocWindowsLogin,

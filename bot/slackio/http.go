@@ -20,8 +20,9 @@ import (
 // at once when its options set no positive limit.
 const DefaultMaxInFlight = 64
 
-// Deadlines of the Handler calls the transports make: a slash command must
-// be answered within Slack's 3 s, leaving room for the network; the calls
+// Deadlines of the Handler calls the transports make: a slash command or a
+// modal's submission must be answered within Slack's 3 s, leaving room for
+// the network; the calls
 // after an acknowledgement (Action, Mention and their FirstSeen) only enqueue
 // work; a readiness probe must answer before the prober gives up.
 const (
@@ -75,8 +76,9 @@ type HTTPOptions struct {
 // readiness and metrics probes (both modes).
 //
 // Every Slack request is verified before anything parses it, and answered
-// within Slack's 3 s: a slash command with the Handler's Reply, anything else
-// at once, with the Handler called afterwards on its own goroutine.
+// within Slack's 3 s: a slash command with the Handler's Reply, a modal's
+// submission with its ViewReply, anything else at once, with the Handler
+// called afterwards on its own goroutine.
 //
 // A verified request is handled once: its signature goes through the
 // Handler's FirstSeen (kind DeliverySignature), and a replay within the
@@ -220,23 +222,33 @@ func (s *HTTPServer) serveCommand(w http.ResponseWriter, r *http.Request, v veri
 	if r.PostForm.Get("ssl_check") == "1" {
 		return
 	}
-	ack := s.work.commandOnce(r.Context(), v.delivery, cmd)
-	if ack == nil {
-		return
+	if ack := s.work.commandOnce(r.Context(), v.delivery, cmd); ack != nil {
+		writeJSON(w, ack)
 	}
-	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(ack)
 }
 
-// serveInteraction acknowledges an interaction, then passes a button press to
-// the Handler.
+// writeJSON answers with v, an acknowledgement payload, as JSON.
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(v)
+}
+
+// serveInteraction answers a modal's submission with the Handler's
+// ViewReply, once; it acknowledges any other interaction at once, then
+// passes a button press to the Handler.
 func (s *HTTPServer) serveInteraction(w http.ResponseWriter, r *http.Request, v verifiedRequest) {
 	cb, err := slack.InteractionCallbackParse(r) // the verified body only, never the query
 	if err != nil {
 		s.badRequest(w, r, AckInteraction, "malformed interaction payload", err)
 		return
 	}
-	s.work.action(cb, v.delivery)
+	if cb.Type != slack.InteractionTypeViewSubmission {
+		s.work.action(cb, v.delivery)
+		return
+	}
+	if ack := s.work.submissionOnce(r.Context(), v.delivery, cb); ack != nil {
+		writeJSON(w, ack)
+	}
 }
 
 // serveEvent answers Slack's URL verification, and acknowledges an event

@@ -29,6 +29,7 @@ import (
 // is closed or their context ends.
 type recordingHandler struct {
 	reply    Reply
+	view     ViewReply // Submit's answer
 	readyErr error
 	seenErr  error // FirstSeen's error, when set
 	release  chan struct{}
@@ -42,6 +43,7 @@ type recordingHandler struct {
 type handlerCalls struct {
 	commands  []slack.SlashCommand
 	actions   []slack.InteractionCallback
+	submits   []slack.InteractionCallback
 	mentions  []Mention
 	refusals  []Refusal
 	seenCalls int
@@ -62,6 +64,13 @@ func (h *recordingHandler) Action(ctx context.Context, cb slack.InteractionCallb
 		defer h.mu.Unlock()
 		h.calls.actions = append(h.calls.actions, cb)
 	}
+}
+
+func (h *recordingHandler) Submit(_ context.Context, cb slack.InteractionCallback) ViewReply {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.calls.submits = append(h.calls.submits, cb)
+	return h.view
 }
 
 func (h *recordingHandler) Mention(ctx context.Context, m Mention) {
@@ -121,6 +130,7 @@ func (h *recordingHandler) snapshot() handlerCalls {
 	defer h.mu.Unlock()
 	c := h.calls
 	c.commands, c.actions, c.mentions = slices.Clone(c.commands), slices.Clone(c.actions), slices.Clone(c.mentions)
+	c.submits = slices.Clone(c.submits)
 	c.refusals = slices.Clone(c.refusals)
 	c.ctxErrs = slices.Clone(c.ctxErrs)
 	return c
@@ -470,7 +480,7 @@ func TestHTTPInteraction(t *testing.T) {
 		wantActions int
 	}{
 		{"block_actions", interactionForm(blockActionsPayload), http.StatusOK, 1},
-		{"view_submission is ignored", interactionForm(viewSubmissionPayload), http.StatusOK, 0},
+		{"view_submission is not a press", interactionForm(viewSubmissionPayload), http.StatusOK, 0},
 		{"no payload", "payload=", http.StatusBadRequest, 0},
 		{"payload in the query only", "", http.StatusBadRequest, 0},
 	}

@@ -55,8 +55,8 @@ type SocketOptions struct {
 // the bot needs no public endpoint.
 //
 // It acknowledges every envelope at once (a slash command with the Handler's
-// Reply) and calls the Handler for interactions and events afterwards, on
-// their own goroutines. A redelivered envelope or event is acknowledged and
+// Reply, a modal's submission with its ViewReply) and calls the Handler for
+// other interactions and events afterwards, on their own goroutines. A redelivered envelope or event is acknowledged and
 // dropped.
 type SocketClient struct {
 	api        *slack.Client
@@ -129,9 +129,14 @@ func (c *SocketClient) handle(ctx context.Context, client *socketmode.Client, ev
 	case socketmode.EventTypeSlashCommand:
 		c.slashCommand(ctx, client, evt)
 	case socketmode.EventTypeInteractive:
+		cb := evt.Data.(slack.InteractionCallback)
+		if cb.Type == slack.InteractionTypeViewSubmission {
+			c.viewSubmission(ctx, client, evt.Request.EnvelopeID, cb)
+			return
+		}
 		c.ack(ctx, client, evt.Request.EnvelopeID, nil)
 		c.observeAck(AckInteraction, time.Since(received))
-		c.work.action(evt.Data.(slack.InteractionCallback), delivery{kind: DeliveryEnvelope, id: evt.Request.EnvelopeID})
+		c.work.action(cb, delivery{kind: DeliveryEnvelope, id: evt.Request.EnvelopeID})
 	case socketmode.EventTypeEventsAPI:
 		c.ack(ctx, client, evt.Request.EnvelopeID, nil)
 		c.observeAck(AckEvent, time.Since(received))
@@ -151,34 +156,55 @@ func (c *SocketClient) handle(ctx context.Context, client *socketmode.Client, ev
 	}
 }
 
-// slashCommand acknowledges a slash command with the Handler's Reply, off the
-// receiving goroutine so that other envelopes are not held up.
+// slashCommand acknowledges a slash command with the Handler's Reply.
 func (c *SocketClient) slashCommand(ctx context.Context, client *socketmode.Client, evt socketmode.Event) {
-	received := time.Now()
 	cmd, id := evt.Data.(slack.SlashCommand), evt.Request.EnvelopeID
 	attrs := []any{"envelope_id", id, "channel", cmd.ChannelID, "user", cmd.UserID}
-	submitted := c.work.submit("slash_command", attrs, func(ctx context.Context) {
-		c.ack(ctx, client, id, c.work.commandOnce(ctx, delivery{kind: DeliveryEnvelope, id: id}, cmd))
-		c.observeAck(AckCommand, time.Since(received))
+	c.answer(ctx, client, AckCommand, id, attrs, nil, func(ctx context.Context) any {
+		return payloadOf(c.work.commandOnce(ctx, delivery{kind: DeliveryEnvelope, id: id}, cmd))
+	})
+}
+
+// viewSubmission acknowledges a modal's submission with the Handler's
+// ViewReply; when there is no room for the work, with a notice saying so,
+// which keeps what the user typed from closing away unanswered.
+func (c *SocketClient) viewSubmission(ctx context.Context, client *socketmode.Client, id string, cb slack.InteractionCallback) {
+	attrs := []any{"envelope_id", id, "user", cb.User.ID, "callback_id", cb.View.CallbackID}
+	c.answer(ctx, client, AckInteraction, id, attrs, viewAck(ViewReply{Notice: MsgOverloaded}), func(ctx context.Context) any {
+		return payloadOf(c.work.submissionOnce(ctx, delivery{kind: DeliveryEnvelope, id: id}, cb))
+	})
+}
+
+// answer acknowledges the envelope id, of kind, with the payload reply
+// computes, off the receiving goroutine so that other envelopes are not held
+// up; with dropped when there is no room for the work.
+func (c *SocketClient) answer(ctx context.Context, client *socketmode.Client, kind, id string, attrs []any, dropped any, reply func(context.Context) any) {
+	received := time.Now()
+	submitted := c.work.submit(kind, attrs, func(ctx context.Context) {
+		c.ack(ctx, client, id, reply(ctx))
+		c.observeAck(kind, time.Since(received))
 	})
 	if !submitted {
-		c.ack(ctx, client, id, nil)
-		c.observeAck(AckCommand, time.Since(received))
+		c.ack(ctx, client, id, dropped)
+		c.observeAck(kind, time.Since(received))
 	}
 }
 
-// ack acknowledges the envelope id, with payload unless it is nil (passed on
-// as an interface, a nil *ephemeralAck would be sent as "payload":null).
-func (c *SocketClient) ack(ctx context.Context, client *socketmode.Client, id string, payload *ephemeralAck) {
+// payloadOf returns p as an acknowledgement payload: a nil p as the nil
+// interface, which the acknowledgement leaves out, rather than a typed nil,
+// which it would send as "payload":null.
+func payloadOf[T any](p *T) any {
+	if p == nil {
+		return nil
+	}
+	return p
+}
+
+// ack acknowledges the envelope id, with payload unless it is nil.
+func (c *SocketClient) ack(ctx context.Context, client *socketmode.Client, id string, payload any) {
 	ctx, cancel := context.WithTimeout(ctx, ackTimeout)
 	defer cancel()
-	var err error
-	if payload == nil {
-		err = client.AckCtx(ctx, id, nil)
-	} else {
-		err = client.AckCtx(ctx, id, payload)
-	}
-	if err != nil {
+	if err := client.AckCtx(ctx, id, payload); err != nil {
 		c.log.Error("could not acknowledge an envelope", "envelope_id", id, "err", err)
 	}
 }

@@ -93,9 +93,9 @@ func TestSocketSlashCommand(t *testing.T) {
 func TestSocketInteraction(t *testing.T) {
 	h := &recordingHandler{}
 	fake := startSocket(t, h, SocketOptions{})
-	ignored := fake.SendEnvelope(t, "interactive", json.RawMessage(viewSubmissionPayload), 0)
+	submitted := fake.SendEnvelope(t, "interactive", json.RawMessage(viewSubmissionPayload), 0)
 	pressed := fake.SendEnvelope(t, "interactive", json.RawMessage(blockActionsPayload), 0)
-	for _, id := range []string{ignored, pressed} {
+	for _, id := range []string{submitted, pressed} {
 		if ack := waitForAcks(t, fake, id, 1)[0]; ack.Payload != nil {
 			t.Errorf("ack payload = %s, want none", ack.Payload)
 		}

@@ -26,6 +26,10 @@ type Handler interface {
 	// Action handles a block_actions interaction (a button press). Replies
 	// go to the user as ephemeral messages through the Web API.
 	Action(ctx context.Context, cb slack.InteractionCallback)
+	// Submit handles a view_submission interaction (a modal's Submit
+	// button). Its ViewReply is the acknowledgement itself, so it must
+	// return within Slack's 3 s, like Command.
+	Submit(ctx context.Context, cb slack.InteractionCallback) ViewReply
 	// FirstSeen reports whether a delivery (kind "event" with an event_id,
 	// "envelope" with a Socket Mode envelope_id) is new. false means it is a
 	// retry of something already handled and must be dropped.
@@ -84,6 +88,18 @@ type Reply struct {
 	Text string // mrkdwn
 }
 
+// ViewReply is the answer to a view_submission, sent as its
+// acknowledgement. The zero ViewReply closes the modal.
+type ViewReply struct {
+	// Errors, keyed by the block_id of an input block, keep the modal open
+	// with each message under its input. Slack ignores keys that name no
+	// input block and shows a generic error instead.
+	Errors map[string]string
+	// Notice, when Errors is empty, replaces the modal with one that shows
+	// this mrkdwn text and a Close button.
+	Notice string
+}
+
 // Mention is an app_mention event, reduced to what the bot uses.
 type Mention struct {
 	EventID  string
@@ -110,33 +126,35 @@ type ephemeralAck struct {
 	Text         string `json:"text"`
 }
 
-// commandAck passes cmd to h within Slack's acknowledgement deadline and
-// returns the acknowledgement payload: the Reply, or nil for an empty one.
-func commandAck(ctx context.Context, h Handler, cmd slack.SlashCommand) *ephemeralAck {
-	ctx, cancel := context.WithTimeout(ctx, commandTimeout)
-	defer cancel()
-	reply := h.Command(ctx, cmd)
-	if reply.Text == "" {
-		return nil
-	}
-	return &ephemeralAck{ResponseType: slack.ResponseTypeEphemeral, Text: reply.Text}
+// commandOnce passes cmd, delivered as d, to the Handler within Slack's
+// acknowledgement deadline and returns the acknowledgement payload: the
+// Reply, or nil for an empty one (see answerOnce).
+func (w *asyncWork) commandOnce(ctx context.Context, d delivery, cmd slack.SlashCommand) *ephemeralAck {
+	refusal := &ephemeralAck{ResponseType: slack.ResponseTypeEphemeral, Text: msgReplayUnchecked}
+	return answerOnce(ctx, w, AckCommand, d, refusal, func(ctx context.Context) *ephemeralAck {
+		reply := w.h.Command(ctx, cmd)
+		if reply.Text == "" {
+			return nil
+		}
+		return &ephemeralAck{ResponseType: slack.ResponseTypeEphemeral, Text: reply.Text}
+	})
 }
 
-// commandOnce passes cmd, delivered as d, to h within Slack's
-// acknowledgement deadline and returns the acknowledgement payload, as
-// commandAck does; nil for a replay of d, and a refusal when the replay cache
-// cannot tell, since the Handler would then start work twice.
-func (w *asyncWork) commandOnce(ctx context.Context, d delivery, cmd slack.SlashCommand) *ephemeralAck {
+// answerOnce returns answer's acknowledgement payload for the request d, of
+// kind, computed within Slack's acknowledgement deadline: nil for a replay
+// of d, and refusal when the replay cache cannot tell, since the Handler
+// would then start work twice.
+func answerOnce[T any](ctx context.Context, w *asyncWork, kind string, d delivery, refusal *T, answer func(context.Context) *T) *T {
 	ctx, cancel := context.WithTimeout(ctx, commandTimeout)
 	defer cancel()
-	switch w.checkReplay(ctx, AckCommand, d) {
+	switch w.checkReplay(ctx, kind, d) {
 	case replaySeen:
 		return nil
 	case replayUnchecked:
-		w.refused(AckCommand, RefusedUnchecked)
-		return &ephemeralAck{ResponseType: slack.ResponseTypeEphemeral, Text: msgReplayUnchecked}
+		w.refused(kind, RefusedUnchecked)
+		return refusal
 	}
-	return commandAck(ctx, w.h, cmd)
+	return answer(ctx)
 }
 
 // eventCallback is the outer Events API payload, the same over HTTP and

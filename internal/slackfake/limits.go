@@ -28,16 +28,16 @@ type Limits struct {
 }
 
 // SlackLimits are Slack's documented limits of the methods cvmlogin calls:
-// chat.update Tier 3 (50 per minute), files and users.info Tier 4 (100),
-// usergroups.users.list Tier 2 (20), conversations.history and .replies
-// Tier 3; chat.postMessage about one per second per channel with short
+// chat.update Tier 3 (50 per minute), files, users.info and views.open Tier
+// 4 (100), usergroups.users.list Tier 2 (20), conversations.history and
+// .replies Tier 3; chat.postMessage about one per second per channel with short
 // bursts, several hundred per minute in all.
 var SlackLimits = Limits{
 	PerMinute: map[string]int{
 		"chat.update": 50, "chat.postMessage": 300, "chat.postEphemeral": 100,
 		"files.getUploadURLExternal": 100, "files.completeUploadExternal": 100,
 		"usergroups.users.list": 20, "users.info": 100, "auth.test": 100,
-		"conversations.history": 50, "conversations.replies": 50,
+		"conversations.history": 50, "conversations.replies": 50, "views.open": 100,
 	},
 	Burst:            map[string]int{"chat.postMessage": 20},
 	ChannelPostEvery: time.Second,

@@ -30,6 +30,7 @@ var methods = map[string]func(*Server, url.Values) (map[string]any, string){
 	"users.info":                   (*Server).userInfo,
 	"conversations.history":        (*Server).history,
 	"conversations.replies":        (*Server).replies,
+	"views.open":                   (*Server).openView,
 }
 
 // DefaultScopes are the bot scopes BotToken has until SetScopes: those

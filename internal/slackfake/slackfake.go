@@ -5,12 +5,18 @@
 // New starts a Server for one test and stops it when the test ends. Point a
 // slack-go client at it with Server.Client, or with
 // slack.New(BotToken, slack.OptionAPIURL(s.URL())). The server records every
-// call (Calls), keeps the latest state of every message (Messages) and every
-// shared file (Files), and fails on demand (RateLimit, Fail, FailAfterEffect,
+// call (Calls), keeps the latest state of every message (Messages), every
+// shared file (Files) and every modal (Views), and fails on demand (RateLimit, Fail, FailAfterEffect,
 // FailGroup). Opt in to Slack's rate limits with EnforceLimits. Its
 // Socket Mode side lets a test push envelopes to a connected client
 // (SendEnvelope), read back the client's acknowledgements (Acks) and cut the
 // connection (DropConnection).
+//
+// Modals: every slash command and interaction the fake sends carries a
+// trigger_id it made (Trigger for requests a test sends itself), which
+// views.open accepts once, within three seconds, with a valid modal. A test
+// submits an open modal as its user would (SubmitView) and has the fake apply
+// the app's answer (AnswerView).
 //
 // Web API methods take their arguments as a form or as a JSON object, and the
 // bot token either as "Authorization: Bearer" or as the token argument, as
@@ -69,6 +75,7 @@ type Server struct {
 	limiter   *limiter       // nil until EnforceLimits
 	throttled map[string]int // 429s answered by the limits, by method
 	sockets   socketState
+	views     viewState
 }
 
 // Call is one request the server received.
@@ -92,7 +99,8 @@ func New(tb testing.TB) *Server {
 		uploads:   map[string]*upload{},
 		groups:    map[string]group{},
 		throttled: map[string]int{},
-		sockets:   socketState{open: map[*socket]bool{}, envelopeIDs: map[string]string{}},
+		sockets:   socketState{open: map[*socket]bool{}, envelopes: map[string]sentEnvelope{}},
+		views:     viewState{triggers: map[string]*trigger{}},
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", s.serveMethod)
@@ -320,7 +328,9 @@ func (s *Server) serveMethod(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if problem != "" {
-		writeJSON(w, map[string]any{"ok": false, "error": problem})
+		answer := map[string]any{"ok": false, "error": problem}
+		maps.Copy(answer, result) // details, such as response_metadata
+		writeJSON(w, answer)
 		return
 	}
 	result["ok"] = true

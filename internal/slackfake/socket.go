@@ -29,7 +29,7 @@ type socketState struct {
 	current      *socket // the newest open connection, which envelopes go to
 	opened       int
 	lastEnvelope int
-	envelopeIDs  map[string]string // envelope type + payload → envelope ID
+	envelopes    map[string]sentEnvelope // by envelope type + payload as given
 	acks         []Ack
 	closed       bool
 	wg           sync.WaitGroup // connection handlers and their pingers
@@ -100,10 +100,12 @@ type envelope struct {
 // SendEnvelope sends payload, marshalled with encoding/json, in an envelope
 // of envelopeType ("slash_commands", "interactive", "events_api", or any
 // other) to the newest Socket Mode connection, waiting for a client to
-// connect if none is. It returns the envelope ID. A retry (retryAttempt > 0)
-// of an envelope sent before with the same type and payload keeps its
-// envelope ID, as Slack's redeliveries do. It fails tb if no client connects
-// or the write fails; call it from the test's goroutine.
+// connect if none is. It returns the envelope ID. A slash command or
+// interaction without a trigger_id gets a new one (see Trigger), as Slack's
+// do. A retry (retryAttempt > 0) of an envelope sent before with the same
+// type and payload keeps its envelope ID and trigger_id, as Slack's
+// redeliveries do. It fails tb if no client connects or the write fails;
+// call it from the test's goroutine.
 func (s *Server) SendEnvelope(tb testing.TB, envelopeType string, payload any, retryAttempt int) string {
 	tb.Helper()
 	body, err := json.Marshal(payload)
@@ -115,10 +117,11 @@ func (s *Server) SendEnvelope(tb testing.TB, envelopeType string, payload any, r
 		sock = s.currentSocket()
 		return sock != nil
 	}, connectTimeout)
+	sent := s.envelope(envelopeType, body, retryAttempt)
 	env := envelope{
-		EnvelopeID:             s.envelopeID(envelopeType, body, retryAttempt),
+		EnvelopeID:             sent.id,
 		Type:                   envelopeType,
-		Payload:                body,
+		Payload:                sent.payload,
 		AcceptsResponsePayload: envelopeType != "events_api",
 		RetryAttempt:           retryAttempt,
 	}
@@ -131,23 +134,50 @@ func (s *Server) SendEnvelope(tb testing.TB, envelopeType string, payload any, r
 	return env.EnvelopeID
 }
 
+// sentEnvelope is what an envelope carried: its ID and payload.
+type sentEnvelope struct {
+	id      string
+	payload json.RawMessage
+}
+
+// envelope returns the envelope to send body in: the one sent before for a
+// retry, else a new one, with a trigger_id added to a slash command or
+// interaction that has none.
+func (s *Server) envelope(envelopeType string, body []byte, retryAttempt int) sentEnvelope {
+	key := envelopeType + "\x00" + string(body)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if sent, ok := s.sockets.envelopes[key]; ok && retryAttempt > 0 {
+		return sent
+	}
+	s.sockets.lastEnvelope++
+	sent := sentEnvelope{id: fmt.Sprintf("5f0e1d2c-0000-4000-8000-%012d", s.sockets.lastEnvelope), payload: body}
+	if envelopeType == "slash_commands" || envelopeType == "interactive" {
+		sent.payload = s.withTrigger(body)
+	}
+	s.sockets.envelopes[key] = sent
+	return sent
+}
+
+// withTrigger returns a JSON object's body with a new trigger_id unless it
+// has one. The caller holds s.mu.
+func (s *Server) withTrigger(body []byte) json.RawMessage {
+	var members map[string]json.RawMessage
+	if json.Unmarshal(body, &members) != nil || members["trigger_id"] != nil {
+		return body
+	}
+	members["trigger_id"], _ = json.Marshal(s.newTrigger())
+	out, err := json.Marshal(members)
+	if err != nil {
+		return body
+	}
+	return out
+}
+
 func (s *Server) currentSocket() *socket {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.sockets.current
-}
-
-func (s *Server) envelopeID(envelopeType string, payload []byte, retryAttempt int) string {
-	key := envelopeType + "\x00" + string(payload)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if id, ok := s.sockets.envelopeIDs[key]; ok && retryAttempt > 0 {
-		return id
-	}
-	s.sockets.lastEnvelope++
-	id := fmt.Sprintf("5f0e1d2c-0000-4000-8000-%012d", s.sockets.lastEnvelope)
-	s.sockets.envelopeIDs[key] = id
-	return id
 }
 
 // openConnection answers apps.connections.open with the URL of /ws.
