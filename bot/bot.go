@@ -383,7 +383,7 @@ func (b *Bot) startDiagnosis(ctx context.Context, req Request, where conversatio
 func (b *Bot) enqueueDiagnosis(ctx context.Context, c conversations.Conversation, job conversations.Job) (string, error) {
 	job.Channel = cmp.Or(job.Channel, c.Channel) // a re-diagnosis's lane in the queue is its channel's
 	// Read while the instance is claimed: one round trip less to wait for.
-	position := make(chan int, 1)
+	position := make(chan int64, 1)
 	go func() {
 		ahead, running, err := b.store.QueuePosition(ctx, job.Channel)
 		if err != nil {
@@ -392,7 +392,7 @@ func (b *Bot) enqueueDiagnosis(ctx context.Context, c conversations.Conversation
 		}
 		// The jobs running hold workers, this replica's at most; those
 		// whose reports wait for Slack hold none, but cannot be told apart.
-		position <- int(ahead + min(running, int64(b.opts.Workers)))
+		position <- ahead + min(running, int64(b.opts.Workers))
 	}()
 	if text, busy, err := b.coalesce(ctx, c, job.ID); busy || err != nil {
 		return text, err
@@ -411,14 +411,15 @@ func (b *Bot) enqueueDiagnosis(ctx context.Context, c conversations.Conversation
 const msgChannelClosed = ":warning: I cannot post in this channel (I am not a member, or it is archived or restricted), so I did not diagnose %s. Invite me with `/invite @cvmlogin` or use another channel."
 
 // queueNotice returns what to tell the user whose job would wait for its
-// turn behind ahead others (running or taken before it: see
+// turn behind position others (running or taken before it: see
 // conversations.Store.QueuePosition), or in a channel whose Slack budget is
-// spent, or "" when it will run and post at once, or ahead is unknown (-1).
-// Another channel's backlog counts only for the turns it takes first.
-func (b *Bot) queueNotice(j conversations.Job, ahead int) string {
-	if ahead < 0 {
+// spent, or "" when it will run and post at once, or position is unknown
+// (-1). Another channel's backlog counts only for the turns it takes first.
+func (b *Bot) queueNotice(j conversations.Job, position int64) string {
+	if position < 0 {
 		return ""
 	}
+	ahead := int(position)
 	backlog := time.Duration(b.out.pending(j.Channel)) * b.opts.PostInterval
 	rounds := ahead / b.opts.Workers
 	eta := time.Duration(rounds)*b.pace.typical() + backlog
