@@ -33,7 +33,7 @@ func newSimulateCmd(g *globals) *cobra.Command {
 			"as Tencent Cloud limits each API per account; by default nothing is limited.",
 		Example: "  cvmlogin simulate --fault tat:RunCommand=UnauthorizedOperation.CamNoAuth --fault monitor:GetMonitorData=InternalError\n" +
 			"  cvmlogin simulate --latency 100ms --rate-limit 3 --rate-limit vpc:DescribeSecurityGroupPolicies=1",
-		Args:    cobra.NoArgs,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := requireLoopback(listen); err != nil {
 				return err
