@@ -38,15 +38,15 @@ func TestThrottlingThatEndsBeforeTheDeadlineLeavesNoUnknown(t *testing.T) {
 	}
 }
 
-// TestConcurrentDiagnosesWaitForTheBudget: 24 diagnoses at once, each with
+// TestConcurrentDiagnosesWaitForTheBudget: 21 diagnoses at once, each with
 // its own security group, at a budget of 3 calls per second for every
 // action that the simulator enforces too. DescribeSecurityGroupPolicies takes
-// one group per call, so the last group's turn comes some 8 s in, long after
+// one group per call, so the last group's turn comes some 7 s in, long after
 // the 2 s per-call timeout: every check must still come out known, waiting
 // for the budget until the diagnosis's deadline rather than the call's.
 func TestConcurrentDiagnosesWaitForTheBudget(t *testing.T) {
 	const budget = 3
-	sim, endpoint, targets := startLimitedSim(t, 24, budget, 0)
+	sim, endpoint, targets := startLimitedSim(t, 21, budget, 0)
 	d := diag.NewDiagnoser(budgetClient(t, endpoint, everyAction(budget)), diag.Options{Region: "ap-guangzhou", PortProbe: false, GuestChecks: false,
 		Timeout: 30 * time.Second, CheckTimeout: 2 * time.Second, Dialer: sim.Dialer()})
 	var unknowns unknownCount
