@@ -2,6 +2,7 @@ package bot_test
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strconv"
@@ -210,9 +211,10 @@ func BenchmarkIncident(b *testing.B) {
 				refused++
 			}
 		}
-		diagnosed, unknown, throttledUnknown := reports.counts()
-		b.Logf("Tencent: %.2f calls per diagnosis (%v), %d refused (RequestLimitExceeded); %d diagnoses: %.2f findings unknown per diagnosis, %.2f by throttling",
-			float64(len(w.sim.Calls()))/float64(n), byAction, refused, diagnosed, float64(unknown)/float64(max(diagnosed, 1)), float64(throttledUnknown)/float64(max(diagnosed, 1)))
+		diagnosed, unknown, throttledUnknown, unknownByCheck := reports.counts()
+		b.Logf("Tencent: %.2f calls per diagnosis (%v), %d refused (RequestLimitExceeded); %d diagnoses: %.2f findings unknown per diagnosis (%v), %.2f by throttling",
+			float64(len(w.sim.Calls()))/float64(n), byAction, refused, diagnosed, float64(unknown)/float64(max(diagnosed, 1)), unknownByCheck,
+			float64(throttledUnknown)/float64(max(diagnosed, 1)))
 		b.ReportMetric(quantile(toFinal, 0.95).Seconds(), "p95-final-s")
 		b.ReportMetric(float64(len(toFinal)), "delivered")
 		b.ReportMetric(float64(slackCalls)/float64(n), "slack-calls/diag")
@@ -245,6 +247,7 @@ func (w *world) limitTencent(b *testing.B, perSecond int) {
 type reportTally struct {
 	mu                                sync.Mutex
 	diagnoses, unknown, throttledOnes int
+	byCheck                           map[diag.CheckID]int // unknown findings
 }
 
 // Diagnosis implements bot.Metrics.
@@ -255,6 +258,10 @@ func (t *reportTally) Diagnosis(r *diag.Report, _ error) {
 	for _, f := range r.Findings {
 		if f.Status == diag.StatusUnknown {
 			t.unknown++
+			if t.byCheck == nil {
+				t.byCheck = map[diag.CheckID]int{}
+			}
+			t.byCheck[f.Check]++
 			if strings.Contains(f.Detail, "rate limited") {
 				t.throttledOnes++
 			}
@@ -268,8 +275,8 @@ func (t *reportTally) FixEvent(string, diag.FixStatus) {}
 // ReportDelivered implements bot.Metrics.
 func (t *reportTally) ReportDelivered(time.Duration) {}
 
-func (t *reportTally) counts() (diagnoses, unknown, throttled int) {
+func (t *reportTally) counts() (diagnoses, unknown, throttled int, byCheck map[diag.CheckID]int) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.diagnoses, t.unknown, t.throttledOnes
+	return t.diagnoses, t.unknown, t.throttledOnes, maps.Clone(t.byCheck)
 }
