@@ -42,6 +42,7 @@ const (
 type world struct {
 	slack  *slackfake.Server
 	sim    *tencentsim.Sim
+	simAt  string // the simulator's endpoint
 	client *tencent.Client
 	rdb    redis.UniversalClient
 	prefix string
@@ -73,6 +74,7 @@ func newWorldOn(t testing.TB, rdb redis.UniversalClient) *world {
 		t.Fatal(err)
 	}
 	t.Cleanup(w.sim.Close)
+	w.simAt = endpoint
 	w.client, err = tencent.New(tencent.Config{Region: "ap-guangzhou", Endpoint: endpoint, Scheme: "http",
 		SecretID: tencentsim.TestSecretID, SecretKey: tencentsim.TestSecretKey, RetryBase: time.Millisecond})
 	if err != nil {

@@ -153,9 +153,11 @@ type Redis struct {
 
 // Diagnosis is the diagnosis.* section.
 type Diagnosis struct {
-	// Timeout is the whole pipeline's deadline (diagnosis.timeout).
+	// Timeout is the whole pipeline's deadline, which also bounds the waits
+	// for the Tencent Cloud request budget (diagnosis.timeout).
 	Timeout time.Duration `mapstructure:"timeout" yaml:"timeout"`
-	// CheckTimeout is each check's deadline (diagnosis.check_timeout).
+	// CheckTimeout is each API call's deadline, its waits for the budget
+	// not counted (diagnosis.check_timeout).
 	CheckTimeout time.Duration `mapstructure:"check_timeout" yaml:"check_timeout"`
 	// PortProbe enables the TCP connect to the login port from the bot host
 	// (diagnosis.port_probe).

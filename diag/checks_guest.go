@@ -64,16 +64,18 @@ func (r *run) runLoginDetails() (LoginDetails, error) {
 	return ParseLoginDetails(out)
 }
 
-// runScript runs a read-only script through TAT, within GuestTimeout, and
-// returns its output.
+// runScript runs a read-only script through TAT and returns its output.
+// Starting it may wait for the request budget until the diagnosis's
+// deadline; from its start, the script and the polls for its end have
+// GuestTimeout.
 func (r *run) runScript(cmd Command) (string, error) {
-	ctx, cancel := context.WithTimeout(r.ctx, r.d.opts.GuestTimeout)
-	defer cancel()
 	cmd.Timeout = r.d.opts.GuestTimeout
-	inv, err := r.d.cloud.RunCommand(ctx, r.region, cmd)
+	inv, err := r.d.cloud.RunCommand(r.ctx, r.region, cmd)
 	if err != nil {
 		return "", fmt.Errorf("starting the in-guest script: %w", err)
 	}
+	ctx, cancel := context.WithTimeout(r.ctx, r.d.opts.GuestTimeout)
+	defer cancel()
 	task, err := awaitTask(ctx, r.d.cloud, r.region, r.inst.ID, inv, r.d.opts.GuestPoll)
 	if err != nil {
 		return "", err
