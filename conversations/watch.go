@@ -11,10 +11,11 @@ import (
 )
 
 // Watch is a login watch ("Tell me when login works") kept in Redis, so that
-// it outlives the replica running it: its JobWatch job, whose ID is the
-// watch's, goes back to the queue when that replica stops (RequeueWatch) or
-// dies (the job queue's ClaimIdle), and whichever replica takes the job up
-// resumes the watch from this record, with its original start and deadline.
+// it outlives the replica running it: its JobWatch job (Job), whose ID is
+// the watch's, goes back to the queue when that replica stops (it enqueues
+// the job again) or dies (the job queue's ClaimIdle), and whichever replica
+// takes the job up resumes the watch from this record, with its original
+// start and deadline.
 type Watch struct {
 	ID             string `json:"id"`
 	ConversationID string `json:"conversation_id"`
@@ -39,7 +40,8 @@ type Watch struct {
 // deadline: long enough for a job redelivered late to find the watch over.
 const watchKeep = time.Hour
 
-// Job returns the job that runs the watch.
+// Job returns the job that runs the watch; queue it again to hand the watch
+// over to another replica.
 func (w Watch) Job() Job {
 	return Job{ID: w.ID, Kind: JobWatch, ConversationID: w.ConversationID, Target: w.InstanceID, Region: w.Region,
 		Port: w.Port, Requester: w.User, QueuedAt: w.StartedAt}
@@ -62,12 +64,6 @@ func (s *Store) StartWatch(ctx context.Context, w Watch) error {
 	if err := s.rdb.Set(ctx, s.tagged("watch", w.ID), data, ttl).Err(); err != nil {
 		return wrap(doing, err)
 	}
-	return s.RequeueWatch(ctx, w)
-}
-
-// RequeueWatch queues w's job again, for another replica to resume the
-// watch: its runner calls it when it stops before the watch ends.
-func (s *Store) RequeueWatch(ctx context.Context, w Watch) error {
 	return s.Enqueue(ctx, w.Job())
 }
 

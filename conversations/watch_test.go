@@ -17,7 +17,7 @@ func sampleWatch() Watch {
 
 // TestWatchJobResumesFromTheRecord: a started watch queues its job; the
 // consumer finds the record by the job's ID, with the original start and
-// deadline, and a requeued job does the same.
+// deadline, and a job queued again (handed over) does the same.
 func TestWatchJobResumesFromTheRecord(t *testing.T) {
 	ctx := t.Context()
 	s, _ := newStore(t, Options{})
@@ -28,7 +28,7 @@ func TestWatchJobResumesFromTheRecord(t *testing.T) {
 		return nil
 	})
 	must(t, s.StartWatch(ctx, w))
-	must(t, s.RequeueWatch(ctx, w))
+	must(t, s.Enqueue(ctx, w.Job()))
 	for range 2 {
 		var j Job
 		select {

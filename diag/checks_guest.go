@@ -70,11 +70,17 @@ func (r *run) runScript(cmd Command) (string, error) {
 	ctx, cancel := context.WithTimeout(r.ctx, r.d.opts.GuestTimeout)
 	defer cancel()
 	cmd.Timeout = r.d.opts.GuestTimeout
-	inv, err := r.d.cloud.RunCommand(ctx, r.region, cmd)
+	return runCommand(ctx, r.d.cloud, r.region, cmd, r.d.opts.GuestPoll)
+}
+
+// runCommand runs a read-only script through TAT and returns its output,
+// polling its task from poll on, within ctx.
+func runCommand(ctx context.Context, guest GuestAPI, region string, cmd Command, poll time.Duration) (string, error) {
+	inv, err := guest.RunCommand(ctx, region, cmd)
 	if err != nil {
 		return "", fmt.Errorf("starting the in-guest script: %w", err)
 	}
-	task, err := awaitTask(ctx, r.d.cloud, r.region, r.inst.ID, inv, r.d.opts.GuestPoll)
+	task, err := awaitTask(ctx, guest, region, cmd.InstanceID, inv, poll)
 	if err != nil {
 		return "", err
 	}

@@ -81,7 +81,7 @@ func serve(ctx context.Context, cfg *configs.Config, sim simulateOptions, logger
 	opts := botOptions(cfg, logger, m)
 	opts.VNC = backend.client
 	if cfg.Diagnosis.PortProbe {
-		opts.Watch = loginWatcher{dialer: backend.dialer}
+		opts.Watch = loginWatcher(cfg, backend)
 	}
 	b := bot.New(api, store, diagnoser, fixer, opts)
 
@@ -132,16 +132,15 @@ func serve(ctx context.Context, cfg *configs.Config, sim simulateOptions, logger
 }
 
 // loginWatcher watches a login port with the diagnosis's own dialer (the
-// simulator's with --simulate), every 10 s for up to 10 minutes.
-type loginWatcher struct{ dialer diag.Dialer }
-
-// WatchLogin implements bot.LoginWatcher.
-func (w loginWatcher) WatchLogin(ctx context.Context, address string) diag.WatchResult {
-	var d diag.Dialer = &net.Dialer{}
-	if w.dialer != nil {
-		d = w.dialer
+// simulator's with --simulate), every 10 s backing off to 30 s, for up to 10
+// minutes, and checks the login service in the guest through TAT when
+// diagnosis.guest_checks is on.
+func loginWatcher(cfg *configs.Config, backend *backend) *diag.Watcher {
+	w := &diag.Watcher{Dialer: backend.dialer, Options: diag.WatchOptions{ServiceTimeout: cfg.Diagnosis.GuestTimeout}}
+	if cfg.Diagnosis.GuestChecks {
+		w.Guest = backend.client
 	}
-	return diag.WatchLogin(ctx, d, address, diag.WatchOptions{})
+	return w
 }
 
 // alarmRoutes adds the alarm endpoints to http.listen, in both Slack modes,
