@@ -93,7 +93,7 @@ func serve(ctx context.Context, cfg *configs.Config, sim simulateOptions, logger
 		Verifier: slackio.Verifier{Secret: cfg.Slack.SigningSecret}, SlackRoutes: cfg.Slack.Mode == "http",
 		Metrics: metricsHandler, ObserveAck: m.AckObserver("http"), Logger: logger, // the transport adds its component
 		ObserveRefused: m.RefusalObserver("http"),
-		Routes:         alarmRoutes(cfg, b, logger),
+		Routes:         alarmRoutes(cfg, b, backend.client, logger),
 	})
 	ln, err := listen("http.listen", cfg.HTTP.Listen)
 	if err != nil {
@@ -144,12 +144,15 @@ func loginWatcher(cfg *configs.Config, backend *backend) *diag.Watcher {
 }
 
 // alarmRoutes adds the alarm endpoints to http.listen, in both Slack modes,
-// when alarms.token is set; nil otherwise.
-func alarmRoutes(cfg *configs.Config, b *bot.Bot, logger *slog.Logger) func(*http.ServeMux) {
+// when alarms.token is set; nil otherwise. Tag routes read the instances'
+// tags through instances.
+func alarmRoutes(cfg *configs.Config, b *bot.Bot, instances diag.InstanceAPI, logger *slog.Logger) func(*http.ServeMux) {
 	if cfg.Alarms.Token == "" {
 		return nil
 	}
-	return bot.NewAlarmHandler(b, bot.AlarmOptions{Token: cfg.Alarms.Token, PolicyChannels: cfg.Alarms.PolicyChannels, Logger: logger}).Register
+	a := cfg.Alarms
+	return bot.NewAlarmHandler(b, bot.AlarmOptions{Token: a.Token, PolicyChannels: a.PolicyChannels, TagChannels: a.TagChannels,
+		Tags: diag.NewTagReader(instances, cfg.TencentCloud.Region, cfg.TencentCloud.Regions, 0), Logger: logger}).Register
 }
 
 // newMetrics returns the process's metrics, every family declared.
