@@ -56,21 +56,7 @@ func TestEndWatchOnce(t *testing.T) {
 	s, _ := newStore(t, Options{})
 	w := sampleWatch()
 	must(t, s.StartWatch(ctx, w))
-	var firsts atomic.Int32
-	var wg sync.WaitGroup
-	for range 10 {
-		wg.Go(func() {
-			first, err := s.EndWatch(ctx, w.ID)
-			if err != nil {
-				t.Error(err)
-			}
-			if first {
-				firsts.Add(1)
-			}
-		})
-	}
-	wg.Wait()
-	if n := firsts.Load(); n != 1 {
+	if n := firstOf(t, 10, func() (bool, error) { return s.EndWatch(ctx, w.ID) }); n != 1 {
 		t.Fatalf("%d enders were first, want 1", n)
 	}
 	if _, err := s.Watch(ctx, w.ID); !errors.Is(err, ErrNotFound) {
@@ -92,4 +78,25 @@ func TestStartWatchRejects(t *testing.T) {
 	if _, err := s.Watch(t.Context(), "x"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Watch of a malformed ID: %v, want ErrNotFound", err)
 	}
+}
+
+// firstOf calls once from n goroutines at the same time and returns how
+// many got first true.
+func firstOf(t *testing.T, n int, once func() (first bool, err error)) int {
+	t.Helper()
+	var firsts atomic.Int32
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			first, err := once()
+			if err != nil {
+				t.Error(err)
+			}
+			if first {
+				firsts.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	return int(firsts.Load())
 }

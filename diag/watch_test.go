@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -127,22 +126,5 @@ func TestServiceCheckRunning(t *testing.T) {
 		if got := tc.check.Running(22); got != tc.want {
 			t.Errorf("%s: Running = %v, want %v", tc.name, got, tc.want)
 		}
-	}
-}
-
-// TestLoginServiceCommand: the check's script carries its marker and the
-// validated port, and nothing else from outside.
-func TestLoginServiceCommand(t *testing.T) {
-	for _, os := range []string{OSLinux, OSWindows} {
-		cmd, err := LoginServiceCommand(GuestTarget{InstanceID: "ins-abc12345", OS: os, Port: 2222})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !strings.Contains(cmd.Script, "# cvmlogin-script: login-service") || !strings.Contains(cmd.Script, "2222") {
-			t.Errorf("%s script lacks its marker or port:\n%s", os, cmd.Script)
-		}
-	}
-	if _, err := LoginServiceCommand(GuestTarget{OS: OSLinux, Port: 70000}); err == nil {
-		t.Error("a port out of range was written into the script")
 	}
 }

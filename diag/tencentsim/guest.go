@@ -9,8 +9,7 @@ import (
 )
 
 // scriptMarker starts the line by which a cvmlogin script names itself:
-// "# cvmlogin-script: login-details", "# cvmlogin-script: login-service" or
-// "# cvmlogin-script: <repair action>".
+// "# cvmlogin-script: login-details" or "# cvmlogin-script: <repair action>".
 const scriptMarker = "# cvmlogin-script: "
 
 // The scripts the simulated guest tells apart by their marker.
@@ -79,15 +78,12 @@ func powershellParam(name string) string {
 }
 
 // runScript is what the guest prints for a command, after the command has
-// changed it: the login details, the login service check, a repair's
-// result, or else the guest facts.
+// changed it: the login details, a repair's result, or else the guest facts.
 func (in *instance) runScript(content string) string {
 	sc := parseScript(content)
 	switch sc.name {
 	case scriptLoginDetails:
 		return in.loginDetails(sc)
-	case scriptLoginService:
-		return in.loginServiceCheck(sc)
 	case scriptRestart, scriptOpenFirewall, scriptUndoFirewall, scriptFixKeys, scriptEnableRDP:
 		return in.repair(sc)
 	}

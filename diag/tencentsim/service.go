@@ -1,34 +1,6 @@
 package tencentsim
 
-import (
-	"fmt"
-	"slices"
-	"strconv"
-)
-
-// scriptLoginService is the marker of the login service check a login watch
-// runs: the service's state and whether the login port listens.
-const scriptLoginService = "login-service"
-
-// loginServiceCheck is what the login service check prints: the login
-// service, its state and socket, listening_ports holding the port asked
-// about when it is in LISTEN state (else empty), and rdp_denied.
-func (in *instance) loginServiceCheck(sc script) string {
-	g, windows := in.sc.Guest, in.sc.OS == osWindows
-	port, _ := strconv.Atoi(sc.params["PORT"])
-	listening := ""
-	if slices.Contains(in.listeningPorts(), port) {
-		listening = strconv.Itoa(port)
-	}
-	return facts(
-		[2]string{"os", in.sc.OS},
-		[2]string{"login_service", g.loginService(in.sc.OS)},
-		[2]string{"login_service_state", serviceState(windows, g.LoginServiceUp)},
-		[2]string{"login_socket", g.LoginSocket},
-		[2]string{"listening_ports", listening},
-		[2]string{"rdp_denied", strconv.FormatBool(g.RDPDenied)},
-	)
-}
+import "fmt"
 
 // SetLoginService starts (up true) or stops the login service of the
 // instance id, as someone at its console would: sshd or TermService comes
