@@ -107,7 +107,9 @@ func (w *Watcher) WatchLogin(ctx context.Context, req WatchRequest) WatchResult 
 			w.checkService(context.WithoutCancel(ctx), req, opts, &res)
 			return res
 		}
-		res.LastError = err.Error()
+		if ctx.Err() == nil || res.LastError == "" { // not the watch's own end cutting the probe short
+			res.LastError = err.Error()
+		}
 		if res.Attempts%opts.ServiceEvery == 0 {
 			w.checkService(ctx, req, opts, &res)
 		}
