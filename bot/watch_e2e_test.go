@@ -41,7 +41,7 @@ func TestWatchLoginSaysWhenLoginWorks(t *testing.T) {
 func TestWatchLoginGivesUp(t *testing.T) {
 	w := newWorld(t)
 	r := w.replica(t, "r1", func(o *bot.Options) {
-		o.Watch = w.watcher(diag.WatchOptions{Interval: 20 * time.Millisecond, Timeout: 100 * time.Millisecond, Deadline: time.Second,
+		o.Watch = w.watcher(diag.WatchOptions{Interval: 20 * time.Millisecond, Timeout: 100 * time.Millisecond, Deadline: 3 * time.Second,
 			ServiceEvery: 2, GuestPoll: 5 * time.Millisecond})
 	})
 	r.command(t, requester, "ins-portdown")

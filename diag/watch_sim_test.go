@@ -24,14 +24,15 @@ func TestWatchChecksTheLoginService(t *testing.T) {
 	}{
 		{name: "sshd stopped then started", id: "ins-portdown", guest: true, deadline: 20 * time.Second,
 			whileWaiting: func(s *tencentsim.Sim) { _ = s.SetLoginService("ins-portdown", true) }, reachable: true, service: "running"},
-		{name: "port never answers, sshd down", id: "ins-portdown", guest: true, deadline: 300 * time.Millisecond, service: "down"},
-		{name: "port never answers, sshd running", id: "ins-sgdrop01", guest: true, deadline: time.Second, service: "running"},
+		{name: "port never answers, sshd down", id: "ins-portdown", guest: true, deadline: 2 * time.Second, service: "down"},
+		{name: "port never answers, sshd running", id: "ins-sgdrop01", guest: true, deadline: 2 * time.Second, service: "running"},
 		{name: "port answers, check fails", id: "ins-linux001", guest: true, deadline: 5 * time.Second,
 			prepare: func(s *tencentsim.Sim) { s.SetFault("tat", "RunCommand", "InternalError") }, reachable: true, service: "error"},
 		{name: "no TAT agent online", id: "ins-linux001", deadline: 5 * time.Second, reachable: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			client, sim := simClient(t, tencentsim.Options{})
 			if tc.prepare != nil {
 				tc.prepare(sim)
@@ -50,7 +51,7 @@ func TestWatchChecksTheLoginService(t *testing.T) {
 				}()
 			}
 			w := &diag.Watcher{Dialer: sim.Dialer(), Guest: client, Options: diag.WatchOptions{Interval: 10 * time.Millisecond,
-				MaxInterval: 20 * time.Millisecond, Timeout: 100 * time.Millisecond, Deadline: tc.deadline, ServiceEvery: 2, GuestPoll: time.Millisecond}}
+				MaxInterval: 100 * time.Millisecond, Timeout: 100 * time.Millisecond, Deadline: tc.deadline, ServiceEvery: 2, GuestPoll: time.Millisecond}}
 			res := w.WatchLogin(context.Background(), req)
 			if res.Reachable != tc.reachable || serviceOutcome(res.Service) != tc.service {
 				t.Fatalf("got reachable %v, service %s (%+v); want %v, %q", res.Reachable, serviceOutcome(res.Service), res.Service, tc.reachable, tc.service)
