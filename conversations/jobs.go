@@ -17,6 +17,7 @@ import (
 const (
 	JobDiagnose = "diagnose" // run a diagnosis for a conversation
 	JobFix      = "fix"      // execute an approved fix request
+	JobWatch    = "watch"    // run a login watch (see Watch); its ID is the watch's
 )
 
 // Job is a unit of work queued for whichever replica is free.
@@ -62,7 +63,7 @@ func (s *Store) Enqueue(ctx context.Context, j Job) error {
 		j.ID = NewID()
 	}
 	doing := fmt.Sprintf("enqueuing %s job %s", j.Kind, j.ID)
-	if j.Kind != JobDiagnose && j.Kind != JobFix {
+	if j.Kind != JobDiagnose && j.Kind != JobFix && j.Kind != JobWatch {
 		return fmt.Errorf("%s: unknown kind", doing)
 	}
 	data, err := json.Marshal(j)
