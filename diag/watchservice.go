@@ -37,8 +37,8 @@ func (c ServiceCheck) Running(port int) bool {
 // service exactly as the report does. A check that cannot run or whose
 // output makes no sense has Err set.
 func CheckLoginService(ctx context.Context, guest GuestAPI, g GuestTarget, timeout, poll time.Duration) ServiceCheck {
-	// Starting the script, budget wait included, counts against timeout
-	// too: a watch has no diagnosis deadline to wait for.
+	// A watch has no diagnosis deadline to bound the wait for the request
+	// budget before the script starts: allow that as long as the script.
 	ctx, cancel := context.WithTimeout(ctx, 2*timeout)
 	defer cancel()
 	facts, err := guestFacts(ctx, guest, g.Region, g.OS, g.InstanceID, timeout, poll)
