@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -106,12 +108,29 @@ func (b *Bot) StartAlarm(ctx context.Context, a Alarm) (AlarmResult, error) {
 	return AlarmResult{Status: AlarmQueued, Message: "the report will be posted in " + channel}, nil
 }
 
-// AlarmOptions configure the alarm endpoints (config keys alarms.*).
+// InstanceTagger reads an instance's tags, key to value, in region ("" for
+// the regions configured). *diag.TagReader is one.
+type InstanceTagger interface {
+	InstanceTags(ctx context.Context, region, instanceID string) (map[string]string, error)
+}
+
+// AlarmOptions configure the alarm endpoints (config keys alarms.*). An
+// alarm goes to the channel the webhook names, else its policy's
+// (PolicyChannels), else the first route of TagChannels, in sorted order,
+// whose tag its instance carries, else the default alarm channel
+// (Options.AlarmChannel).
 type AlarmOptions struct {
 	// Token authenticates callers; empty disables the endpoints.
 	Token string
 	// PolicyChannels routes a Tencent alarm policy ID to a channel.
 	PolicyChannels map[string]string
+	// TagChannels routes an instance tag, "key=value", to a channel.
+	// Keys and values match without regard to case: configuration keys
+	// are lower-cased.
+	TagChannels map[string]string
+	// Tags reads the instance's tags for TagChannels; nil switches tag
+	// routing off. It is asked only when no earlier route matches.
+	Tags InstanceTagger
 	// Rate and Burst bound the alarms accepted per second by this process,
 	// so an alarm storm cannot flood the queue. Defaults 1 and 20.
 	Rate  rate.Limit
@@ -191,11 +210,9 @@ func (h *AlarmHandler) endpoint(parse func([]byte) (Alarm, error)) http.Handler 
 }
 
 func (h *AlarmHandler) start(w http.ResponseWriter, r *http.Request, a Alarm) {
-	if a.Channel == "" {
-		a.Channel = h.opts.PolicyChannels[a.PolicyID]
-	}
 	ctx, cancel := context.WithTimeout(r.Context(), h.opts.Timeout)
 	defer cancel()
+	a = h.route(ctx, a)
 	res, err := h.starter.StartAlarm(ctx, a)
 	if errors.Is(err, ErrAlarmRefused) {
 		writeAlarmResult(w, http.StatusUnprocessableEntity, AlarmResult{Status: "refused", Message: err.Error()})
@@ -206,8 +223,49 @@ func (h *AlarmHandler) start(w http.ResponseWriter, r *http.Request, a Alarm) {
 		writeAlarmResult(w, http.StatusServiceUnavailable, AlarmResult{Status: "failed", Message: "the diagnosis could not be queued; the alarm may be sent again"})
 		return
 	}
-	h.log.InfoContext(ctx, "alarm", "instance", a.InstanceID, "policy", a.PolicyID, "status", res.Status)
+	h.log.InfoContext(ctx, "alarm", "instance", a.InstanceID, "policy", a.PolicyID, "channel", a.Channel, "status", res.Status)
 	writeAlarmResult(w, http.StatusAccepted, res)
+}
+
+// route sets the alarm's channel when a route matches, leaving "" for the
+// default alarm channel, and notes in its summary a route by tag, or tags
+// that could not be read. It reads the instance's tags only when they
+// decide: no channel named, no policy route, some tag routes.
+func (h *AlarmHandler) route(ctx context.Context, a Alarm) Alarm {
+	if a.Channel == "" {
+		a.Channel = h.opts.PolicyChannels[a.PolicyID]
+	}
+	if a.Channel != "" || len(h.opts.TagChannels) == 0 || h.opts.Tags == nil {
+		return a
+	}
+	ctx, cancel := context.WithTimeout(ctx, h.opts.Timeout/2) // leave time to queue the diagnosis
+	defer cancel()
+	tags, err := h.opts.Tags.InstanceTags(ctx, a.Region, a.InstanceID)
+	if err != nil {
+		h.log.WarnContext(ctx, "reading an alarm's instance tags: using the default alarm channel", "instance", a.InstanceID, "err", err)
+		a.Summary += fmt.Sprintf(" · its tags could not be read (%s), so it went to the default alarm channel", truncateText(err.Error(), 160, "…"))
+		return a
+	}
+	if tag, channel := matchTag(h.opts.TagChannels, tags); channel != "" {
+		a.Channel = channel
+		a.Summary += " · routed here by its tag " + tag
+	}
+	return a
+}
+
+// matchTag returns the first route of routes ("key=value" to channel), in
+// sorted order, that tags match, as the instance spells the tag, and its
+// channel; "" and "" when none does.
+func matchTag(routes, tags map[string]string) (tag, channel string) {
+	for _, route := range slices.Sorted(maps.Keys(routes)) {
+		key, value, _ := strings.Cut(route, "=")
+		for k, v := range tags {
+			if strings.EqualFold(k, strings.TrimSpace(key)) && strings.EqualFold(v, strings.TrimSpace(value)) {
+				return k + "=" + v, routes[route]
+			}
+		}
+	}
+	return "", ""
 }
 
 // authorised compares the token in constant time.

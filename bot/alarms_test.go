@@ -175,3 +175,87 @@ func TestTencentRegion(t *testing.T) {
 		}
 	}
 }
+
+// fakeTagger answers tags, or err, and counts the lookups.
+type fakeTagger struct {
+	tags  map[string]string
+	err   error
+	calls int
+}
+
+func (f *fakeTagger) InstanceTags(_ context.Context, _, _ string) (map[string]string, error) {
+	f.calls++
+	return f.tags, f.err
+}
+
+// TestAlarmRouting: an alarm goes to the channel the webhook names, else its
+// policy's, else the first tag route (sorted) its instance matches, else
+// the default alarm channel (""); the tags are read only when they decide,
+// and a lookup that fails says so in the alarm's summary.
+func TestAlarmRouting(t *testing.T) {
+	policies := map[string]string{"policy-web": "C0POLICY"}
+	tagRoutes := map[string]string{"env=prod": "C0PROD", "team=web": "C0WEB"}
+	prod := map[string]string{"Env": "Prod", "team": "db"}
+	tests := []struct {
+		name        string
+		alarm       Alarm
+		tagRoutes   map[string]string
+		tagger      *fakeTagger
+		wantChannel string
+		wantNote    string // the end of the summary
+		wantLookups int
+	}{
+		{"webhook channel first", Alarm{Channel: "C0NAMED", PolicyID: "policy-web"}, tagRoutes, &fakeTagger{tags: prod}, "C0NAMED", "alarm", 0},
+		{"policy before tags", Alarm{PolicyID: "policy-web"}, tagRoutes, &fakeTagger{tags: prod}, "C0POLICY", "alarm", 0},
+		{"tag, case aside", Alarm{PolicyID: "policy-other"}, tagRoutes, &fakeTagger{tags: prod}, "C0PROD", "alarm · routed here by its tag Env=Prod", 1},
+		{"first tag route in sorted order", Alarm{}, tagRoutes, &fakeTagger{tags: map[string]string{"team": "web", "env": "prod"}}, "C0PROD", "routed here by its tag env=prod", 1},
+		{"no tag matches: default", Alarm{}, tagRoutes, &fakeTagger{tags: map[string]string{"env": "staging"}}, "", "alarm", 1},
+		{"untagged instance: default", Alarm{}, tagRoutes, &fakeTagger{}, "", "alarm", 1},
+		{"tags unreadable: default, said", Alarm{}, tagRoutes, &fakeTagger{err: errors.New("cvm:DescribeInstances: InternalError")}, "",
+			"alarm · its tags could not be read (cvm:DescribeInstances: InternalError), so it went to the default alarm channel", 1},
+		{"no tag routes: no lookup", Alarm{}, nil, &fakeTagger{tags: prod}, "", "alarm", 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := NewAlarmHandler(&fakeStarter{}, AlarmOptions{PolicyChannels: policies, TagChannels: tc.tagRoutes, Tags: tc.tagger})
+			tc.alarm.InstanceID, tc.alarm.Summary = "ins-abc12345", "alarm"
+			got := h.route(t.Context(), tc.alarm)
+			if got.Channel != tc.wantChannel || !strings.HasSuffix(got.Summary, tc.wantNote) || tc.tagger.calls != tc.wantLookups {
+				t.Errorf("channel %q, summary %q, %d lookups; want %q, …%q, %d", got.Channel, got.Summary, tc.tagger.calls, tc.wantChannel, tc.wantNote, tc.wantLookups)
+			}
+		})
+	}
+	h := NewAlarmHandler(&fakeStarter{}, AlarmOptions{TagChannels: tagRoutes})
+	if got := h.route(t.Context(), Alarm{InstanceID: "ins-abc12345"}); got.Channel != "" {
+		t.Errorf("without a tag reader the alarm went to %q", got.Channel)
+	}
+}
+
+// TestAlarmHeaderGolden pins the report's header line of a Cloud Monitor
+// alarm routed by tag, and of one whose tags could not be read, as the
+// worker shows an alarm's summary (":rotating_light: " and the escaped
+// trigger, in the report's note).
+func TestAlarmHeaderGolden(t *testing.T) {
+	body, err := os.ReadFile("testdata/alarms/tencent-cpu.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, tagger := range map[string]*fakeTagger{
+		"tag routed":      {tags: map[string]string{"env": "prod"}},
+		"tags unreadable": {err: errors.New("reading the tags of ins-o9p3rg3m in ap-guangzhou: cvm:DescribeInstances: InternalError")},
+	} {
+		t.Run(name, func(t *testing.T) {
+			a, err := parseTencentAlarm(body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a = NewAlarmHandler(&fakeStarter{}, AlarmOptions{TagChannels: map[string]string{"env=prod": "C0PROD"}, Tags: tagger}).route(t.Context(), a)
+			r := securityGroupBlocks22()
+			view := ReportView{Report: r, Final: true, Buttons: buttonValues(ButtonsFor(r)), Note: ":rotating_light: " + escapeMrkdwn(a.Summary)}
+			blocks := RenderReport(view)
+			got := marshalMessage(t, message{Text: ReportFallbackText(r), Blocks: blocks})
+			assertGolden(t, got, ".golden.json")
+			assertSlackParses(t, got, len(blocks))
+		})
+	}
+}

@@ -69,6 +69,10 @@ type Store interface {
 	SetOpenPortsFix(ctx context.Context, id, fixID string) error
 	SetGuestFirewallFix(ctx context.Context, id, fixID string) error
 	ExpireDue(ctx context.Context) ([]conversations.FixRequest, error)
+	// The login watches (watch.go).
+	StartWatch(ctx context.Context, w conversations.Watch) error
+	Watch(ctx context.Context, id string) (conversations.Watch, error)
+	EndWatch(ctx context.Context, id string) (bool, error)
 }
 
 // Diagnoser runs a diagnosis. *diag.Diagnoser satisfies it.
@@ -143,8 +147,9 @@ type Options struct {
 	// VNC makes the VNC console links of the open_vnc button; nil answers
 	// that the console is not available.
 	VNC VNCOpener
-	// Watch probes the login port for the watch_login button and after a
-	// restart or start; nil switches watching off.
+	// Watch probes the login port, and checks the login service in the
+	// guest, for the watch_login button and after a restart or start; nil
+	// switches watching off. Watches are jobs: any replica resumes one.
 	Watch LoginWatcher
 }
 

@@ -42,6 +42,7 @@ const (
 type world struct {
 	slack  *slackfake.Server
 	sim    *tencentsim.Sim
+	simAt  string // the simulator's endpoint
 	client *tencent.Client
 	rdb    redis.UniversalClient
 	prefix string
@@ -73,6 +74,7 @@ func newWorldOn(t testing.TB, rdb redis.UniversalClient) *world {
 		t.Fatal(err)
 	}
 	t.Cleanup(w.sim.Close)
+	w.simAt = endpoint
 	w.client, err = tencent.New(tencent.Config{Region: "ap-guangzhou", Endpoint: endpoint, Scheme: "http",
 		SecretID: tencentsim.TestSecretID, SecretKey: tencentsim.TestSecretKey, RetryBase: time.Millisecond})
 	if err != nil {
@@ -112,7 +114,7 @@ func (w *world) replica(t testing.TB, name string, opts ...replicaOption) *repli
 	}
 	o := bot.Options{Logger: logger, DefaultRegion: "ap-guangzhou", Approvers: []string{approverA, approverB}, FourEyes: true,
 		UpdateInterval: 50 * time.Millisecond, PostInterval: 10 * time.Millisecond, UpdateEvery: 10 * time.Millisecond, ExpirySweep: 50 * time.Millisecond, DeliveryTTL: 5 * time.Second, Replica: name, Workers: 4, Now: w.now, VNC: w.client,
-		Watch: simWatcher{w.sim.Dialer(), diag.WatchOptions{Interval: 20 * time.Millisecond, Timeout: 100 * time.Millisecond, Deadline: 5 * time.Second}}}
+		Watch: w.watcher(diag.WatchOptions{Interval: 20 * time.Millisecond, MaxInterval: 100 * time.Millisecond, Timeout: 100 * time.Millisecond, Deadline: 5 * time.Second, GuestPoll: 5 * time.Millisecond})}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -339,12 +341,7 @@ func dumpThreadOnFailure(t *testing.T, w *world, thread string) {
 	})
 }
 
-// simWatcher watches login ports through the simulator's dialer, fast.
-type simWatcher struct {
-	dialer diag.Dialer
-	opts   diag.WatchOptions
-}
-
-func (w simWatcher) WatchLogin(ctx context.Context, address string) diag.WatchResult {
-	return diag.WatchLogin(ctx, w.dialer, address, w.opts)
+// watcher watches login ports through the simulator's dialer and TAT, fast.
+func (w *world) watcher(opts diag.WatchOptions) *diag.Watcher {
+	return &diag.Watcher{Dialer: w.sim.Dialer(), Guest: w.client, Options: opts}
 }

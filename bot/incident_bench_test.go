@@ -2,6 +2,7 @@ package bot_test
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strconv"
@@ -11,6 +12,10 @@ import (
 	"time"
 
 	"github.com/cvmlogin/cvmlogin/bot"
+	"github.com/cvmlogin/cvmlogin/conversations"
+	"github.com/cvmlogin/cvmlogin/diag"
+	"github.com/cvmlogin/cvmlogin/diag/tencent"
+	"github.com/cvmlogin/cvmlogin/diag/tencentsim"
 	"github.com/cvmlogin/cvmlogin/internal/slackfake"
 )
 
@@ -102,19 +107,29 @@ func quantile(sorted []time.Duration, q float64) time.Duration {
 //
 // CVMLOGIN_BENCH_COMMANDS, _CHANNELS, _RATE (per second), _REPLICAS and
 // _LATENCY_MS change the defaults 300, 10, 30, 1 and 100.
+// CVMLOGIN_BENCH_TENCENT_RPS=N makes the simulator accept N requests per
+// second of every action (RequestLimitExceeded beyond), and the replicas
+// spend a budget of N per action, shared in Redis as in production; by
+// default neither is limited.
 func BenchmarkIncident(b *testing.B) {
 	n, nch, rate := benchSetting("COMMANDS", 300), benchSetting("CHANNELS", 10), benchSetting("RATE", 30)
 	nrep, latency := benchSetting("REPLICAS", 1), time.Duration(benchSetting("LATENCY_MS", 100))*time.Millisecond
+	rps := benchSetting("TENCENT_RPS", 0)
 	for range b.N {
 		w := newWorld(b)
 		w.sim.SetLatency(latency)
+		if rps > 0 {
+			w.limitTencent(b, rps)
+		}
 		w.slack.EnforceLimits(slackfake.SlackLimits)
 		ids := addInstances(b, w, "bn", n)
+		reports := &reportTally{}
 		var replicas []*replica
 		for i := range nrep {
 			replicas = append(replicas, w.replica(b, fmt.Sprintf("r%d", i+1), func(o *bot.Options) {
 				o.Workers, o.PostInterval, o.UpdateEvery, o.UpdateInterval = 0, 0, 0, 0 // the defaults
 				o.DeliveryTTL = 15 * time.Minute
+				o.Metrics = reports
 			}))
 		}
 		channels := make([]string, nch)
@@ -180,7 +195,8 @@ func BenchmarkIncident(b *testing.B) {
 		posts, updates := len(w.slack.Calls("chat.postMessage")), len(w.slack.Calls("chat.update"))
 		throttled := w.slack.Throttled("chat.postMessage") + w.slack.Throttled("chat.update")
 		slackCalls := posts + updates
-		b.Logf("incident: %d commands, %d instances, %d channels, %d/s, %d replica(s), Tencent latency %v", n, n, nch, rate, nrep, latency)
+		b.Logf("incident: %d commands, %d instances, %d channels, %d/s, %d replica(s), Tencent latency %v, Tencent limit and budget %d/s per action (0: none)",
+			n, n, nch, rate, nrep, latency, rps)
 		b.Logf("acks: p50 %v p99 %v", quantile(acks, 0.5), quantile(acks, 0.99))
 		b.Logf("first visible response: p50 %v p99 %v max %v, %d of %d later than 3s, %d never", quantile(firstVisible, 0.5),
 			quantile(firstVisible, 0.99), quantile(firstVisible, 1), late, n, n-len(firstVisible))
@@ -188,10 +204,79 @@ func BenchmarkIncident(b *testing.B) {
 			quantile(toFinal, 0.5), quantile(toFinal, 0.95), quantile(toFinal, 1), within120, n, len(toFinal), n)
 		b.Logf("Slack: %d chat.postMessage + %d chat.update = %.2f rate-limited calls per diagnosis, %d answered 429 (%.1f%%), %d response_url posts",
 			posts, updates, float64(slackCalls)/float64(n), throttled, 100*float64(throttled)/float64(max(slackCalls, 1)), len(w.slack.Calls(slackfake.MethodResponseURL)))
-		b.Logf("Tencent: %.2f calls per diagnosis", float64(len(w.sim.Calls()))/float64(n))
+		refused, byAction := 0, map[string]int{}
+		for _, c := range w.sim.Calls() {
+			byAction[c.Action]++
+			if c.ErrorCode == "RequestLimitExceeded" {
+				refused++
+			}
+		}
+		diagnosed, unknown, throttledUnknown, unknownByCheck := reports.counts()
+		b.Logf("Tencent: %.2f calls per diagnosis (%v), %d refused (RequestLimitExceeded); %d diagnoses: %.2f findings unknown per diagnosis (%v), %.2f by throttling",
+			float64(len(w.sim.Calls()))/float64(n), byAction, refused, diagnosed, float64(unknown)/float64(max(diagnosed, 1)), unknownByCheck,
+			float64(throttledUnknown)/float64(max(diagnosed, 1)))
 		b.ReportMetric(quantile(toFinal, 0.95).Seconds(), "p95-final-s")
 		b.ReportMetric(float64(len(toFinal)), "delivered")
 		b.ReportMetric(float64(slackCalls)/float64(n), "slack-calls/diag")
 		b.ReportMetric(float64(throttled), "429s")
+		b.ReportMetric(float64(throttledUnknown)/float64(max(diagnosed, 1)), "throttled-unknowns/diag")
 	}
+}
+
+// limitTencent makes the simulator accept perSecond requests per second of
+// every action, and gives the world's client the same budget, spent
+// through a limiter in the world's Redis as cvmlogin serve does.
+func (w *world) limitTencent(b *testing.B, perSecond int) {
+	w.sim.SetRateLimit(tencentsim.RateLimit{PerSecond: perSecond})
+	budgets := map[string]int{}
+	for _, a := range tencent.Actions() {
+		budgets[a.Name] = perSecond
+	}
+	store := conversations.New(w.rdb, conversations.Options{Prefix: w.prefix})
+	client, err := tencent.New(tencent.Config{Region: "ap-guangzhou", Endpoint: w.simAt, Scheme: "http",
+		SecretID: tencentsim.TestSecretID, SecretKey: tencentsim.TestSecretKey, RateLimits: budgets,
+		Limiter: store.RateLimiter(conversations.RateLimiterOptions{Budgets: budgets})})
+	if err != nil {
+		b.Fatal(err)
+	}
+	w.client = client
+}
+
+// reportTally is the bot.Metrics of BenchmarkIncident: it counts the
+// diagnoses and their unknown findings, in all and by throttling.
+type reportTally struct {
+	mu                                sync.Mutex
+	diagnoses, unknown, throttledOnes int
+	byCheck                           map[diag.CheckID]int // unknown findings
+}
+
+// Diagnosis implements bot.Metrics.
+func (t *reportTally) Diagnosis(r *diag.Report, _ error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.diagnoses++
+	for _, f := range r.Findings {
+		if f.Status == diag.StatusUnknown {
+			t.unknown++
+			if t.byCheck == nil {
+				t.byCheck = map[diag.CheckID]int{}
+			}
+			t.byCheck[f.Check]++
+			if strings.Contains(f.Detail, "rate limited") {
+				t.throttledOnes++
+			}
+		}
+	}
+}
+
+// FixEvent implements bot.Metrics.
+func (t *reportTally) FixEvent(string, diag.FixStatus) {}
+
+// ReportDelivered implements bot.Metrics.
+func (t *reportTally) ReportDelivered(time.Duration) {}
+
+func (t *reportTally) counts() (diagnoses, unknown, throttled int, byCheck map[diag.CheckID]int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.diagnoses, t.unknown, t.throttledOnes, maps.Clone(t.byCheck)
 }

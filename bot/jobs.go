@@ -48,6 +48,8 @@ func (b *Bot) handleJob(ctx context.Context, j conversations.Job) error {
 		return b.runDiagnosis(ctx, j)
 	case conversations.JobFix:
 		return b.runFix(ctx, j)
+	case conversations.JobWatch:
+		return b.runWatch(ctx, j)
 	}
 	return fmt.Errorf("unknown job kind %q", j.Kind)
 }

@@ -153,9 +153,11 @@ type Redis struct {
 
 // Diagnosis is the diagnosis.* section.
 type Diagnosis struct {
-	// Timeout is the whole pipeline's deadline (diagnosis.timeout).
+	// Timeout is the whole pipeline's deadline, which also bounds the waits
+	// for the Tencent Cloud request budget (diagnosis.timeout).
 	Timeout time.Duration `mapstructure:"timeout" yaml:"timeout"`
-	// CheckTimeout is each check's deadline (diagnosis.check_timeout).
+	// CheckTimeout is each API call's deadline, its waits for the budget
+	// not counted (diagnosis.check_timeout).
 	CheckTimeout time.Duration `mapstructure:"check_timeout" yaml:"check_timeout"`
 	// PortProbe enables the TCP connect to the login port from the bot host
 	// (diagnosis.port_probe).
@@ -253,6 +255,12 @@ type Alarms struct {
 	// PolicyChannels routes a Cloud Monitor alarm policy ID to its own
 	// channel, like {policy-n4exeh88: C0123ABCD} (alarms.policy_channels).
 	PolicyChannels map[string]string `mapstructure:"policy_channels" yaml:"policy_channels"`
+	// TagChannels routes an alarm whose instance carries a tag to a
+	// channel, like {"env=prod": C0123ABCD}, when no policy route matches
+	// (alarms.tag_channels). Tags are key=value, as in
+	// tencentcloud.allowed_tags, and match without regard to case; with
+	// several matches the first in sorted order wins.
+	TagChannels map[string]string `mapstructure:"tag_channels" yaml:"tag_channels"`
 }
 
 // LoadOptions says where Load finds the layers above the embedded defaults.
@@ -341,7 +349,7 @@ func newKeySet(keys []string) keySet {
 
 // mapSettings are the settings whose value is a map with keys of the user's
 // choosing: any key below them is known.
-var mapSettings = []string{"tencentcloud.rate_limits", "alarms.policy_channels"}
+var mapSettings = []string{"tencentcloud.rate_limits", "alarms.policy_channels", "alarms.tag_channels"}
 
 // knows reports whether key is a setting or a section of settings.
 func (ks keySet) knows(key string) bool {
@@ -406,8 +414,9 @@ func applyEnv(v *viper.Viper, env map[string]string, keys []string) {
 }
 
 // applyMapEnv sets each map setting whose CVMLOGIN_* variable is set, from
-// "name=value" items separated by commas; names are lowercased, as viper
-// does with the file's keys.
+// "name=value" items separated by commas, split at the last "=" so that a
+// name may hold one (a tag route: env=prod=C0123ABCD); names are
+// lowercased, as viper does with the file's keys.
 func applyMapEnv(v *viper.Viper, env map[string]string) error {
 	for _, key := range mapSettings {
 		raw := env[EnvName(key)]
@@ -419,10 +428,11 @@ func applyMapEnv(v *viper.Viper, env map[string]string) error {
 			if item = strings.TrimSpace(item); item == "" {
 				continue
 			}
-			name, value, ok := strings.Cut(item, "=")
-			if !ok {
+			i := strings.LastIndexByte(item, '=')
+			if i < 0 {
 				return fmt.Errorf("%s: %q is not name=value", EnvName(key), item)
 			}
+			name, value := item[:i], item[i+1:]
 			m[strings.ToLower(strings.TrimSpace(name))] = strings.TrimSpace(value)
 		}
 		v.Set(key, m)

@@ -63,6 +63,7 @@ func (c *Config) clone() *Config {
 	r.Approvals.ApproverGroups = slices.Clone(c.Approvals.ApproverGroups)
 	r.Access.AllowedChannels = slices.Clone(c.Access.AllowedChannels)
 	r.Alarms.PolicyChannels = maps.Clone(c.Alarms.PolicyChannels)
+	r.Alarms.TagChannels = maps.Clone(c.Alarms.TagChannels)
 	r.unknownKeys = slices.Clone(c.unknownKeys)
 	return &r
 }

@@ -87,6 +87,7 @@ func (c *Config) Validate() []Problem {
 	c.Audit.validate(&ps)
 	c.Log.validate(&ps)
 	c.Metrics.validate(&ps)
+	c.Alarms.validate(&ps)
 	return ps
 }
 
@@ -210,6 +211,16 @@ func (a *Approvals) validate(ps *problems) {
 
 func (a *Access) validate(ps *problems) {
 	channelID.checkEach(ps, "access.allowed_channels", a.AllowedChannels)
+}
+
+func (a *Alarms) validate(ps *problems) {
+	for _, route := range slices.Sorted(maps.Keys(a.TagChannels)) {
+		key := "alarms.tag_channels." + route
+		if tag, _, ok := strings.Cut(route, "="); !ok || strings.TrimSpace(tag) == "" {
+			ps.critical(key, "%q is not a tag key=value, like \"env=prod\"", route)
+		}
+		channelID.check(ps, key, a.TagChannels[route])
+	}
 }
 
 func (a *Audit) validate(ps *problems) {
@@ -351,9 +362,13 @@ var (
 
 func (id slackID) checkEach(ps *problems, key string, values []string) {
 	for i, value := range values {
-		if !id.pattern.MatchString(value) {
-			ps.critical(itemKey(key, i), "%q is not a Slack %s ID like %q (copy it from %s)", value, id.what, id.example, id.where)
-		}
+		id.check(ps, itemKey(key, i), value)
+	}
+}
+
+func (id slackID) check(ps *problems, key, value string) {
+	if !id.pattern.MatchString(value) {
+		ps.critical(key, "%q is not a Slack %s ID like %q (copy it from %s)", value, id.what, id.example, id.where)
 	}
 }
 

@@ -2,8 +2,6 @@ package conversations
 
 import (
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -38,21 +36,7 @@ func TestFirstSeen(t *testing.T) {
 
 func TestFirstSeenOnceAmongConcurrentCallers(t *testing.T) {
 	s, _ := newStore(t, Options{})
-	var firsts atomic.Int32
-	var wg sync.WaitGroup
-	for range 20 {
-		wg.Go(func() {
-			first, err := s.FirstSeen(t.Context(), "envelope_id", "env-1", time.Minute)
-			if err != nil {
-				t.Error(err)
-			}
-			if first {
-				firsts.Add(1)
-			}
-		})
-	}
-	wg.Wait()
-	if n := firsts.Load(); n != 1 {
+	if n := firstOf(t, 20, func() (bool, error) { return s.FirstSeen(t.Context(), "envelope_id", "env-1", time.Minute) }); n != 1 {
 		t.Errorf("%d callers saw it first, want 1", n)
 	}
 }

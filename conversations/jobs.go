@@ -18,6 +18,7 @@ import (
 const (
 	JobDiagnose = "diagnose" // run a diagnosis for a conversation
 	JobFix      = "fix"      // execute an approved fix request
+	JobWatch    = "watch"    // run a login watch (see Watch); its ID is the watch's
 )
 
 // Job is a unit of work queued for whichever replica is free.
@@ -56,7 +57,7 @@ type Job struct {
 }
 
 // jobKinds are the kinds of job Enqueue accepts: a new kind goes here too.
-var jobKinds = []string{JobDiagnose, JobFix}
+var jobKinds = []string{JobDiagnose, JobFix, JobWatch}
 
 // jobField is the stream entry field holding a Job's JSON.
 const jobField = "job"

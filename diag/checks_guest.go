@@ -39,11 +39,17 @@ func guestTerminal(status string) bool {
 
 // runGuestScript runs the read-only script through TAT and parses its facts.
 func (r *run) runGuestScript() (GuestFacts, error) {
-	cmd := Command{InstanceID: r.inst.ID, Type: "SHELL", Script: LinuxGuestScript, Name: "cvmlogin-diagnosis"}
-	if r.os == OSWindows {
+	return guestFacts(r.ctx, r.d.cloud, r.region, r.os, r.inst.ID, r.d.opts.GuestTimeout, r.d.opts.GuestPoll)
+}
+
+// guestFacts runs the read-only guest script of os on instanceID through
+// TAT, within timeout, and parses its facts.
+func guestFacts(ctx context.Context, guest GuestAPI, region, os, instanceID string, timeout, poll time.Duration) (GuestFacts, error) {
+	cmd := Command{InstanceID: instanceID, Type: "SHELL", Script: LinuxGuestScript, Name: "cvmlogin-diagnosis"}
+	if os == OSWindows {
 		cmd.Type, cmd.Script = "POWERSHELL", WindowsGuestScript
 	}
-	out, err := r.runScript(cmd)
+	out, err := runGuestCommand(ctx, guest, region, cmd, timeout, poll)
 	if err != nil {
 		return GuestFacts{}, err
 	}
@@ -64,17 +70,27 @@ func (r *run) runLoginDetails() (LoginDetails, error) {
 	return ParseLoginDetails(out)
 }
 
-// runScript runs a read-only script through TAT, within GuestTimeout, and
-// returns its output.
+// runScript runs a read-only script through TAT and returns its output.
+// Starting it may wait for the request budget until the diagnosis's
+// deadline; from its start, the script and the polls for its end have
+// GuestTimeout.
 func (r *run) runScript(cmd Command) (string, error) {
-	ctx, cancel := context.WithTimeout(r.ctx, r.d.opts.GuestTimeout)
-	defer cancel()
-	cmd.Timeout = r.d.opts.GuestTimeout
-	inv, err := r.d.cloud.RunCommand(ctx, r.region, cmd)
+	return runGuestCommand(r.ctx, r.d.cloud, r.region, cmd, r.d.opts.GuestTimeout, r.d.opts.GuestPoll)
+}
+
+// runGuestCommand runs a read-only script through TAT and returns its
+// output. Starting it may wait for the request budget as long as ctx allows;
+// from its start, the script and the polls for its end, from poll on, have
+// timeout.
+func runGuestCommand(ctx context.Context, guest GuestAPI, region string, cmd Command, timeout, poll time.Duration) (string, error) {
+	cmd.Timeout = timeout
+	inv, err := guest.RunCommand(ctx, region, cmd)
 	if err != nil {
 		return "", fmt.Errorf("starting the in-guest script: %w", err)
 	}
-	task, err := awaitTask(ctx, r.d.cloud, r.region, r.inst.ID, inv, r.d.opts.GuestPoll)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	task, err := awaitTask(ctx, guest, region, cmd.InstanceID, inv, poll)
 	if err != nil {
 		return "", err
 	}

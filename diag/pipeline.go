@@ -40,8 +40,8 @@ type Dialer interface {
 type Options struct {
 	Region       string        // default region; required
 	Regions      []string      // searched concurrently when the target is not in Region
-	Timeout      time.Duration // whole diagnosis; default 30s
-	CheckTimeout time.Duration // one check; default 10s
+	Timeout      time.Duration // whole diagnosis, waits for the request budget included; default 30s
+	CheckTimeout time.Duration // each API call once the budget lets it through (WithCallTimeout); default 10s
 	PortProbe    bool          // probe the login port from this host
 	ProbeTimeout time.Duration // default 3s
 	GuestChecks  bool          // run read-only in-guest checks through TAT
@@ -120,7 +120,7 @@ func (d *Diagnoser) Diagnose(ctx context.Context, req Request) (*Report, error) 
 	ctx, cancel := context.WithTimeout(ctx, d.opts.Timeout)
 	defer cancel()
 	calls := &CallLog{}
-	ctx = WithCallLog(ctx, calls)
+	ctx = WithCallTimeout(WithCallLog(ctx, calls), d.opts.CheckTimeout)
 
 	region := req.Region
 	if region == "" {
@@ -143,6 +143,29 @@ func (d *Diagnoser) Diagnose(ctx context.Context, req Request) (*Report, error) 
 	d.opts.Logger.DebugContext(ctx, "diagnosis finished", "target", req.Target.Raw, "region", run.region,
 		"fail", report.Summary.Fail, "unknown", report.Summary.Unknown, "duration_ms", report.DurationMS)
 	return report, err
+}
+
+type callTimeoutKey struct{}
+
+// WithCallTimeout returns ctx carrying a call timeout d for the cloud API
+// calls made with it. Each call may spend d on the provider (its attempts,
+// and the pauses between retries of failures), while the time it spends
+// waiting for the account's request budget (a slot of a client-side limit,
+// or the provider easing off after throttling it) counts against ctx's
+// deadline only. Diagnose runs every call with CheckTimeout this way under
+// the diagnosis's deadline: when many diagnoses share a small budget they
+// queue for it instead of giving up after CheckTimeout, and a call that
+// hangs still fails after CheckTimeout. A Cloud implementation without a
+// request budget takes d as each call's timeout.
+func WithCallTimeout(ctx context.Context, d time.Duration) context.Context {
+	return context.WithValue(ctx, callTimeoutKey{}, d)
+}
+
+// CallTimeout returns the call timeout ctx carries, if any (see
+// WithCallTimeout).
+func CallTimeout(ctx context.Context) (time.Duration, bool) {
+	d, ok := ctx.Value(callTimeoutKey{}).(time.Duration)
+	return d, ok
 }
 
 // serialize wraps fn so that concurrent callers take turns.
@@ -191,7 +214,10 @@ func (r *run) runChecks(found Finding) []Finding {
 	return findings
 }
 
-// runOne runs c if its parents allow it, within the per-check deadline.
+// runOne runs c if its parents allow it, within the diagnosis's deadline:
+// each API call it makes is bounded by CheckTimeout (the diagnosis's context
+// carries it), so that a check does not give up while its calls queue for
+// the request budget.
 func (r *run) runOne(c check, results map[CheckID]*Finding) Finding {
 	for _, p := range c.dependsOn {
 		if parent := results[p]; parent.Status != StatusOK {
@@ -201,17 +227,15 @@ func (r *run) runOne(c check, results map[CheckID]*Finding) Finding {
 	if reason := c.disabledReason(r); reason != "" {
 		return skipped(c, reason)
 	}
-	ctx, cancel := context.WithTimeout(r.ctx, r.d.opts.CheckTimeout)
-	defer cancel()
 	start := time.Now()
-	f := c.run(ctx, r)
+	f := c.run(r.ctx, r)
 	if err := r.portGuess(); err != nil && f.Status == StatusOK && c.onLoginPort {
 		f = unknownFinding(c.title, err)
 	}
 	f.Check = c.id
 	f.DurationMS = time.Since(start).Milliseconds()
-	if f.Status == StatusUnknown && ctx.Err() != nil && f.Detail == "" {
-		f.Detail = "the check did not finish within its deadline"
+	if f.Status == StatusUnknown && r.ctx.Err() != nil && f.Detail == "" {
+		f.Detail = "the check did not finish within the diagnosis's deadline"
 	}
 	return f.normalized()
 }

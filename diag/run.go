@@ -37,14 +37,11 @@ type run struct {
 	metrics   map[string]*lazy[MetricSeries]
 }
 
-// fetch runs an API read under the per-check deadline, detached from any
-// single check so that the checks sharing it are not cut short by the first.
+// fetch runs an API read under the diagnosis's context (its deadline, and
+// CheckTimeout for each call), detached from any single check so that the
+// checks sharing it are not cut short by the first.
 func fetch[T any](r *run, call func(ctx context.Context) (T, error)) *lazy[T] {
-	return newLazy(func() (T, error) {
-		ctx, cancel := context.WithTimeout(r.ctx, r.d.opts.CheckTimeout)
-		defer cancel()
-		return call(ctx)
-	})
+	return newLazy(func() (T, error) { return call(r.ctx) })
 }
 
 // resolve looks the target up, in the request's region and then in the other
@@ -107,9 +104,7 @@ func (r *run) resolve() (Finding, error) {
 
 // lookup finds instances in one region; "not found" errors count as no match.
 func (r *run) lookup(region string, q InstanceQuery) ([]Instance, error) {
-	ctx, cancel := context.WithTimeout(r.ctx, r.d.opts.CheckTimeout)
-	defer cancel()
-	found, err := r.d.cloud.FindInstances(ctx, region, q)
+	found, err := r.d.cloud.FindInstances(r.ctx, region, q)
 	if KindOf(err) == KindNotFound {
 		return nil, nil
 	}
@@ -213,9 +208,7 @@ func (r *run) portGuess() error {
 func (r *run) detectOS() string {
 	name := r.inst.OSName
 	if name == "" && r.inst.ImageID != "" {
-		ctx, cancel := context.WithTimeout(r.ctx, r.d.opts.CheckTimeout)
-		defer cancel()
-		name, r.osErr = r.d.cloud.ImagePlatform(ctx, r.region, r.inst.ImageID)
+		name, r.osErr = r.d.cloud.ImagePlatform(r.ctx, r.region, r.inst.ImageID)
 	}
 	if strings.Contains(strings.ToLower(name), "windows") {
 		return OSWindows

@@ -53,8 +53,8 @@ func TestServiceFaultDegradesOnlyItsChecks(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.service, func(t *testing.T) {
-			// Throttling is retried until the check's deadline: keep it short.
-			d, sim := simDiagnoser(t, diag.Options{PortProbe: true, GuestChecks: true, GuestPoll: 10 * time.Millisecond, CheckTimeout: time.Second})
+			// Throttling is retried until the diagnosis's deadline: keep it short.
+			d, sim := simDiagnoser(t, diag.Options{PortProbe: true, GuestChecks: true, GuestPoll: 10 * time.Millisecond, Timeout: 3 * time.Second, CheckTimeout: time.Second})
 			sim.SetFault(tc.service, tc.action, tc.code)
 			r, err := d.Diagnose(context.Background(), diag.Request{Target: diag.Target{Raw: "ins-linux001", Kind: diag.TargetInstanceID}})
 			if err != nil {

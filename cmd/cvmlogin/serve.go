@@ -81,7 +81,7 @@ func serve(ctx context.Context, cfg *configs.Config, sim simulateOptions, logger
 	opts := botOptions(cfg, logger, m)
 	opts.VNC = backend.client
 	if cfg.Diagnosis.PortProbe {
-		opts.Watch = loginWatcher{dialer: backend.dialer}
+		opts.Watch = loginWatcher(cfg, backend)
 	}
 	b := bot.New(api, store, diagnoser, fixer, opts)
 
@@ -93,7 +93,7 @@ func serve(ctx context.Context, cfg *configs.Config, sim simulateOptions, logger
 		Verifier: slackio.Verifier{Secret: cfg.Slack.SigningSecret}, SlackRoutes: cfg.Slack.Mode == "http",
 		Metrics: metricsHandler, ObserveAck: m.AckObserver("http"), Logger: logger, // the transport adds its component
 		ObserveRefused: m.RefusalObserver("http"),
-		Routes:         alarmRoutes(cfg, b, logger),
+		Routes:         alarmRoutes(cfg, b, backend.client, logger),
 	})
 	ln, err := listen("http.listen", cfg.HTTP.Listen)
 	if err != nil {
@@ -132,25 +132,27 @@ func serve(ctx context.Context, cfg *configs.Config, sim simulateOptions, logger
 }
 
 // loginWatcher watches a login port with the diagnosis's own dialer (the
-// simulator's with --simulate), every 10 s for up to 10 minutes.
-type loginWatcher struct{ dialer diag.Dialer }
-
-// WatchLogin implements bot.LoginWatcher.
-func (w loginWatcher) WatchLogin(ctx context.Context, address string) diag.WatchResult {
-	var d diag.Dialer = &net.Dialer{}
-	if w.dialer != nil {
-		d = w.dialer
+// simulator's with --simulate), every 10 s backing off to 30 s, for up to 10
+// minutes, and checks the login service in the guest through TAT when
+// diagnosis.guest_checks is on.
+func loginWatcher(cfg *configs.Config, backend *backend) *diag.Watcher {
+	w := &diag.Watcher{Dialer: backend.dialer, Options: diag.WatchOptions{ServiceTimeout: cfg.Diagnosis.GuestTimeout}}
+	if cfg.Diagnosis.GuestChecks {
+		w.Guest = backend.client
 	}
-	return diag.WatchLogin(ctx, d, address, diag.WatchOptions{})
+	return w
 }
 
 // alarmRoutes adds the alarm endpoints to http.listen, in both Slack modes,
-// when alarms.token is set; nil otherwise.
-func alarmRoutes(cfg *configs.Config, b *bot.Bot, logger *slog.Logger) func(*http.ServeMux) {
+// when alarms.token is set; nil otherwise. Tag routes read the instances'
+// tags through instances.
+func alarmRoutes(cfg *configs.Config, b *bot.Bot, instances diag.InstanceAPI, logger *slog.Logger) func(*http.ServeMux) {
 	if cfg.Alarms.Token == "" {
 		return nil
 	}
-	return bot.NewAlarmHandler(b, bot.AlarmOptions{Token: cfg.Alarms.Token, PolicyChannels: cfg.Alarms.PolicyChannels, Logger: logger}).Register
+	a := cfg.Alarms
+	return bot.NewAlarmHandler(b, bot.AlarmOptions{Token: a.Token, PolicyChannels: a.PolicyChannels, TagChannels: a.TagChannels,
+		Tags: diag.NewTagReader(instances, cfg.TencentCloud.Region, cfg.TencentCloud.Regions, 0), Logger: logger}).Register
 }
 
 // newMetrics returns the process's metrics, every family declared.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -19,6 +20,7 @@ func newSimulateCmd(g *globals) *cobra.Command {
 		scenarios string
 		latency   time.Duration
 		faults    []string
+		limits    []string
 	)
 	cmd := &cobra.Command{
 		Use:   "simulate",
@@ -26,9 +28,12 @@ func newSimulateCmd(g *globals) *cobra.Command {
 		Long: "Serves the Tencent Cloud APIs cvmlogin calls, with TC3 signature checks, on a loopback address,\n" +
 			"with the built-in scenario instances (or --scenarios FILE). Point cvmlogin at it with\n" +
 			"tencentcloud.endpoint and tencentcloud.scheme=http. --fault service:Action=CODE makes every call of\n" +
-			"that action fail with CODE, e.g. to rehearse a denied permission.",
-		Example: "  cvmlogin simulate --fault tat:RunCommand=UnauthorizedOperation.CamNoAuth --fault monitor:GetMonitorData=InternalError",
-		Args:    cobra.NoArgs,
+			"that action fail with CODE, e.g. to rehearse a denied permission. --rate-limit N makes every action\n" +
+			"accept N requests per second (service:Action=N one action), answering RequestLimitExceeded beyond,\n" +
+			"as Tencent Cloud limits each API per account; by default nothing is limited.",
+		Example: "  cvmlogin simulate --fault tat:RunCommand=UnauthorizedOperation.CamNoAuth --fault monitor:GetMonitorData=InternalError\n" +
+			"  cvmlogin simulate --latency 100ms --rate-limit 3 --rate-limit vpc:DescribeSecurityGroupPolicies=1",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := requireLoopback(listen); err != nil {
 				return err
@@ -41,7 +46,11 @@ func newSimulateCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			sim := tencentsim.New(tencentsim.Options{Scenarios: list, Latency: latency})
+			rateLimits, err := parseRateLimits(limits)
+			if err != nil {
+				return err
+			}
+			sim := tencentsim.New(tencentsim.Options{Scenarios: list, Latency: latency, RateLimits: rateLimits})
 			injectFaults(sim, parsed)
 			endpoint, err := sim.Start(listen)
 			if err != nil {
@@ -57,7 +66,33 @@ func newSimulateCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&scenarios, "scenarios", "", "JSON scenario file instead of the built-in scenarios")
 	cmd.Flags().DurationVar(&latency, "latency", 0, "latency added to every API call, e.g. 150ms")
 	addFaultFlag(cmd, &faults)
+	cmd.Flags().StringArrayVar(&limits, "rate-limit", nil,
+		"N: every action accepts N requests per second; service:Action=N: that action (repeatable; 0 lifts a limit)")
 	return cmd
+}
+
+// parseRateLimits parses --rate-limit values, "N" (every action) or
+// "service:Action=N" each.
+func parseRateLimits(values []string) ([]tencentsim.RateLimit, error) {
+	var out []tencentsim.RateLimit
+	for _, v := range values {
+		l := tencentsim.RateLimit{}
+		perSecond := v
+		if api, n, ok := strings.Cut(v, "="); ok {
+			perSecond = n
+			l.Service, l.Action, ok = strings.Cut(api, ":")
+			if !ok || l.Service == "" || l.Action == "" {
+				return nil, usageError("--rate-limit %q: want N or service:Action=N, e.g. vpc:DescribeSecurityGroupPolicies=1", v)
+			}
+		}
+		n, err := strconv.Atoi(perSecond)
+		if err != nil || n < 0 {
+			return nil, usageError("--rate-limit %q: want a number of requests per second, 0 or more", v)
+		}
+		l.PerSecond = n
+		out = append(out, l)
+	}
+	return out, nil
 }
 
 // addFaultFlag adds the repeatable --fault flag, collected into faults.

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -60,6 +61,36 @@ func TestParseFaults(t *testing.T) {
 	for _, bad := range []string{"RunCommand=X", "tat:RunCommand", "tat:RunCommand=", ":RunCommand=X"} {
 		if _, err := parseFaults([]string{bad}); err == nil {
 			t.Errorf("parseFaults(%q) accepted it", bad)
+		}
+	}
+}
+
+func TestParseRateLimits(t *testing.T) {
+	tests := []struct {
+		values []string
+		want   []tencentsim.RateLimit
+		bad    bool
+	}{
+		{values: nil},
+		{values: []string{"3"}, want: []tencentsim.RateLimit{{PerSecond: 3}}},
+		{values: []string{"3", "vpc:DescribeSecurityGroupPolicies=1", "cvm:DescribeInstances=0"}, want: []tencentsim.RateLimit{
+			{PerSecond: 3}, {Service: "vpc", Action: "DescribeSecurityGroupPolicies", PerSecond: 1}, {Service: "cvm", Action: "DescribeInstances"}}},
+		{values: []string{"-1"}, bad: true},
+		{values: []string{"three"}, bad: true},
+		{values: []string{"DescribeInstances=3"}, bad: true},
+		{values: []string{":DescribeInstances=3"}, bad: true},
+		{values: []string{"cvm:DescribeInstances="}, bad: true},
+	}
+	for _, tt := range tests {
+		got, err := parseRateLimits(tt.values)
+		if tt.bad {
+			if err == nil {
+				t.Errorf("parseRateLimits(%q) accepted it: %v", tt.values, got)
+			}
+			continue
+		}
+		if err != nil || !slices.Equal(got, tt.want) {
+			t.Errorf("parseRateLimits(%q) = %v, %v; want %v", tt.values, got, err, tt.want)
 		}
 	}
 }

@@ -178,6 +178,10 @@ const (
 	// GetMonitorData takes 50 instances per the SDK we build with (older
 	// docs said 10): under load, 10 would make it the bottleneck.
 	batchMetricInstances = 50
+	// DescribeInvocationTasks filters by up to 5 invocation IDs (the SDK's
+	// Filter.Values limit): without merging, polling would be the
+	// bottleneck of the in-guest checks under a small budget.
+	batchInvocations = 5
 )
 
 // batches are a Client's batchers.
@@ -188,7 +192,7 @@ type batches struct {
 	ddos      *batcher[string, string, string]                // by region, of IPs
 	metrics   *batcher[metricKey, string, diag.MetricSeries]  // of instance IDs
 	commands  *batcher[commandKey, string, string]            // of instance IDs, to invocation IDs
-	tasks     *batcher[string, string, []diag.InvocationTask] // by region, of one invocation ID
+	tasks     *batcher[string, string, []diag.InvocationTask] // by region, of invocation IDs
 }
 
 func newBatches(c *Client) *batches {
@@ -208,12 +212,7 @@ func newBatches(c *Client) *batches {
 		}),
 		metrics:  newBatcher(c, getMonitorData, batchMetricInstances, c.metricSeries),
 		commands: newBatcher(c, runCommand, batchInstances, c.runCommandOn),
-		// Polls of one invocation (a merged command's) share a request;
-		// each invocation's tasks fill a page.
-		tasks: newBatcher(c, describeInvocationTasks, 1, func(ctx context.Context, region string, ids []string) (map[string][]diag.InvocationTask, error) {
-			tasks, err := c.invocationTasks(ctx, region, ids[0])
-			return map[string][]diag.InvocationTask{ids[0]: tasks}, err
-		}),
+		tasks:    newBatcher(c, describeInvocationTasks, batchInvocations, c.invocationTasks),
 	}
 }
 

@@ -20,9 +20,9 @@ import (
 // batchFake answers DescribeInstances with one instance per requested ID
 // (an ID containing "bad" makes the whole request malformed) and
 // GetMonitorData with one point per requested instance, its value the
-// instance's position, and RunCommand with a new invocation; each reply takes
-// latency. It records the IDs of each
-// request.
+// instance's position, RunCommand with a new invocation, and
+// DescribeInvocationTasks with one task per invocation; each reply takes
+// latency. It records the IDs of each request.
 type batchFake struct {
 	latency time.Duration
 	mu      sync.Mutex
@@ -36,9 +36,13 @@ func (f *batchFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Instances   []struct {
 			Dimensions []struct{ Name, Value string }
 		}
+		Filters []struct{ Values []string }
 	}
 	json.Unmarshal(raw, &body)
 	ids := body.InstanceIds
+	for _, f := range body.Filters {
+		ids = append(ids, f.Values...)
+	}
 	for _, in := range body.Instances {
 		ids = append(ids, in.Dimensions[0].Value)
 	}
@@ -64,6 +68,11 @@ func (f *batchFake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			items = append(items, fmt.Sprintf(`{"Dimensions":[{"Name":"InstanceId","Value":%q}],"Timestamps":[1],"Values":[%d]}`, ids[i], i))
 		}
 		fmt.Fprintf(w, `{"Response":{"DataPoints":[%s],"RequestId":"r"}}`, strings.Join(items, ","))
+	case "DescribeInvocationTasks":
+		for _, id := range ids {
+			items = append(items, fmt.Sprintf(`{"InvocationId":%q,"InstanceId":"ins-of-%s","TaskStatus":"SUCCESS"}`, id, id))
+		}
+		fmt.Fprintf(w, `{"Response":{"TotalCount":%d,"InvocationTaskSet":[%s],"RequestId":"r"}}`, len(ids), strings.Join(items, ","))
 	}
 }
 
@@ -83,7 +92,7 @@ func newBatchClient(t *testing.T, latency time.Duration) (*Client, *batchFake) {
 	t.Cleanup(srv.Close)
 	c, err := New(Config{Region: testRegion, Endpoint: strings.TrimPrefix(srv.URL, "http://"), Scheme: "http",
 		SecretID: testSecretID, SecretKey: testSecretKey, RetryBase: time.Millisecond, Logger: slog.New(slog.DiscardHandler),
-		RateLimits: map[string]int{"DescribeInstances": 1000, "GetMonitorData": 1000, "RunCommand": 1000}})
+		RateLimits: map[string]int{"DescribeInstances": 1000, "GetMonitorData": 1000, "RunCommand": 1000, "DescribeInvocationTasks": 1000}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,5 +211,24 @@ func TestIdenticalCommandsRunAsOneInvocation(t *testing.T) {
 	slices.Sort(invocations)
 	if n := len(slices.Compact(invocations)); n != len(sizes) {
 		t.Errorf("%d distinct invocations for %d requests", n, len(sizes))
+	}
+}
+
+func TestConcurrentPollsOfInvocationsShareRequests(t *testing.T) {
+	c, f := newBatchClient(t, 50*time.Millisecond)
+	var wg sync.WaitGroup
+	for i := range 12 {
+		inv := fmt.Sprintf("inv-%08d", i)
+		wg.Go(func() {
+			tasks, err := c.InvocationTasks(context.Background(), testRegion, inv)
+			if err != nil || len(tasks) != 1 || tasks[0].InstanceID != "ins-of-"+inv {
+				t.Errorf("tasks of %s = %+v, %v; want its own task", inv, tasks, err)
+			}
+		})
+	}
+	wg.Wait()
+	sizes := f.sizes()
+	if len(sizes) > 4 || slices.Max(sizes) > batchInvocations {
+		t.Errorf("12 concurrent polls sent requests of %v invocations, want at most 4 of at most %d", sizes, batchInvocations)
 	}
 }

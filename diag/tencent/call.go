@@ -64,7 +64,7 @@ var (
 )
 
 // callProvider makes one logical API call: send(ctx, req), throttled, retried
-// where that is safe, bounded by the configured timeout, logged and recorded
+// where that is safe, bounded in time (see startCall), logged and recorded
 // in the context's call log. Failures are *diag.APIError. region is for the
 // log. Methods use call, which adds the reply cache.
 //
@@ -73,80 +73,138 @@ var (
 // deadline runs out while the provider still refuses it.
 func callProvider[Req, Reply any](ctx context.Context, c *Client, op action, region string,
 	send func(context.Context, Req) (Reply, error), req Req) (Reply, error) {
-	callCtx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	callCtx, clock, cancel := c.startCall(ctx)
 	defer cancel()
-	start := time.Now()
 	var (
 		reply    Reply
-		err      error
 		attempts int
-		status   int            // of the last attempt's reply
-		failed   *diag.APIError // the last attempt's failure
+		last     *diag.APIError // the last attempt's failure
+		waitErr  error          // why the budget gave no slot
 	)
 	for {
-		if err = c.wait(callCtx, op); err != nil {
+		if waitErr = clock.budgetWait(func() error { return c.wait(callCtx, op) }); waitErr != nil {
 			break
 		}
 		attempts++
-		status = 0
-		reply, err = send(withHTTPStatus(callCtx, &status), req)
-		if err == nil {
-			if _, ok := requestIDOf(reply); !ok {
-				err = errNoResponse
-			}
-			break
-		}
-		failed = apiError(callCtx, op, err, status)
-		if !c.retry(callCtx, op, failed, status, attempts) {
+		var status int
+		reply, status, last = attempt(callCtx, clock, op, send, req)
+		if last == nil || !c.retry(callCtx, clock, op, last, status, attempts) {
 			break
 		}
 	}
-	if err != nil {
-		e := finalError(callCtx, op, err, status, failed)
-		c.record(ctx, op, region, time.Since(start), attempts, e.RequestID, errorCode(e))
+	elapsed := time.Since(clock.start)
+	if e := finalError(callCtx, op, last, waitErr); e != nil {
+		c.record(ctx, op, region, elapsed, attempts, e.RequestID, errorCode(e))
 		var zero Reply
 		return zero, e
 	}
 	requestID, _ := requestIDOf(reply)
-	c.record(ctx, op, region, time.Since(start), attempts, requestID, "")
+	c.record(ctx, op, region, elapsed, attempts, requestID, "")
 	return reply, nil
+}
+
+// callClock keeps the time a logical call has spent on the provider: its
+// attempts and the pauses between retries of failures, that is everything
+// but its waits for the request budget.
+type callClock struct {
+	limit  time.Duration // what the call may spend on the provider
+	start  time.Time
+	waited time.Duration // in budget waits so far
+}
+
+// startCall returns the context a logical call runs under and its clock.
+// Under a diag call timeout (diag.WithCallTimeout) and a deadline, the
+// call may wait for the request budget until ctx's deadline, and spend the
+// call timeout (at most Config.Timeout) on the provider. Otherwise
+// Config.Timeout bounds the whole call, budget waits included.
+func (c *Client) startCall(ctx context.Context) (context.Context, *callClock, context.CancelFunc) {
+	clock := &callClock{limit: c.cfg.Timeout, start: time.Now()}
+	d, ok := diag.CallTimeout(ctx)
+	if _, hasDeadline := ctx.Deadline(); ok && hasDeadline {
+		clock.limit = min(clock.limit, d)
+		return ctx, clock, func() {}
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	return ctx, clock, cancel
+}
+
+// left returns the time the call may still spend on the provider.
+func (k *callClock) left() time.Duration {
+	return k.limit - (time.Since(k.start) - k.waited)
+}
+
+// budgetWait runs wait, a wait for the request budget, off the clock.
+func (k *callClock) budgetWait(wait func() error) error {
+	started := time.Now()
+	err := wait()
+	k.waited += time.Since(started)
+	return err
+}
+
+// attempt sends req once, within the time the call has left on the
+// provider, and returns the reply, its HTTP status (0 if none arrived) and
+// the failure, if any.
+func attempt[Req, Reply any](ctx context.Context, clock *callClock, op action,
+	send func(context.Context, Req) (Reply, error), req Req) (Reply, int, *diag.APIError) {
+	ctx, cancel := context.WithTimeout(ctx, clock.left())
+	defer cancel()
+	var status int
+	reply, err := send(withHTTPStatus(ctx, &status), req)
+	if err == nil {
+		if _, ok := requestIDOf(reply); ok {
+			return reply, status, nil
+		}
+		err = errNoResponse
+	}
+	return reply, status, apiError(ctx, op, err, status)
 }
 
 // retry decides whether to send op again after attempt number attempts failed
 // with e, and if so waits for the backoff; it reports false when the call
-// should stop.
-func (c *Client) retry(ctx context.Context, op action, e *diag.APIError, status, attempts int) bool {
+// should stop. Backing off from throttling is a budget wait, bounded by
+// ctx's deadline; backing off from other failures is time on the provider.
+func (c *Client) retry(ctx context.Context, clock *callClock, op action, e *diag.APIError, status, attempts int) bool {
 	throttled := e.Kind == diag.KindThrottled
 	if ctx.Err() != nil || !retryable(op, e, status) || (!throttled && attempts > c.cfg.MaxRetries) {
 		return false
 	}
-	d := c.backoff(attempts)
-	if deadline, ok := ctx.Deadline(); ok {
-		// Leave time for one more attempt before the deadline.
-		d = min(d, time.Until(deadline)/2)
+	deadline, _ := ctx.Deadline() // startCall gives every call one
+	// Leave time for one more attempt.
+	d := min(c.backoff(attempts), time.Until(deadline)/2)
+	if !throttled {
+		d = min(d, clock.left()/2)
 	}
-	if d < c.cfg.RetryBase/2 {
-		return false // the deadline has as good as run out
+	if d < c.cfg.RetryBase/2 || clock.left() < c.cfg.RetryBase {
+		return false // the time has as good as run out
 	}
 	c.log.LogAttrs(ctx, slog.LevelDebug, "retrying tencent cloud call",
 		slog.String("action", op.name), slog.Int("attempt", attempts), slog.String("error_code", errorCode(e)),
 		slog.Duration("backoff", d))
+	if throttled {
+		return clock.budgetWait(func() error { return pause.For(ctx, d) }) == nil
+	}
 	return pause.For(ctx, d) == nil
 }
 
-// finalError is the error a call fails with: err, the failure that ended it,
-// classified; but when the deadline ran out while the provider was
-// throttling the call (or the limiter had no slot left before it), the
-// throttling (last) is what the caller hears of.
-func finalError(ctx context.Context, op action, err error, status int, last *diag.APIError) *diag.APIError {
-	e := apiError(ctx, op, err, status)
-	outOfTime := errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, errRateLimitWait)
-	if last != nil && last.Kind == diag.KindThrottled && outOfTime {
+// finalError is the error a call fails with, nil for a success: last, the
+// last attempt's failure, or why the budget gave no slot (waitErr). A call
+// the provider was still throttling when it stopped ran out of time while
+// throttled (throttling is retried while time is left): the throttling is
+// what the caller hears of, unless ctx was cancelled.
+func finalError(ctx context.Context, op action, last *diag.APIError, waitErr error) *diag.APIError {
+	switch {
+	case last == nil && waitErr == nil:
+		return nil
+	case errors.Is(ctx.Err(), context.Canceled):
+		return apiError(ctx, op, ctx.Err(), 0)
+	case last != nil && last.Kind == diag.KindThrottled:
 		throttled := *last
 		throttled.Message = textclip.Bytes("still throttled when the deadline passed: "+last.Message, maxMessageLen)
 		return &throttled
+	case waitErr != nil:
+		return apiError(ctx, op, waitErr, 0)
 	}
-	return e
+	return last
 }
 
 // wait blocks until the limiter grants a call to op, or fails with ctx's

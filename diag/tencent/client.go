@@ -3,12 +3,14 @@
 //
 // A Client owns one SDK client per (service, region), created on first use and
 // shared by all goroutines. Every call honours its context, waits for a slot
-// of its action's budget (Config.Limiter: per account, shared by replicas), is
-// retried with jittered exponential backoff where that is safe (when
-// throttled, for as long as its deadline allows), is classified into a *diag.APIError when it fails, is
-// logged at Debug level without bodies or secrets (with its context, so
-// that the line carries the diagnosis ID), is recorded in the context's
-// diag.CallLog, and is passed to Config.OnCall.
+// of its action's budget (Config.Limiter: per account, shared by replicas;
+// a diagnosis's calls wait until the diagnosis's deadline, see
+// Config.Timeout), is retried with jittered exponential backoff where that
+// is safe (when throttled, for as long as its deadline allows), is
+// classified into a *diag.APIError when it fails, is logged at Debug level
+// without bodies or secrets (with its context, so that the line carries the
+// diagnosis ID), is recorded in the context's diag.CallLog, and is passed to
+// Config.OnCall.
 //
 // Tencent Cloud API docs: https://cloud.tencent.com/document/api
 package tencent
@@ -53,7 +55,11 @@ type Config struct {
 	// TENCENTCLOUD_SECRET_KEY environment variables, then the profile file,
 	// then the CVM instance role.
 	SecretID, SecretKey string
-	// Timeout caps every logical call, retries included.
+	// Timeout caps every logical call, retries included. Under a diag call
+	// timeout (diag.WithCallTimeout: every call of a diagnosis), it caps
+	// only the call's time on the provider, like the call timeout, and the
+	// waits for the budget (Limiter, RequestLimitExceeded) last until the
+	// context's deadline.
 	Timeout time.Duration
 	// MaxRetries is how many times a failed call may be retried; negative
 	// disables retries.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cvmlogin/cvmlogin/diag"
+	"github.com/cvmlogin/cvmlogin/internal/pause"
 )
 
 func TestBudgets(t *testing.T) {
@@ -124,4 +125,68 @@ func TestThrottlingIsRetriedForAsLongAsTheDeadlineAllows(t *testing.T) {
 			t.Errorf("call log %+v, want one throttled call", log)
 		}
 	})
+}
+
+// slowLimiter grants every call after delay, or refuses it at once when
+// ctx's deadline comes first, as the real limiters do.
+type slowLimiter struct{ delay time.Duration }
+
+func (l slowLimiter) Wait(ctx context.Context, _, _ string) error {
+	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < l.delay {
+		return errors.New("no slot before the deadline")
+	}
+	return pause.For(ctx, l.delay)
+}
+
+// TestACallTimeoutLeavesOutBudgetWaits: under a diag call timeout, the time
+// a call waits for the budget (the limiter's slot, backing off from
+// RequestLimitExceeded) counts against the context's deadline only, while
+// an attempt that hangs still fails after the call timeout. Without one,
+// Config.Timeout bounds the whole call.
+func TestACallTimeoutLeavesOutBudgetWaits(t *testing.T) {
+	const callTimeout = 200 * time.Millisecond
+	throttled := failure("RequestLimitExceeded", "slow down")
+	tests := []struct {
+		name          string
+		replies       []reply
+		delay         time.Duration // the limiter's, per call
+		noCallTimeout bool
+		wantKind      diag.ErrorKind // "" for success
+		wantRequests  int
+	}{
+		{"a slot later than the call timeout is waited for", []reply{success(`"RealBalance":100`)}, 3 * callTimeout, false, "", 1},
+		{"throttling longer than the call timeout is waited out",
+			[]reply{throttled, throttled, throttled, throttled, success(`"RealBalance":100`)}, 0, false, "", 5},
+		{"a hung attempt fails after the call timeout", []reply{{block: true}}, 0, false, diag.KindUnavailable, 1},
+		{"without a call timeout, Config.Timeout bounds the budget wait", []reply{success(`"RealBalance":100`)}, 3 * callTimeout, true, diag.KindThrottled, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakeCloud(t)
+			f.on("DescribeAccountBalance", tt.replies...)
+			c := newTestClient(t, f, nil, func(cfg *Config) {
+				// As cvmlogin configures it: Timeout is diagnosis.check_timeout too.
+				cfg.Limiter, cfg.RetryBase, cfg.Timeout = slowLimiter{tt.delay}, 100*time.Millisecond, callTimeout
+			})
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if !tt.noCallTimeout {
+				ctx = diag.WithCallTimeout(ctx, callTimeout)
+			}
+			start := time.Now()
+			_, err := c.AccountBalance(ctx)
+			if kind := diag.KindOf(err); kind != tt.wantKind || (err != nil && kind == "") {
+				t.Errorf("error %v (kind %q), want kind %q", err, kind, tt.wantKind)
+			}
+			if tt.wantKind == diag.KindUnavailable && !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("error %v, want it to wrap context.DeadlineExceeded", err)
+			}
+			if elapsed := time.Since(start); elapsed > 4*time.Second {
+				t.Errorf("returned after %v: the context's deadline bounds it", elapsed)
+			}
+			if n := len(f.requests()); n != tt.wantRequests {
+				t.Errorf("sent %d requests, want %d", n, tt.wantRequests)
+			}
+		})
+	}
 }

@@ -109,51 +109,67 @@ func (c *Client) runCommandOn(ctx context.Context, key commandKey, ids []string)
 	return invocations, nil
 }
 
-// maxInvocationTasks is how many tasks InvocationTasks asks for: the API's
-// page size limit, and the most instances a merged command runs on.
+// maxInvocationTasks is how many tasks a DescribeInvocationTasks page
+// holds: the API's page size limit, and the most instances a merged command
+// runs on.
 const maxInvocationTasks = batchInstances
 
 // InvocationTasks returns the tasks of an invocation with their output
 // decoded from base64 (tat:DescribeInvocationTasks with HideOutput false:
 // the API hides output by default). Output that is not valid base64 is
-// returned as sent. Concurrent polls of one invocation share a request.
+// returned as sent. Polls are merged with concurrent ones, of this
+// invocation and of others (see batcher).
 func (c *Client) InvocationTasks(ctx context.Context, region, invocationID string) ([]diag.InvocationTask, error) {
 	tasks, err := c.batch.tasks.do(ctx, region, []string{invocationID})
 	return tasks[invocationID], err
 }
 
-// invocationTasks is InvocationTasks' request.
-func (c *Client) invocationTasks(ctx context.Context, region, invocationID string) ([]diag.InvocationTask, error) {
+// invocationTasks reads the tasks of several invocations, keyed by
+// invocation ID, a page of maxInvocationTasks at a time.
+func (c *Client) invocationTasks(ctx context.Context, region string, ids []string) (map[string][]diag.InvocationTask, error) {
 	cli, err := c.tatClient(region)
 	if err != nil {
 		return nil, err
 	}
-	req := tat.NewDescribeInvocationTasksRequest()
-	req.Filters = []*tat.Filter{{Name: common.StringPtr("invocation-id"), Values: common.StringPtrs([]string{invocationID})}}
-	req.HideOutput = common.BoolPtr(false)
-	req.Limit = common.Uint64Ptr(maxInvocationTasks)
-	resp, err := call(ctx, c, describeInvocationTasks, region, cli.DescribeInvocationTasksWithContext, req)
-	if err != nil {
-		return nil, err
+	tasks := make(map[string][]diag.InvocationTask, len(ids))
+	for offset := uint64(0); ; {
+		req := tat.NewDescribeInvocationTasksRequest()
+		req.Filters = []*tat.Filter{{Name: common.StringPtr("invocation-id"), Values: common.StringPtrs(ids)}}
+		req.HideOutput = common.BoolPtr(false)
+		req.Limit = common.Uint64Ptr(maxInvocationTasks)
+		if offset > 0 {
+			req.Offset = common.Uint64Ptr(offset)
+		}
+		resp, err := call(ctx, c, describeInvocationTasks, region, cli.DescribeInvocationTasksWithContext, req)
+		if err != nil {
+			return nil, err
+		}
+		page := resp.Response.InvocationTaskSet
+		for _, t := range page {
+			if t != nil {
+				tasks[deref(t.InvocationId)] = append(tasks[deref(t.InvocationId)], taskFrom(t))
+			}
+		}
+		offset += uint64(len(page))
+		if len(page) == 0 || offset >= deref(resp.Response.TotalCount) {
+			return tasks, nil
+		}
 	}
-	var tasks []diag.InvocationTask
-	for _, t := range resp.Response.InvocationTaskSet {
-		if t == nil {
-			continue
-		}
-		task := diag.InvocationTask{
-			TaskID:     deref(t.InvocationTaskId),
-			InstanceID: deref(t.InstanceId),
-			Status:     deref(t.TaskStatus),
-			ErrorInfo:  deref(t.ErrorInfo),
-		}
-		if r := t.TaskResult; r != nil {
-			task.ExitCode = deref(r.ExitCode)
-			task.Output = decodeOutput(deref(r.Output))
-		}
-		tasks = append(tasks, task)
+}
+
+// taskFrom converts an SDK invocation task.
+func taskFrom(t *tat.InvocationTask) diag.InvocationTask {
+	task := diag.InvocationTask{
+		TaskID:     deref(t.InvocationTaskId),
+		InstanceID: deref(t.InstanceId),
+		Status:     deref(t.TaskStatus),
+		ErrorInfo:  deref(t.ErrorInfo),
 	}
-	return tasks, nil
+	if r := t.TaskResult; r != nil {
+		task.ExitCode = deref(r.ExitCode)
+		task.Output = decodeOutput(deref(r.Output))
+	}
+	return task
 }
 
 // decodeOutput decodes a task's base64 output, or returns it as is if it is

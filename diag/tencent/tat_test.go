@@ -113,3 +113,25 @@ func TestInvocationTasks(t *testing.T) {
 		t.Errorf("request body %s, want %s", body, wantBody)
 	}
 }
+
+// TestInvocationTasksReadsEveryPage: when the invocations have more tasks
+// than a page holds, the next pages are read from their offset.
+func TestInvocationTasksReadsEveryPage(t *testing.T) {
+	f := newFakeCloud(t)
+	f.on("DescribeInvocationTasks",
+		success(`"TotalCount": 3, "InvocationTaskSet": [
+		  {"InvocationId": "inv-12345678", "InvocationTaskId": "invt-11111111", "InstanceId": "ins-abc12345", "TaskStatus": "RUNNING"},
+		  {"InvocationId": "inv-12345678", "InvocationTaskId": "invt-22222222", "InstanceId": "ins-def12345", "TaskStatus": "RUNNING"}]`),
+		success(`"TotalCount": 3, "InvocationTaskSet": [
+		  {"InvocationId": "inv-12345678", "InvocationTaskId": "invt-33333333", "InstanceId": "ins-ghi12345", "TaskStatus": "SUCCESS"}]`))
+	c := newTestClient(t, f, nil, nil)
+
+	got, err := c.InvocationTasks(context.Background(), testRegion, "inv-12345678")
+	if err != nil || len(got) != 3 || got[2].TaskID != "invt-33333333" {
+		t.Fatalf("InvocationTasks = %+v, %v; want the 3 tasks of both pages", got, err)
+	}
+	reqs := f.requests()
+	if len(reqs) != 2 || reqs[1].body["Offset"] != float64(2) {
+		t.Errorf("requests %+v, want 2, the second from offset 2", reqs)
+	}
+}

@@ -3,6 +3,7 @@ package tencentsim
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -38,6 +39,7 @@ type instanceJSON struct {
 	LatestOperationErrorMsg  *string                `json:"LatestOperationErrorMsg"`
 	DefaultLoginPort         int                    `json:"DefaultLoginPort"`
 	DefaultLoginUser         string                 `json:"DefaultLoginUser"`
+	Tags                     []tagJSON              `json:"Tags"`
 }
 
 type placementJSON struct {
@@ -162,6 +164,10 @@ func (in *instance) describe() instanceJSON {
 		// A simulated IPv6 address is public: it has public bandwidth.
 		IPv6Addresses:       nonNilStrings(sc.PublicIPv6s),
 		PublicIPv6Addresses: nonNilStrings(sc.PublicIPv6s),
+	}
+	j.Tags = []tagJSON{}
+	for _, key := range slices.Sorted(maps.Keys(sc.Tags)) {
+		j.Tags = append(j.Tags, tagJSON{Key: key, Value: sc.Tags[key]})
 	}
 	if sc.RenewFlag != "" {
 		j.RenewFlag = ptr(sc.RenewFlag)

@@ -42,6 +42,9 @@ type Scenario struct {
 	// or "" for none.
 	ExpectLikelyCause string `json:"expect_likely_cause"`
 
+	// Tags are the instance's tags, key to value. Default: none.
+	Tags map[string]string `json:"tags"`
+
 	// Region is where the instance lives; it is not found in any other.
 	// Default: ap-guangzhou.
 	Region string `json:"region"`
@@ -374,6 +377,7 @@ func withDefaultSources(rules []Rule) []Rule {
 func (sc Scenario) clone() Scenario {
 	sc.ExpectFail = slices.Clone(sc.ExpectFail)
 	sc.ExpectStatus = maps.Clone(sc.ExpectStatus)
+	sc.Tags = maps.Clone(sc.Tags)
 	sc.PublicIPs = slices.Clone(sc.PublicIPs)
 	sc.PublicIPv6s = slices.Clone(sc.PublicIPv6s)
 	sc.Templates = slices.Clone(sc.Templates)

@@ -7,8 +7,9 @@
 // credential scope of the TC3-HMAC-SHA256 signature, which it verifies as
 // Tencent Cloud does. Its instances come from scenarios (see Scenario and
 // Builtin); fix actions change their state realistically (a reboot takes
-// time, opening a port in a security group makes it reachable). Faults and
-// latency can be injected per action, every call is recorded, and Dialer
+// time, opening a port in a security group makes it reachable). Faults,
+// latency and Tencent's per-action rate limits (RateLimit, off by default)
+// can be injected per action, every call is recorded, and Dialer
 // maps the instances' simulated public IPs to loopback connections for the
 // port probe. It never sends traffic anywhere but 127.0.0.0/8.
 //
@@ -48,6 +49,9 @@ type Options struct {
 	Now func() time.Time
 	// Latency is added to every API call.
 	Latency time.Duration
+	// RateLimits cap the requests per second actions accept (RateLimit);
+	// nil means no limit, unlike Tencent Cloud.
+	RateLimits []RateLimit
 	// RebootDuration is how long RebootInstances, StartInstances and
 	// StopInstances take; zero means 2s.
 	RebootDuration time.Duration
@@ -82,6 +86,7 @@ type Sim struct {
 	actionLatency map[actionKey]time.Duration
 	faults        map[actionKey]string
 	faultsOnce    map[actionKey]string
+	limits        rateLimits
 	calls         []Call
 	server        *http.Server
 	probeTarget   net.Listener // where the Dialer connects open ports
@@ -123,6 +128,9 @@ func New(opts Options) *Sim {
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
+	}
+	for _, l := range opts.RateLimits {
+		s.limits.set(l)
 	}
 	scenarios := opts.Scenarios
 	if scenarios == nil {
@@ -279,28 +287,39 @@ func (s *Sim) process(w http.ResponseWriter, r *http.Request, req *request) (any
 		return nil, apiErrorf("RequestSizeLimitExceeded", "the request body could not be read or exceeds %d bytes", maxBodyBytes)
 	}
 	req.body = body
-	auth, authErr := parseAuthorization(r.Header.Get("Authorization"))
-	req.service = auth.service
+	h, refused := s.accept(r, req)
 	if err := s.delay(r.Context(), req); err != nil {
 		return nil, err
 	}
-	if authErr != nil {
-		return nil, authErr
+	if refused != nil {
+		return nil, refused
+	}
+	if len(req.body) == 0 {
+		req.body = []byte("{}")
+	}
+	return s.handle(h, req)
+}
+
+// accept authenticates and routes a request, and counts it against its
+// action's rate limit, as it arrives: the injected latency is the time
+// the API takes to answer.
+func (s *Sim) accept(r *http.Request, req *request) (handler, error) {
+	auth, err := parseAuthorization(r.Header.Get("Authorization"))
+	req.service = auth.service
+	if err != nil {
+		return nil, err
 	}
 	if r.Method != http.MethodPost {
 		return nil, apiErrorf(codeUnsupportedOperation, "the simulator accepts only POST requests, not %s", r.Method)
 	}
-	if err := verifySignature(r, auth, body, s.secrets, s.now()); err != nil {
+	if err := verifySignature(r, auth, req.body, s.secrets, s.now()); err != nil {
 		return nil, err
 	}
 	h, err := route(req, r.Header.Get("X-TC-Version"))
 	if err != nil {
 		return nil, err
 	}
-	if len(req.body) == 0 {
-		req.body = []byte("{}")
-	}
-	return s.handle(h, req)
+	return h, s.spendRateLimit(req)
 }
 
 // route finds the handler of a request's service and action.
