@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/slack-go/slack"
@@ -54,7 +55,7 @@ type Store interface {
 	CreateRef(ctx context.Context, r conversations.Ref) (string, error)
 	ResolveRef(ctx context.Context, id string) (conversations.Ref, error)
 	Enqueue(ctx context.Context, j conversations.Job) error
-	QueuePosition(ctx context.Context, channel string) (ahead, running int64, err error)
+	QueuePosition(ctx context.Context, channel string) (int64, error)
 	AcquireRun(ctx context.Context, instanceKey, conversationID string, ttl time.Duration) (string, bool, error)
 	ReleaseRun(ctx context.Context, instanceKey, conversationID string) error
 	CreateFixRequest(ctx context.Context, fr conversations.FixRequest, ttl time.Duration) (conversations.FixRequest, error)
@@ -169,6 +170,7 @@ type Bot struct {
 	out    *outbox
 	groups *groupCache
 	pace   diagnosisPace
+	busy   atomic.Int64 // workers in a job's handler now
 
 	closedMu sync.Mutex
 	closed   map[string]time.Time // channels the bot cannot post in, until
@@ -390,14 +392,11 @@ func (b *Bot) enqueueDiagnosis(ctx context.Context, c conversations.Conversation
 	// Read while the instance is claimed: one round trip less to wait for.
 	position := make(chan int64, 1)
 	go func() {
-		ahead, running, err := b.store.QueuePosition(ctx, job.Channel)
+		ahead, err := b.store.QueuePosition(ctx, job.Channel)
 		if err != nil {
-			position <- -1
-			return
+			ahead = -1
 		}
-		// The jobs running hold workers, this replica's at most; those
-		// whose reports wait for Slack hold none, but cannot be told apart.
-		position <- ahead + min(running, int64(b.opts.Workers))
+		position <- ahead
 	}()
 	if text, busy, err := b.coalesce(ctx, c, job.ID); busy || err != nil {
 		return text, err
@@ -416,15 +415,16 @@ func (b *Bot) enqueueDiagnosis(ctx context.Context, c conversations.Conversation
 const msgChannelClosed = ":warning: I cannot post in this channel (I am not a member, or it is archived or restricted), so I did not diagnose %s. Invite me with `/invite @cvmlogin` or use another channel."
 
 // queueNotice returns what to tell the user whose job would wait for its
-// turn behind position others (running or taken before it: see
-// conversations.Store.QueuePosition), or in a channel whose Slack budget is
-// spent, or "" when it will run and post at once, or position is unknown
-// (-1). Another channel's backlog counts only for the turns it takes first.
+// turn behind others (the position jobs workers take before it, see
+// conversations.Store.QueuePosition, and the jobs this replica's workers are
+// busy with), or in a channel whose Slack budget is spent, or "" when it
+// will run and post at once, or position is unknown (-1). Another channel's
+// backlog counts only for the turns it takes first.
 func (b *Bot) queueNotice(j conversations.Job, position int64) string {
 	if position < 0 {
 		return ""
 	}
-	ahead := int(position)
+	ahead := int(position + b.busy.Load())
 	backlog := time.Duration(b.out.pending(j.Channel)) * b.opts.PostInterval
 	rounds := ahead / b.opts.Workers
 	eta := time.Duration(rounds)*b.pace.typical() + backlog

@@ -41,8 +41,10 @@ func (b *Bot) Run(ctx context.Context, w Worker) {
 	b.out.wait()
 }
 
-// handleJob runs one queued job.
+// handleJob runs one queued job, counting the worker busy meanwhile.
 func (b *Bot) handleJob(ctx context.Context, j conversations.Job) error {
+	b.busy.Add(1)
+	defer b.busy.Add(-1)
 	switch j.Kind {
 	case conversations.JobDiagnose:
 		return b.runDiagnosis(ctx, j)

@@ -91,8 +91,8 @@ func TestStoreOnRedisCluster(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if ahead, _, err := s.QueuePosition(ctx, "C0C"); err != nil || ahead != 1+1+1+1 {
-			t.Errorf("QueuePosition = %d ahead, %v; want 4 (the fix and one job of each lane)", ahead, err)
+		if ahead, err := s.QueuePosition(ctx, "C0C"); err != nil || ahead != 1+1+1+1 {
+			t.Errorf("QueuePosition = %d, %v; want 4 (the fix and one job of each lane)", ahead, err)
 		}
 		stop := consume(t, testWorker(t, s), "c1", func(_ context.Context, j Job) error {
 			got.add(j)

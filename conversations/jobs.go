@@ -104,25 +104,20 @@ func (s *Store) QueueDepth(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
-// QueuePosition returns where a diagnosis queued now for channel would
-// stand, workers taking one job from each channel's lane in turn: ahead is
-// how many waiting jobs workers would take before it (the approved fixes,
-// the jobs waiting in the channel's lane, and from each other lane as many
-// as its turns come first, at most one more than wait in the channel's
-// lane), so that a quiet channel's job is not counted behind a busy
-// channel's backlog; running is how many jobs are delivered but not yet
-// acknowledged: being handled, or their results being published. Channel ""
-// is the default lane's.
-func (s *Store) QueuePosition(ctx context.Context, channel string) (ahead, running int64, err error) {
+// QueuePosition returns how many of the jobs waiting workers would take
+// before a diagnosis queued now for channel, workers taking one job from
+// each channel's lane in turn: the approved fixes, the jobs waiting in the
+// channel's lane, and from each other lane as many as its turns come first,
+// at most one more than wait in the channel's lane. A quiet channel's job is
+// thus not counted behind a busy channel's backlog. The jobs being handled
+// are not counted. Channel "" is the default lane's.
+func (s *Store) QueuePosition(ctx context.Context, channel string) (int64, error) {
 	lanes, err := s.laneLengths(ctx)
 	if err != nil {
-		return 0, 0, wrap("reading the job queue's lanes", err)
+		return 0, wrap("reading the job queue's lanes", err)
 	}
 	lane, _ := s.laneOf(Job{Kind: JobDiagnose, Channel: channel})
-	for _, l := range lanes {
-		running += l.pending
-	}
-	return position(lanes, lane, s.queue().fixLane), running, nil
+	return position(lanes, lane, s.queue().fixLane), nil
 }
 
 func decodeJob(m redis.XMessage) (Job, error) {
