@@ -191,7 +191,7 @@ func (b *Bot) failUnposted(ctx context.Context, c conversations.Conversation, j 
 	_ = b.store.SetStatus(ctx, c.ID, conversations.ConversationFailed)
 	what := "so nothing was diagnosed"
 	if report != nil {
-		what = "verdict: " + report.Verdict()
+		what = "diagnosis: " + outcomeText(report)
 	}
 	text := fmt.Sprintf(":warning: I could not post the report of %s here (%s), %s.", escapeMrkdwn(j.Target), escapeMrkdwn(err.Error()), escapeMrkdwn(what))
 	if channelClosed(err) || errors.Is(err, errChannelClosed) {

@@ -178,6 +178,18 @@ func verdict(r *diag.Report) string {
 	return text + nextSteps(r)
 }
 
+// outcomeText is the report's outcome in a few plain words, for a message
+// that cannot carry the report itself: the likely cause, or the counts.
+func outcomeText(r *diag.Report) string {
+	if r.LikelyCause != nil {
+		return "likely cause " + likelyCauseTitle(r)
+	}
+	if r.Summary.Fail == 0 && r.Summary.Warn == 0 {
+		return "no problem found, " + countsText(r.Summary)
+	}
+	return countsText(r.Summary)
+}
+
 // stillCannotLogIn is what to check when no check failed: the advice for
 // the error the user saw, when there is some, else the usual suspects.
 func stillCannotLogIn(s *diag.Symptom) string {
