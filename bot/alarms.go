@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"golang.org/x/time/rate"
 
@@ -200,7 +201,9 @@ func (h *AlarmHandler) endpoint(parse func([]byte) (Alarm, error)) http.Handler 
 			writeAlarmResult(w, http.StatusUnprocessableEntity, AlarmResult{Status: "refused", Message: err.Error()})
 			return
 		}
+		a.Summary = cleanSummary(a.Summary)
 		if !h.limiter.Allow() {
+			h.log.WarnContext(r.Context(), "refused an alarm: over the alarm rate limit", "instance", a.InstanceID, "policy", a.PolicyID)
 			w.Header().Set("Retry-After", "5")
 			writeAlarmResult(w, http.StatusTooManyRequests, AlarmResult{Status: "refused", Message: "too many alarms: try again shortly"})
 			return
@@ -368,6 +371,23 @@ func (in tencentAlarm) summary() string {
 		s += " since " + string(in.FirstOccurTime)
 	}
 	return s
+}
+
+// maxAlarmSummary bounds an alarm's summary, in characters, so that the
+// route noted after it still fits the report's note.
+const maxAlarmSummary = 300
+
+// cleanSummary is an alarm's summary as the report may show it: control
+// and bidi-override characters (terminal escapes, bells, newlines) turned
+// into spaces, cut to maxAlarmSummary characters.
+func cleanSummary(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) {
+			return ' '
+		}
+		return r
+	}, s)
+	return truncateText(strings.TrimSpace(s), maxAlarmSummary, "…")
 }
 
 func validateAlarm(a Alarm) error {

@@ -57,6 +57,10 @@ const (
 	maxModalButton = 24
 )
 
+// pasteWindow drops a second announcement of the same paste in a thread
+// within it: the same form submitted twice at once says it once.
+const pasteWindow = 30 * time.Second
+
 // modalOpenTimeout bounds views.open: the trigger_id it spends is good for
 // 3 s after Slack sent it, and a slash command still needs its answer after.
 const modalOpenTimeout = 2 * time.Second
@@ -299,6 +303,9 @@ func (b *Bot) formRef(ctx context.Context, s submission) (conversations.Ref, str
 func (b *Bot) announceSymptom(ctx context.Context, c conversations.Conversation, user string, rediagnosing bool) {
 	s := diag.ClassifySymptom(c.Symptom, "")
 	if s == nil {
+		return
+	}
+	if first, err := b.store.FirstSeen(ctx, "paste", c.ID+"/"+c.Symptom, pasteWindow); err == nil && !first {
 		return
 	}
 	text := fmt.Sprintf(":speech_balloon: <@%s> pasted the error they see: *%s* (`%s`).", user, escapeMrkdwn(s.Title), s.Family)
