@@ -69,18 +69,25 @@ const (
 
 // AlarmStarter starts the diagnosis an alarm asks for. *Bot satisfies it.
 type AlarmStarter interface {
-	StartAlarm(ctx context.Context, a Alarm) (AlarmResult, error)
+	StartAlarm(ctx context.Context, a Alarm, admit func() bool) (AlarmResult, error)
 }
 
 // ErrAlarmRefused wraps the reasons an alarm is not acted on that retrying
 // cannot change: no channel to post in, or a channel the bot may not use.
 var ErrAlarmRefused = errors.New("alarm refused")
 
+// ErrAlarmThrottled is returned when an alarm would start a diagnosis but
+// the alarm rate limit has no room: the sender should retry shortly.
+var ErrAlarmThrottled = errors.New("too many alarms: try again shortly")
+
 // StartAlarm implements AlarmStarter: it queues a diagnosis of the alarm's
 // instance, posted in the alarm's channel (or alarms.channel) with the
 // alarm's summary as its note, unless the instance is already being
-// diagnosed. It never starts a fix.
-func (b *Bot) StartAlarm(ctx context.Context, a Alarm) (AlarmResult, error) {
+// diagnosed. admit is asked only for an alarm that would start a diagnosis,
+// so that a storm of alarms for one instance, diagnosed once anyway, spends
+// none of the rate limit; when it says no, StartAlarm returns
+// ErrAlarmThrottled. It never starts a fix.
+func (b *Bot) StartAlarm(ctx context.Context, a Alarm, admit func() bool) (AlarmResult, error) {
 	channel := a.Channel
 	if channel == "" {
 		channel = b.opts.AlarmChannel
@@ -100,6 +107,9 @@ func (b *Bot) StartAlarm(ctx context.Context, a Alarm) (AlarmResult, error) {
 		return AlarmResult{}, err
 	case busy:
 		return AlarmResult{Status: AlarmCoalesced, Message: a.InstanceID + " is already being diagnosed"}, nil
+	case !admit():
+		b.release(c, job.ID)
+		return AlarmResult{}, ErrAlarmThrottled
 	}
 	job.QueuedAt = time.Now()
 	if err := b.store.Enqueue(ctx, job); err != nil {
@@ -202,12 +212,6 @@ func (h *AlarmHandler) endpoint(parse func([]byte) (Alarm, error)) http.Handler 
 			return
 		}
 		a.Summary = cleanSummary(a.Summary)
-		if !h.limiter.Allow() {
-			h.log.WarnContext(r.Context(), "refused an alarm: over the alarm rate limit", "instance", a.InstanceID, "policy", a.PolicyID)
-			w.Header().Set("Retry-After", "5")
-			writeAlarmResult(w, http.StatusTooManyRequests, AlarmResult{Status: "refused", Message: "too many alarms: try again shortly"})
-			return
-		}
 		h.start(w, r, a)
 	})
 }
@@ -216,7 +220,13 @@ func (h *AlarmHandler) start(w http.ResponseWriter, r *http.Request, a Alarm) {
 	ctx, cancel := context.WithTimeout(r.Context(), h.opts.Timeout)
 	defer cancel()
 	a = h.route(ctx, a)
-	res, err := h.starter.StartAlarm(ctx, a)
+	res, err := h.starter.StartAlarm(ctx, a, h.limiter.Allow)
+	if errors.Is(err, ErrAlarmThrottled) {
+		h.log.WarnContext(ctx, "refused an alarm: over the alarm rate limit", "instance", a.InstanceID, "policy", a.PolicyID)
+		w.Header().Set("Retry-After", "5")
+		writeAlarmResult(w, http.StatusTooManyRequests, AlarmResult{Status: "refused", Message: err.Error()})
+		return
+	}
 	if errors.Is(err, ErrAlarmRefused) {
 		writeAlarmResult(w, http.StatusUnprocessableEntity, AlarmResult{Status: "refused", Message: err.Error()})
 		return

@@ -19,11 +19,14 @@ type fakeStarter struct {
 	err    error
 }
 
-func (f *fakeStarter) StartAlarm(_ context.Context, a Alarm) (AlarmResult, error) {
+func (f *fakeStarter) StartAlarm(_ context.Context, a Alarm, admit func() bool) (AlarmResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.err != nil {
 		return AlarmResult{}, f.err
+	}
+	if !admit() {
+		return AlarmResult{}, ErrAlarmThrottled
 	}
 	f.alarms = append(f.alarms, a)
 	return AlarmResult{Status: AlarmQueued}, nil

@@ -28,8 +28,13 @@ type TagReader struct {
 
 type taggedInstance struct {
 	tags    map[string]string
+	missing error // the instance was found nowhere: remembered, briefly
 	expires time.Time
 }
+
+// missingTTL bounds how long an instance found nowhere is remembered so: it
+// may be one being created.
+const missingTTL = time.Minute
 
 // maxTagEntries bounds the cache; past it, expired entries are dropped.
 const maxTagEntries = 4096
@@ -53,8 +58,8 @@ func NewTagReader(api InstanceAPI, region string, regions []string, ttl time.Dur
 // nowhere is an error.
 func (t *TagReader) InstanceTags(ctx context.Context, region, id string) (map[string]string, error) {
 	key := region + "/" + id
-	if tags, ok := t.cached(key); ok {
-		return tags, nil
+	if e, ok := t.cached(key); ok {
+		return maps.Clone(e.tags), e.missing
 	}
 	search := t.regions
 	if region != "" {
@@ -66,29 +71,33 @@ func (t *TagReader) InstanceTags(ctx context.Context, region, id string) (map[st
 			return nil, fmt.Errorf("reading the tags of %s in %s: %w", id, r, err)
 		}
 		if len(found) > 0 {
-			t.remember(key, found[0].Tags)
+			t.remember(key, taggedInstance{tags: maps.Clone(found[0].Tags)}, t.ttl)
 			return maps.Clone(found[0].Tags), nil
 		}
 	}
-	return nil, fmt.Errorf("reading the tags of %s: no such instance in %s", id, strings.Join(search, ", "))
+	missing := fmt.Errorf("reading the tags of %s: no such instance in %s", id, strings.Join(search, ", "))
+	t.remember(key, taggedInstance{missing: missing}, min(t.ttl, missingTTL))
+	return nil, missing
 }
 
-func (t *TagReader) cached(key string) (map[string]string, bool) {
+func (t *TagReader) cached(key string) (taggedInstance, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	e, ok := t.cache[key]
 	if !ok || time.Now().After(e.expires) {
-		return nil, false
+		return taggedInstance{}, false
 	}
-	return maps.Clone(e.tags), true
+	return e, true
 }
 
-func (t *TagReader) remember(key string, tags map[string]string) {
+// remember keeps e under key for ttl.
+func (t *TagReader) remember(key string, e taggedInstance, ttl time.Duration) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := time.Now()
 	if len(t.cache) >= maxTagEntries {
 		maps.DeleteFunc(t.cache, func(_ string, e taggedInstance) bool { return now.After(e.expires) })
 	}
-	t.cache[key] = taggedInstance{tags: maps.Clone(tags), expires: now.Add(t.ttl)}
+	e.expires = now.Add(ttl)
+	t.cache[key] = e
 }

@@ -11,9 +11,8 @@ import (
 // TestTagReaderRemembersMissingInstances: a storm of alarms for an
 // instance that does not exist (terminated, or a typo in a webhook) costs
 // one DescribeInstances per region searched, as a storm on a real instance
-// costs one. Finding 5.
+// costs one. Finding 5 (fixed).
 func TestTagReaderRemembersMissingInstances(t *testing.T) {
-	t.Skip("finding 5: diag/tags.go InstanceTags remembers only found instances: every alarm for a missing instance repeats DescribeInstances in every region")
 	ctx := context.Background()
 	client, sim := simClient(t, tencentsim.Options{})
 	tags := diag.NewTagReader(client, "ap-guangzhou", []string{"ap-shanghai"}, 0)
