@@ -18,6 +18,7 @@ import (
 
 	"github.com/cvmlogin/cvmlogin/bot"
 	"github.com/cvmlogin/cvmlogin/bot/slackio"
+	"github.com/cvmlogin/cvmlogin/conversations"
 	"github.com/cvmlogin/cvmlogin/diag"
 	"github.com/cvmlogin/cvmlogin/diag/tencentsim"
 	"github.com/cvmlogin/cvmlogin/internal/slackfake"
@@ -91,34 +92,117 @@ func TestAttackSymptomFormSubmittedTwiceAtOnce(t *testing.T) {
 }
 
 // TestAttackAlarmToAChannelTheBotIsNotIn: an alarm routed by its
-// instance's tag to a channel the bot cannot post in is diagnosed, but the
-// report is refused (not_in_channel); the caller was told "queued" and the
-// default alarm channel should hear of it. Finding 1.
+// instance's tag to a channel the bot cannot post in is diagnosed, and its
+// report, refused there (not_in_channel), is posted once in the default
+// alarm channel, saying where it was meant to go, with buttons that answer
+// there; when the default alarm channel refuses too, the report is logged at
+// ERROR and counted, never dropped silently. Finding 1 (fixed).
 func TestAttackAlarmToAChannelTheBotIsNotIn(t *testing.T) {
-	t.Skip("finding 1: an alarm routed to a channel the bot cannot post in is lost: the caller got 202 queued, nothing reaches alarms.channel (bot/jobs.go failUnposted: no response_url, no fallback)")
 	const closed = "C0NOTMEMBR"
-	w := newWorld(t)
-	sc := tencentsim.DefaultScenario()
-	sc.ID, sc.PublicIPs, sc.Tags = "ins-tagprod1", []string{"127.0.0.201"}, map[string]string{"env": "prod"}
-	if err := w.sim.AddScenario(sc); err != nil {
-		t.Fatal(err)
+	alarmTo := func(t *testing.T, fails int, opts ...replicaOption) (*world, *replica) {
+		t.Helper()
+		w := newWorld(t)
+		sc := tencentsim.DefaultScenario()
+		sc.ID, sc.PublicIPs, sc.Tags = "ins-tagprod1", []string{"127.0.0.201"}, map[string]string{"env": "prod"}
+		if err := w.sim.AddScenario(sc); err != nil {
+			t.Fatal(err)
+		}
+		// No "Diagnosing…" message: the report is the first post.
+		opts = append(opts, func(o *bot.Options) { o.AlarmChannel, o.PlaceholderAfter = channel, time.Minute })
+		r := w.replica(t, "r1", opts...)
+		base := r.alarmEndpoint(t, bot.AlarmOptions{Rate: 1000, Burst: 1000, TagChannels: map[string]string{"env=prod": closed},
+			Tags: diag.NewTagReader(w.client, "ap-guangzhou", nil, 0)})
+		w.slack.Fail("chat.postMessage", "not_in_channel", fails)
+		if code, res := fireWebhook(t, base, `{"instance_id":"ins-tagprod1"}`); code != http.StatusAccepted {
+			t.Fatalf("alarm answered %d %+v", code, res)
+		}
+		return w, r
 	}
-	r := w.replica(t, "r1", func(o *bot.Options) { o.AlarmChannel = channel })
-	base := r.alarmEndpoint(t, bot.AlarmOptions{Rate: 1000, Burst: 1000, TagChannels: map[string]string{"env=prod": closed},
-		Tags: diag.NewTagReader(w.client, "ap-guangzhou", nil, 0)})
-	w.slack.Fail("chat.postMessage", "not_in_channel", 1)
 
-	if code, res := fireWebhook(t, base, `{"instance_id":"ins-tagprod1"}`); code != http.StatusAccepted {
-		t.Fatalf("alarm answered %d %+v", code, res)
-	}
-	w.slack.WaitFor(t, func() bool {
-		for _, m := range w.slack.Messages(channel) {
-			if strings.Contains(m.Text+blocksText(m), "ins-tagprod1") {
-				return true
+	t.Run("posted in the default alarm channel", func(t *testing.T) {
+		rec := &metricsRecorder{}
+		w, r := alarmTo(t, 1, withMetrics(rec))
+		report := w.finalReportOf(t, "ins-tagprod1", bot.ActionRediagnose)
+		dumpThreadOnFailure(t, w, report.TS)
+		note := strings.NewReplacer(`\u003c`, "<", `\u003e`, ">").Replace(blocksText(report)) // as JSON escapes them
+		for _, want := range []string{"routed here by its tag env=prod", "meant for <#" + closed + ">", "/invite @cvmlogin"} {
+			if !strings.Contains(note, want) {
+				t.Errorf("the report's header lacks %q:\n%s", want, note)
 			}
 		}
-		return false
-	}, 15*time.Second)
+		// The job run again, as after a crash between posting the report
+		// and recording it: the report is updated, not posted twice.
+		var meta struct {
+			Payload map[string]string `json:"event_payload"`
+		}
+		if err := json.Unmarshal(report.Metadata, &meta); err != nil || meta.Payload["diag_id"] == "" {
+			t.Fatalf("the report's metadata %s names no diagnosis: %v", report.Metadata, err)
+		}
+		id := meta.Payload["diag_id"]
+		if err := r.store.SetMessage(t.Context(), id, channel, "", ""); err != nil {
+			t.Fatal(err)
+		}
+		job := conversations.Job{Kind: conversations.JobDiagnose, ConversationID: id, Target: "ins-tagprod1", Channel: closed, Trigger: "webhook alarm"}
+		if err := r.store.Enqueue(t.Context(), job); err != nil {
+			t.Fatal(err)
+		}
+		// Its details, posted once the report is updated and the instance
+		// released, are those of a re-diagnosis by nobody: the job's.
+		w.slack.WaitFor(t, func() bool { return w.threadCount(report.TS, "Re-diagnosis for <@>") == 1 }, 30*time.Second)
+		value, _ := button(report, bot.ActionRediagnose)
+		mustStatus(t, r.press(t, requester, bot.ActionRediagnose, value, report.TS), http.StatusOK)
+		w.slack.WaitFor(t, func() bool { return w.threadCount(report.TS, "Re-diagnosis for <@"+requester+">") == 1 }, 30*time.Second)
+		if n := topLevelAbout(w, "ins-tagprod1"); n != 1 {
+			t.Errorf("%d reports of ins-tagprod1 in the default alarm channel, want 1", n)
+		}
+		if len(w.slack.Messages(closed)) != 0 {
+			t.Errorf("messages in the channel the bot is not in: %+v", w.slack.Messages(closed))
+		}
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		if len(rec.lost) != 0 {
+			t.Errorf("reports counted undelivered: %v", rec.lost)
+		}
+	})
+
+	t.Run("the default alarm channel refuses too", func(t *testing.T) {
+		rec := &metricsRecorder{}
+		logger, logs := captureLogs(t)
+		w, _ := alarmTo(t, 1000, withMetrics(rec), withLogger(logger))
+		w.slack.WaitFor(t, func() bool {
+			rec.mu.Lock()
+			defer rec.mu.Unlock()
+			return len(rec.lost) > 0
+		}, 30*time.Second)
+		rec.mu.Lock()
+		if len(rec.lost) != 1 || rec.lost[0] != "alarm" {
+			t.Errorf("undelivered reports counted %v, want [alarm]", rec.lost)
+		}
+		rec.mu.Unlock()
+		var line string
+		for l := range strings.Lines(logs()) {
+			if strings.Contains(l, "posted nowhere") {
+				line = l
+			}
+		}
+		for _, want := range []string{"level=ERROR", "instance=ins-tagprod1", `alarm="webhook alarm`, " channel=" + channel, "routed_channel=" + closed} {
+			if !strings.Contains(line, want) {
+				t.Errorf("the log of the lost report lacks %q: %q", want, line)
+			}
+		}
+	})
+}
+
+// topLevelAbout counts the messages at the top of the test channel that
+// name target.
+func topLevelAbout(w *world, target string) int {
+	n := 0
+	for _, m := range w.slack.Messages(channel) {
+		if m.ThreadTS == "" && strings.Contains(m.Text, target) {
+			n++
+		}
+	}
+	return n
 }
 
 // TestAttackAlarmStormOnOneInstance: a storm of alarms for one instance,

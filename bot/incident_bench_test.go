@@ -275,6 +275,9 @@ func (t *reportTally) FixEvent(string, diag.FixStatus) {}
 // ReportDelivered implements bot.Metrics.
 func (t *reportTally) ReportDelivered(time.Duration) {}
 
+// ReportUndelivered implements bot.Metrics.
+func (t *reportTally) ReportUndelivered(string) {}
+
 func (t *reportTally) counts() (diagnoses, unknown, throttled int, byCheck map[diag.CheckID]int) {
 	t.mu.Lock()
 	defer t.mu.Unlock()

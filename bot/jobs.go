@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -72,12 +73,17 @@ func (b *Bot) runDiagnosis(ctx context.Context, j conversations.Job) error {
 	}
 	ctx = diag.WithDiagnosisID(ctx, c.ID)
 	release := sync.OnceFunc(func() { b.release(c, j.ID) })
-	log := b.log.With("diag_id", c.ID, "channel", c.Channel, "target", c.Target)
+	c = b.findRerouted(ctx, c, j)
 	if b.isClosed(c.Channel) {
-		release()
-		b.failUnposted(ctx, c, j, nil, errChannelClosed)
-		return nil
+		to := b.fallbackChannel(j, c.Channel)
+		if to == "" {
+			release()
+			b.failUnposted(ctx, c, j, nil, errChannelClosed)
+			return nil
+		}
+		c = b.reroute(ctx, c, j, to)
 	}
+	log := b.log.With("diag_id", c.ID, "channel", c.Channel, "target", c.Target)
 	target, err := diag.ParseTarget(c.Target)
 	if err != nil {
 		release()
@@ -155,6 +161,15 @@ func (m *reportMessage) finish() {
 	m.done = true
 }
 
+// moved makes c, moved to another channel, the message's conversation,
+// and returns it.
+func (m *reportMessage) moved(c conversations.Conversation) conversations.Conversation {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.c = c
+	return c
+}
+
 // placed records the report message's ts, the thread's too for a report
 // that starts its own.
 func (m *reportMessage) placed(ts string) conversations.Conversation {
@@ -186,9 +201,14 @@ func (b *Bot) conversationOf(ctx context.Context, j conversations.Job) (conversa
 // failUnposted records that the report of c could not be posted and tells
 // whoever typed the command, through its response_url, with the verdict when
 // there is one: the usual first-run surprise is a bot that was never invited
-// to the channel.
+// to the channel. A job without response_url has nobody to tell: see
+// reportLost.
 func (b *Bot) failUnposted(ctx context.Context, c conversations.Conversation, j conversations.Job, report *diag.Report, err error) {
 	_ = b.store.SetStatus(ctx, c.ID, conversations.ConversationFailed)
+	if j.ResponseURL == "" {
+		b.reportLost(ctx, c, j, err)
+		return
+	}
 	what := "so nothing was diagnosed"
 	if report != nil {
 		what = "diagnosis: " + outcomeText(report)
@@ -199,6 +219,71 @@ func (b *Bot) failUnposted(ctx context.Context, c conversations.Conversation, j 
 			escapeMrkdwn(j.Target), escapeMrkdwn(what))
 	}
 	b.respond(ctx, j, false, text)
+}
+
+// reportLost logs at ERROR, and counts, a report that could be posted
+// nowhere, of a job that has no response_url to tell anyone through: an
+// alarm's whose channel and default alarm channel both failed, a mention's,
+// a button's.
+func (b *Bot) reportLost(ctx context.Context, c conversations.Conversation, j conversations.Job, err error) {
+	trigger := "user"
+	if j.Trigger != "" {
+		trigger = "alarm"
+	}
+	b.log.ErrorContext(ctx, "a report could be posted nowhere and nobody could be told", "diag_id", c.ID, "instance", c.Target,
+		"trigger", trigger, "alarm", j.Trigger, "channel", c.Channel, "routed_channel", j.Channel, "alarm_channel", b.opts.AlarmChannel, "err", err)
+	b.opts.Metrics.ReportUndelivered(trigger)
+}
+
+// alarmFallback returns the channel where the report of job j goes when the
+// bot cannot post in channel: the default alarm channel for an alarm's job
+// (which has no response_url to answer through), unless that is channel
+// itself, is not configured, or is closed too; else "".
+func alarmFallback(j conversations.Job, channel, alarmChannel string, alarmChannelClosed bool) string {
+	if j.Trigger == "" || j.ResponseURL != "" || alarmChannel == "" || alarmChannel == channel || alarmChannelClosed {
+		return ""
+	}
+	return alarmChannel
+}
+
+// fallbackChannel is alarmFallback with the bot's default alarm channel.
+func (b *Bot) fallbackChannel(j conversations.Job, channel string) string {
+	return alarmFallback(j, channel, b.opts.AlarmChannel, b.isClosed(b.opts.AlarmChannel))
+}
+
+// rerouted reports whether c is the conversation of an alarm's job that
+// was moved out of the channel the alarm was routed to.
+func rerouted(c conversations.Conversation, j conversations.Job) bool {
+	return j.Trigger != "" && j.Channel != "" && c.Channel != j.Channel
+}
+
+// reroute moves c, whose channel the bot cannot post in, to channel to,
+// and records the move before anything is posted there, so that the job,
+// if run again, goes there too and looks for what it posted (findRerouted).
+func (b *Bot) reroute(ctx context.Context, c conversations.Conversation, j conversations.Job, to string) conversations.Conversation {
+	b.log.WarnContext(ctx, "the bot cannot post in the alarm's channel: its report goes to the default alarm channel",
+		"diag_id", c.ID, "instance", c.Target, "alarm", j.Trigger, "channel", c.Channel, "alarm_channel", to)
+	c.Channel, c.MessageTS, c.ThreadTS = to, "", ""
+	b.recordMessage(ctx, c)
+	return c
+}
+
+// findRerouted returns c with the report message that an earlier run of
+// job j posted after moving c (see reroute), if Slack has one: the job is
+// run again when its first run was cut short, perhaps between posting and
+// recording the message, and must update it, not post a second one.
+func (b *Bot) findRerouted(ctx context.Context, c conversations.Conversation, j conversations.Job) conversations.Conversation {
+	if !rerouted(c, j) || c.MessageTS != "" {
+		return c
+	}
+	for _, kind := range []string{kindReport, kindPlaceholder} {
+		if ts := b.findPosted(ctx, c, kind); ts != "" {
+			c.MessageTS, c.ThreadTS = ts, ts
+			b.recordMessage(ctx, c)
+			break
+		}
+	}
+	return c
 }
 
 // respond sends text to the command's response_url, only to its user, as a
@@ -302,17 +387,10 @@ func (b *Bot) publish(ctx context.Context, m *reportMessage, j conversations.Job
 	defer release()
 	c := m.conv()
 	previous, buttons, stored := b.storeReport(ctx, c, report)
-	view := ReportView{Report: report, Requester: j.Requester, Final: true, Buttons: buttons, Previous: previous}
-	if previous != nil {
-		view.Note = fmt.Sprintf("Re-diagnosed for <@%s>", j.Requester)
+	c, err := b.showReport(ctx, m, reportView(c, j, report, previous, buttons, stored))
+	if to := b.fallbackChannel(j, c.Channel); to != "" && channelClosed(err) {
+		c, err = b.showRerouted(ctx, m, j, report, previous, to)
 	}
-	if c.Trigger != "" {
-		view.Note = joinNote(":rotating_light: "+escapeMrkdwn(c.Trigger), view.Note)
-	}
-	if !stored {
-		view.Note = joinNote(view.Note, fmt.Sprintf(msgNoButtons, escapeMrkdwn(c.Target)))
-	}
-	c, err := b.showReport(ctx, m, view)
 	if err != nil {
 		b.log.ErrorContext(ctx, "publishing the report", "diag_id", c.ID, "err", err)
 		b.failUnposted(ctx, c, j, report, err)
@@ -332,6 +410,49 @@ func (b *Bot) publish(ctx context.Context, m *reportMessage, j conversations.Job
 	if err := b.store.SetStatus(ctx, c.ID, conversations.ConversationDone); err != nil {
 		b.log.WarnContext(ctx, "recording the diagnosis as done", "diag_id", c.ID, "err", err)
 	}
+}
+
+// msgRerouted is the note of an alarm's report posted in the default alarm
+// channel because the bot cannot post in the channel the alarm was routed
+// to, which it names.
+const msgRerouted = ":warning: This report was meant for %s, but I cannot post there (I am not a member, or the channel is archived or restricted), so it is posted here. Invite me there with `/invite @cvmlogin`, or route the alarm to another channel."
+
+// reportView is the final report of c as job j shows it, with its notes:
+// the alarm that asked for it, who re-diagnosed, where an alarm's report was
+// meant to go, missing buttons.
+func reportView(c conversations.Conversation, j conversations.Job, report, previous *diag.Report, buttons map[string]string, stored bool) ReportView {
+	view := ReportView{Report: report, Requester: j.Requester, Final: true, Buttons: buttons, Previous: previous}
+	if previous != nil {
+		view.Note = fmt.Sprintf("Re-diagnosed for <@%s>", j.Requester)
+	}
+	if c.Trigger != "" {
+		view.Note = joinNote(":rotating_light: "+escapeMrkdwn(c.Trigger), view.Note)
+	}
+	if rerouted(c, j) {
+		view.Note = joinNote(view.Note, fmt.Sprintf(msgRerouted, channelMention(j.Channel)))
+	}
+	if !stored {
+		view.Note = joinNote(view.Note, fmt.Sprintf(msgNoButtons, escapeMrkdwn(c.Target)))
+	}
+	return view
+}
+
+// channelMention shows a channel ID as a link to the channel, or, when it
+// is not shaped like one (a webhook may name anything), as quoted text.
+func channelMention(id string) string {
+	if channelShape.MatchString(id) {
+		return "<#" + id + ">"
+	}
+	return escapeMrkdwn(strconv.Quote(truncateText(id, 40, "…")))
+}
+
+// showRerouted shows the report of m, which the bot cannot post in its
+// channel, in channel to instead, with buttons made for that channel: a
+// button's value answers only in the channel it was made for.
+func (b *Bot) showRerouted(ctx context.Context, m *reportMessage, j conversations.Job, report, previous *diag.Report, to string) (conversations.Conversation, error) {
+	c := m.moved(b.reroute(ctx, m.conv(), j, to))
+	buttons, stored := b.storeButtons(ctx, c, report)
+	return b.showReport(ctx, m, reportView(c, j, report, previous, buttons, stored))
 }
 
 // maxDetailsByResponseURL is how many thread messages may go through a
@@ -379,8 +500,8 @@ func details(requester string, previous, report *diag.Report) []string {
 }
 
 func joinNote(a, b string) string {
-	if a == "" {
-		return b
+	if a == "" || b == "" {
+		return a + b
 	}
 	return a + "\n" + b
 }
@@ -394,18 +515,28 @@ func (b *Bot) storeReport(ctx context.Context, c conversations.Conversation, rep
 		previous, err = b.store.SaveReport(ctx, c.ID, report)
 		return err
 	})
-	if err == nil {
-		err = b.retryStore(ctx, "creating the report's buttons", func(ctx context.Context) error {
-			var err error
-			buttons, err = b.buttons(ctx, c, report)
-			return err
-		})
-	}
 	if err != nil {
-		b.log.ErrorContext(ctx, "storing the report and its buttons", "diag_id", c.ID, "err", err)
+		b.log.ErrorContext(ctx, "storing the report", "diag_id", c.ID, "err", err)
 		return previous, nil, false
 	}
-	return previous, buttons, true
+	buttons, stored = b.storeButtons(ctx, c, report)
+	return previous, buttons, stored
+}
+
+// storeButtons creates the report's buttons in c's channel, retrying while
+// Redis is down, for as long as the delivery TTL; stored is false when it
+// could not.
+func (b *Bot) storeButtons(ctx context.Context, c conversations.Conversation, report *diag.Report) (buttons map[string]string, stored bool) {
+	err := b.retryStore(ctx, "creating the report's buttons", func(ctx context.Context) error {
+		var err error
+		buttons, err = b.buttons(ctx, c, report)
+		return err
+	})
+	if err != nil {
+		b.log.ErrorContext(ctx, "storing the report's buttons", "diag_id", c.ID, "err", err)
+		return nil, false
+	}
+	return buttons, true
 }
 
 // showReport puts the rendered report into its message: an update of the

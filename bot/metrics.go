@@ -18,6 +18,10 @@ type Metrics interface {
 	// ReportDelivered observes how long a user waited for a final report:
 	// from the command (or button, or alarm) to the report in Slack.
 	ReportDelivered(d time.Duration)
+	// ReportUndelivered counts a final report that could be posted nowhere
+	// and of which nobody could be told; trigger is "alarm" when an alarm
+	// asked for it, else "user".
+	ReportUndelivered(trigger string)
 }
 
 // noMetrics is the Metrics of a Bot whose Options have none.
@@ -26,6 +30,7 @@ type noMetrics struct{}
 func (noMetrics) Diagnosis(*diag.Report, error)   {}
 func (noMetrics) FixEvent(string, diag.FixStatus) {}
 func (noMetrics) ReportDelivered(time.Duration)   {}
+func (noMetrics) ReportUndelivered(string)        {}
 
 // fixEndOutcome is the FixEvent outcome of a finished fix whose request
 // ended in status (succeeded or failed): not_applicable when the fix found

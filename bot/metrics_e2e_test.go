@@ -18,6 +18,13 @@ type metricsRecorder struct {
 	diagnoses []string // each report's Verdict, or the error
 	fixEvents []string // "action outcome"
 	waits     []time.Duration
+	lost      []string // the trigger of each report that reached nobody
+}
+
+func (m *metricsRecorder) ReportUndelivered(trigger string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.lost = append(m.lost, trigger)
 }
 
 func (m *metricsRecorder) ReportDelivered(d time.Duration) {

@@ -16,6 +16,7 @@
 //	cvmlogin_slack_ack_seconds{transport,kind}                histogram; transport http|socket, kind command|interaction|event
 //	cvmlogin_slack_requests_refused_total{transport,kind,reason}  reason: unverified, too_large, malformed, replay, replay_unchecked, too_many_actions, overloaded
 //	cvmlogin_report_delivery_seconds                          command (button, alarm) to final report in Slack
+//	cvmlogin_reports_undelivered_total{trigger}               reports posted nowhere, nobody told; trigger: alarm, user
 //	cvmlogin_job_queue_depth                                  jobs queued or being handled (the last known value while Redis fails)
 //	cvmlogin_redis_up                                         1 if Redis answered the scrape's queue-depth read
 //	cvmlogin_build_info{version,revision,go_version}          always 1
@@ -95,6 +96,7 @@ type Metrics struct {
 	slackAck         *prometheus.HistogramVec
 	diagDuration     *prometheus.HistogramVec
 	reportDelivery   prometheus.Histogram
+	undelivered      *prometheus.CounterVec
 	socketConnected  prometheus.Gauge
 	buildInfo        *prometheus.GaugeVec
 
@@ -161,6 +163,10 @@ func New() *Metrics {
 			Help:    "How long users waited for a final report: from the command, button or alarm to the report in Slack (queue, diagnosis and Slack pacing).",
 			Buckets: []float64{1, 2, 3, 5, 10, 20, 30, 45, 60, 90, 120, 180, 300},
 		}),
+		undelivered: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "reports_undelivered_total",
+			Help: "Final reports that could be posted nowhere and of which nobody could be told (no response_url, no default alarm channel to fall back to), by trigger: alarm or user.",
+		}, []string{"trigger"}),
 		socketConnected: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: namespace, Name: "slack_socket_connected",
 			Help: "1 while a Socket Mode connection to Slack is open, else 0 (always 0 in HTTP mode).",
@@ -179,7 +185,7 @@ func New() *Metrics {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.diagnoses, m.checkDuration, m.checkFindings, m.tencentCalls, m.tencentDuration,
 		m.slackCalls, m.slackRateLimited, m.fixRequests, m.slackAck, m.slackRefused,
-		m.diagDuration, m.reportDelivery, m.socketConnected, m.buildInfo, newQueueCollector(m),
+		m.diagDuration, m.reportDelivery, m.undelivered, m.socketConnected, m.buildInfo, newQueueCollector(m),
 	)
 	m.initLabels()
 	return m
@@ -196,6 +202,9 @@ func (m *Metrics) initLabels() {
 		for _, status := range []diag.Status{diag.StatusOK, diag.StatusWarn, diag.StatusFail, diag.StatusUnknown, diag.StatusSkipped} {
 			m.checkFindings.WithLabelValues(string(check), string(status))
 		}
+	}
+	for _, trigger := range []string{TriggerAlarm, TriggerUser} {
+		m.undelivered.WithLabelValues(trigger)
 	}
 	for _, method := range slackMethods {
 		m.slackCalls.WithLabelValues(method, "200")
@@ -314,6 +323,16 @@ func (m *Metrics) AckObserver(transport string) func(kind string, d time.Duratio
 
 // ReportDelivered observes how long a user waited for a final report.
 func (m *Metrics) ReportDelivered(d time.Duration) { m.reportDelivery.Observe(d.Seconds()) }
+
+// The values of the trigger label of cvmlogin_reports_undelivered_total.
+const (
+	TriggerAlarm = "alarm" // a monitoring alarm asked for the diagnosis
+	TriggerUser  = "user"  // a person did: a mention, a form, a button
+)
+
+// ReportUndelivered counts a final report that could be posted nowhere and
+// of which nobody could be told; trigger is TriggerAlarm or TriggerUser.
+func (m *Metrics) ReportUndelivered(trigger string) { m.undelivered.WithLabelValues(trigger).Inc() }
 
 // RefusalObserver returns the function a Slack transport ("http" or
 // "socket") calls with the kind of each request it refused and why.

@@ -179,6 +179,7 @@ func TestNewDeclaresEveryFamily(t *testing.T) {
 		"cvmlogin_tencent_api_calls_total", "cvmlogin_tencent_api_call_duration_seconds", "cvmlogin_slack_api_calls_total",
 		"cvmlogin_slack_api_rate_limited_total", "cvmlogin_slack_socket_connected", "cvmlogin_fix_requests_total",
 		"cvmlogin_slack_ack_seconds", "cvmlogin_job_queue_depth", "cvmlogin_redis_up", "cvmlogin_build_info",
+		"cvmlogin_reports_undelivered_total",
 	} {
 		if len(f.Series(family)) == 0 {
 			t.Errorf("%s is not exposed before its first event", family)
@@ -190,6 +191,19 @@ func TestNewDeclaresEveryFamily(t *testing.T) {
 	wantValue(t, f, 0, "cvmlogin_slack_socket_connected")
 	m.SocketConnected(true)
 	wantValue(t, metricstest.MustScrape(t, mustServe(t, m)), 1, "cvmlogin_slack_socket_connected")
+}
+
+// TestReportUndelivered: each trigger's series starts at zero and counts
+// the reports of that trigger that reached nobody.
+func TestReportUndelivered(t *testing.T) {
+	m := metrics.New()
+	f := metricstest.MustScrape(t, mustServe(t, m))
+	wantValue(t, f, 0, "cvmlogin_reports_undelivered_total", "trigger", metrics.TriggerAlarm)
+	wantValue(t, f, 0, "cvmlogin_reports_undelivered_total", "trigger", metrics.TriggerUser)
+	m.ReportUndelivered(metrics.TriggerAlarm)
+	f = metricstest.MustScrape(t, mustServe(t, m))
+	wantValue(t, f, 1, "cvmlogin_reports_undelivered_total", "trigger", metrics.TriggerAlarm)
+	wantValue(t, f, 0, "cvmlogin_reports_undelivered_total", "trigger", metrics.TriggerUser)
 }
 
 func TestDiagnosisDuration(t *testing.T) {
