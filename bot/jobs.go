@@ -423,7 +423,7 @@ const msgRerouted = ":warning: This report was meant for %s, but I cannot post t
 func reportView(c conversations.Conversation, j conversations.Job, report, previous *diag.Report, buttons map[string]string, stored bool) ReportView {
 	view := ReportView{Report: report, Requester: j.Requester, Final: true, Buttons: buttons, Previous: previous}
 	if previous != nil {
-		view.Note = fmt.Sprintf("Re-diagnosed for <@%s>", j.Requester)
+		view.Note = "Re-diagnosed" + prefixed(" for ", mention(j.Requester))
 	}
 	if c.Trigger != "" {
 		view.Note = joinNote(":rotating_light: "+escapeMrkdwn(c.Trigger), view.Note)
