@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -25,6 +26,7 @@ type fakeCloud struct {
 	outputs    map[string]string
 	taskStatus string
 	runs       []string
+	runsMu     sync.Mutex // guest checks run commands concurrently
 	ddos       string
 	// templates are address and service templates by ID; groups template
 	// groups, by ID, listing their members.
@@ -118,7 +120,9 @@ func (c *fakeCloud) AgentStatus(context.Context, string, string) (Agent, error) 
 	return c.agent, c.errs["AgentStatus"]
 }
 func (c *fakeCloud) RunCommand(_ context.Context, _ string, cmd Command) (string, error) {
+	c.runsMu.Lock()
 	c.runs = append(c.runs, cmd.Name)
+	c.runsMu.Unlock()
 	return "inv-" + cmd.Name, c.errs["RunCommand"]
 }
 
