@@ -387,13 +387,9 @@ func symptomInput(values map[string]string, optional bool) (string, map[string]s
 	return pastedSymptom(text), nil
 }
 
-// symptomWindow is how much of a symptom diag classifies and keeps, in
-// bytes: its first 500.
-const symptomWindow = 500
-
 // pastedSymptom picks, from what the user pasted (often a client's whole
 // output, the error last), the part diag should classify, since it reads
-// only the first symptomWindow bytes: the last line the classifier
+// only the first diag.MaxSymptomText bytes: the last line the classifier
 // recognises, or else the last lines that fit.
 func pastedSymptom(text string) string {
 	lines := strings.FieldsFunc(text, func(r rune) bool { return r == '\n' || r == '\r' })
@@ -408,13 +404,13 @@ func pastedSymptom(text string) string {
 		if line == "" {
 			continue
 		}
-		if tail == "" && len(line) > symptomWindow {
-			return lastBytes(line, symptomWindow)
+		if tail == "" && len(line) > diag.MaxSymptomText {
+			return lastBytes(line, diag.MaxSymptomText)
 		}
 		if tail != "" {
 			line += "\n" + tail
 		}
-		if len(line) > symptomWindow {
+		if len(line) > diag.MaxSymptomText {
 			break
 		}
 		tail = line

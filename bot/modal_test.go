@@ -239,7 +239,7 @@ func TestPastedSymptom(t *testing.T) {
 		{"verbose output, the error last", verbose, "ubuntu@203.0.113.7: Permission denied (publickey)."},
 		{"the last error the classifier knows", "Connection timed out\nretrying\nHost key verification failed.\nbye", "Host key verification failed."},
 		{"unknown text keeps the lines that fit, the last ones", strings.Repeat("it hangs forever\n", 40), strings.TrimSuffix(strings.Repeat("it hangs forever\n", 29), "\n")},
-		{"one long unknown line keeps its end", long, strings.Repeat("é", symptomWindow/2)},
+		{"one long unknown line keeps its end", long, strings.Repeat("é", diag.MaxSymptomText/2)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -247,7 +247,7 @@ func TestPastedSymptom(t *testing.T) {
 			if got != tt.want {
 				t.Errorf("pastedSymptom = %q, want %q", got, tt.want)
 			}
-			if len(got) > symptomWindow && diag.ClassifySymptom(got, "").Family == diag.SymptomUnknown {
+			if len(got) > diag.MaxSymptomText && diag.ClassifySymptom(got, "").Family == diag.SymptomUnknown {
 				t.Errorf("kept %d bytes, more than diag reads", len(got))
 			}
 		})

@@ -54,8 +54,9 @@ type Symptom struct {
 	Focus []CheckID `json:"focus,omitempty"`
 }
 
-// maxSymptomText bounds the symptom text kept in a report.
-const maxSymptomText = 500
+// MaxSymptomText bounds the symptom text kept in a report and classified,
+// in bytes: its first MaxSymptomText.
+const MaxSymptomText = 500
 
 // symptomRule is one row of the classifier: the first rule whose pattern
 // matches the text names its family.
@@ -157,8 +158,8 @@ func cleanSymptomText(s string) string {
 		return r
 	}, s)
 	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > maxSymptomText {
-		cut := maxSymptomText
+	if len(s) > MaxSymptomText {
+		cut := MaxSymptomText
 		for cut > 0 && !utf8.RuneStart(s[cut]) {
 			cut--
 		}

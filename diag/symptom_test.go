@@ -60,9 +60,9 @@ func TestClassifySymptomCleansText(t *testing.T) {
 	if got := ClassifySymptom(" \x00\x07 \n", OSLinux); got != nil {
 		t.Errorf("blank text classified as %+v, want nil", got)
 	}
-	long := strings.Repeat("é", maxSymptomText)
+	long := strings.Repeat("é", MaxSymptomText)
 	got := ClassifySymptom("bad\x00 thing\n"+long, OSWindows)
-	if strings.ContainsAny(got.Text, "\x00\n") || len(got.Text) > maxSymptomText {
+	if strings.ContainsAny(got.Text, "\x00\n") || len(got.Text) > MaxSymptomText {
 		t.Errorf("text not cleaned: %q (%d bytes)", got.Text[:20], len(got.Text))
 	}
 	if got.DocURL != DocWindowsLogin {
